@@ -1,0 +1,44 @@
+# The two commands: `make lab` and `make test`. Each sets up all it needs, idempotently.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+LAB_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: lab test setup venv engine images doctor clean help
+
+help:
+	@echo "make lab    start JupyterLab on notebooks/ (sets up everything first)"
+	@echo "make test   run the whole test suite (sets up everything first)"
+
+# The venv is rebuilt when the pins or the project metadata change.
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -c requirements.lock -r <(grep -v '^#' requirements.lock) -e .
+	@touch $@
+
+venv: $(STAMP)
+
+engine: venv
+	@PYTHON=$(BIN)/python scripts/ensure-engine
+
+images: engine
+	@$(BIN)/dockyard images
+
+setup: images
+
+lab: setup
+	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 $(LAB_ARGS)
+
+test: setup
+	@scripts/ensure-test-tools
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+doctor: venv
+	@$(BIN)/dockyard doctor
+
+clean: venv
+	@$(BIN)/dockyard clean

@@ -1,0 +1,241 @@
+"""Build an image from a context folder with the classic builder, bounded in time and output.
+
+The SDK's `images.build` returns a one-shot generator and cannot be stopped; we stream
+the engine's JSON ourselves in a reader thread so that a build that runs too long or
+prints too much can be cut off by closing the connection (the engine then cancels the
+build and removes its intermediate containers: `forcerm`).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import re
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dockyard.errors import BuildFailed, BuildTimedOut, ContextRefused, EngineLost
+
+STEP_LINE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+LAYER_ID = re.compile(r"^ ---> ([0-9a-f]{12})$")
+
+
+@dataclass(frozen=True)
+class BuildStep:
+    number: int
+    instruction: str
+    cached: bool
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    image_id: str
+    tag: str
+    steps: tuple[BuildStep, ...]
+    log_tail: tuple[str, ...]
+    duration_s: float
+    layer_ids: tuple[str, ...] = field(default=(), repr=False)  # every step's image, for cleanup
+
+    def cached_steps(self) -> list[BuildStep]:
+        return [step for step in self.steps if step.cached]
+
+    def step_matching(self, pattern: str) -> BuildStep | None:
+        """The first step whose instruction matches `pattern` (a regex, case-insensitive)."""
+        regex = re.compile(pattern, re.IGNORECASE)
+        return next((step for step in self.steps if regex.search(step.instruction)), None)
+
+
+def dockerignore_patterns(context: Path) -> list[str]:
+    ignore_file = context / ".dockerignore"
+    if not ignore_file.is_file():
+        return []
+    try:
+        lines = ignore_file.read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    return [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+
+
+def included_paths(context: Path, dockerfile: str = "Dockerfile") -> list[str]:
+    """Relative paths the engine would receive, honouring .dockerignore like `docker build`."""
+    from docker.utils.build import exclude_paths
+
+    return sorted(exclude_paths(str(context), dockerignore_patterns(context), dockerfile=dockerfile))
+
+
+def check_context(context: Path, max_bytes: int, dockerfile: str = "Dockerfile") -> int:
+    """Refuse, before building, a context that is too big or holds a symlink leading out of it."""
+    context = context.resolve()
+    total = 0
+    for relative in included_paths(context, dockerfile):
+        path = context / relative
+        try:
+            info = path.lstat()
+        except OSError:
+            continue
+        if path.is_symlink():
+            target = Path(os.path.normpath(path.parent / os.readlink(path)))
+            if not (target == context or context in target.parents):
+                raise ContextRefused(str(path), f"{relative} is a symlink to {os.readlink(path)}, outside the build context")
+            continue
+        total += info.st_size
+        if total > max_bytes:
+            raise ContextRefused(
+                str(context),
+                f"the build context is over {max_bytes // 2**20} MiB (reached at {relative}); "
+                "list big or generated files in .dockerignore",
+            )
+    return total
+
+
+def _context_tar(context: Path, dockerfile: str):
+    from docker.utils.build import tar
+
+    return tar(str(context), exclude=dockerignore_patterns(context), dockerfile=(dockerfile, None), gzip=False)
+
+
+def build_image(
+    docker_client,
+    context: Path,
+    *,
+    tag: str,
+    labels: dict[str, str],
+    dockerfile: str = "Dockerfile",
+    buildargs: dict[str, str] | None = None,
+    target: str | None = None,
+    timeout_s: float = 300,
+    memory: str | None = None,
+    max_log_bytes: int = 16 * 2**20,
+    tail_lines: int = 200,
+    context_max_bytes: int = 50 * 2**20,
+) -> BuildResult:
+    context = Path(context)
+    if not (context / dockerfile).is_file():
+        raise BuildFailed(f"no {dockerfile} in the submission", [])
+    check_context(context, context_max_bytes, dockerfile)
+    api = docker_client.api
+    params = {
+        "t": tag,
+        "dockerfile": dockerfile,
+        "rm": True,
+        "forcerm": True,
+        "pull": False,
+        "labels": json.dumps(labels),
+        "buildargs": json.dumps(buildargs or {}),
+    }
+    if target:
+        params["target"] = target
+    if memory:
+        from docker.utils import parse_bytes
+
+        params["memory"] = parse_bytes(memory)
+        params["memswap"] = parse_bytes(memory)
+    started = time.monotonic()
+    tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
+    steps: list[BuildStep] = []
+    layer_ids: list[str] = []
+    outcome: dict = {"error": None, "image_id": None, "overflow": False, "exception": None}
+
+    with _context_tar(context, dockerfile) as fileobj:
+        try:
+            response = api._post(  # low-level on purpose: we need the response to close it
+                api._url("/build"), data=fileobj, params=params,
+                headers={"Content-Type": "application/tar"}, stream=True, timeout=None,
+            )
+            api._raise_for_status(response)
+        except Exception as exc:
+            raise _classify(exc, tag) from None
+
+        def read_stream() -> None:
+            printed = 0
+            try:
+                for chunk in api._stream_helper(response, decode=True):
+                    if "error" in chunk:
+                        outcome["error"] = str(chunk.get("error", "")).strip()
+                        tail.append(outcome["error"])
+                    if "aux" in chunk and isinstance(chunk["aux"], dict) and "ID" in chunk["aux"]:
+                        outcome["image_id"] = chunk["aux"]["ID"]
+                    text = chunk.get("stream")
+                    if not text:
+                        continue
+                    printed += len(text)
+                    if printed > max_log_bytes:
+                        outcome["overflow"] = True
+                        return
+                    for line in text.splitlines():
+                        _note_line(line, steps, layer_ids)
+                        tail.append(line[:500])
+            except Exception as exc:  # the connection closed under us (timeout, overflow, engine gone)
+                outcome["exception"] = exc
+
+        reader = threading.Thread(target=read_stream, name=f"build-{tag}", daemon=True)
+        reader.start()
+        reader.join(timeout_s)
+        timed_out = reader.is_alive()
+        if timed_out or outcome["overflow"]:
+            response.close()  # the engine sees the client leave and cancels the build
+            reader.join(10)
+    duration = time.monotonic() - started
+    log_tail = tuple(tail)
+    if timed_out:
+        raise BuildTimedOut(f"the build took longer than {timeout_s:.0f} s and was stopped", list(log_tail),
+                            step=steps[-1].instruction if steps else None)
+    if outcome["overflow"]:
+        raise BuildFailed(f"the build printed more than {max_log_bytes // 2**20} MiB and was stopped", list(log_tail),
+                          step=steps[-1].instruction if steps else None)
+    if outcome["exception"] is not None:
+        raise _classify(outcome["exception"], tag) from None
+    if outcome["error"]:
+        failing = steps[-1].instruction if steps else None
+        raise BuildFailed(_explain_error(outcome["error"], failing), list(log_tail), step=failing)
+    image_id = outcome["image_id"]
+    if not image_id:
+        try:
+            image_id = docker_client.images.get(tag).id
+        except Exception:
+            raise BuildFailed("the build ended without producing an image", list(log_tail)) from None
+    return BuildResult(image_id, tag, tuple(steps), log_tail, duration, tuple(layer_ids))
+
+
+def _note_line(line: str, steps: list[BuildStep], layer_ids: list[str]) -> None:
+    match = STEP_LINE.match(line)
+    if match:
+        steps.append(BuildStep(int(match.group(1)), match.group(3), cached=False))
+        return
+    if line.strip() == "---> Using cache" and steps:
+        last = steps[-1]
+        steps[-1] = BuildStep(last.number, last.instruction, cached=True)
+        return
+    match = LAYER_ID.match(line)
+    if match:
+        layer_ids.append(match.group(1))
+
+
+def _explain_error(error: str, step: str | None) -> str:
+    first = error.splitlines()[0] if error else "unknown error"
+    if "pull access denied" in first or "not found" in first and "manifest" in first or "repository does not exist" in first:
+        return f"the base image could not be found: {first}"
+    where = f" at `{step}`" if step else ""
+    return f"the build failed{where}: {first}"
+
+
+def _classify(exc: Exception, tag: str) -> Exception:
+    import requests
+
+    if isinstance(exc, (requests.ConnectionError,)):
+        return EngineLost(f"the Docker engine went away while building {tag}: {str(exc).splitlines()[0][:160]}")
+    text = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+    return BuildFailed(f"the engine refused the build: {text}", [])
+
+
+def scratch_copy(source: Path, parent: Path | None = None) -> Path:
+    """Copy a learner's folder to a private scratch folder, keeping symlinks as links (never following them)."""
+    import shutil
+
+    destination = Path(tempfile.mkdtemp(prefix="dockyard-", dir=parent)) / "submission"
+    shutil.copytree(source, destination, symlinks=True, ignore_dangling_symlinks=True)
+    return destination

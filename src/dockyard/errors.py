@@ -1,0 +1,102 @@
+"""One root exception; each subclass carries what a person needs to act on it.
+
+`str(error)` is always one line a learner or teacher can read; `hint` (when set)
+says what to do about it. The CLI prints both and maps `exit_status` to the code.
+"""
+
+from __future__ import annotations
+
+from dockyard.status import ExitStatus
+
+
+class DockyardError(Exception):
+    exit_status = ExitStatus.ERROR
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def one_line(self) -> str:
+        text = " ".join(self.message.split())
+        return f"{text} ({self.hint})" if self.hint else text
+
+
+class UsageError(DockyardError):
+    exit_status = ExitStatus.USAGE
+
+
+class UnknownExercise(UsageError):
+    def __init__(self, exercise_id: str, known: list[str]):
+        super().__init__(
+            f"unknown exercise {exercise_id!r}",
+            hint="known: " + ", ".join(known) if known else "no exercises found",
+        )
+        self.exercise_id = exercise_id
+
+
+class EngineUnavailable(DockyardError):
+    exit_status = ExitStatus.ENGINE_UNAVAILABLE
+
+
+class ComposeUnavailable(EngineUnavailable):
+    pass
+
+
+class EngineLost(DockyardError):
+    """The engine went away in the middle of a run: nobody's fault, worth a retry."""
+
+
+class DiskFull(DockyardError):
+    def __init__(self, free_bytes: int, needed_bytes: int, where: str):
+        super().__init__(
+            f"only {free_bytes / 2**30:.1f} GiB free on the Docker data root ({where}); "
+            f"grading needs at least {needed_bytes / 2**30:.1f} GiB",
+            hint="free some space, e.g. `docker system prune`, then try again",
+        )
+        self.free_bytes = free_bytes
+
+
+class BaseImageUnavailable(DockyardError):
+    def __init__(self, image: str, why: str, what_to_do: str):
+        super().__init__(f"base image {image} can be neither pulled nor built: {why}", hint=what_to_do)
+        self.image = image
+
+
+class ContextRefused(DockyardError):
+    """The build context breaks a sandbox rule (too big, symlink out); refused before building."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(f"build context refused: {reason}", hint=None)
+        self.path = path
+        self.reason = reason
+
+
+class BuildFailed(DockyardError):
+    def __init__(self, reason: str, log_tail: list[str] | None = None, step: str | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.log_tail = list(log_tail or [])
+        self.step = step
+
+
+class BuildTimedOut(BuildFailed):
+    pass
+
+
+class ComposeError(DockyardError):
+    def __init__(self, argv: list[str], returncode: int, stderr: str, message: str | None = None):
+        tail = " ".join((stderr or "").strip().splitlines()[-3:])
+        super().__init__(message or f"docker compose {argv[-1] if argv else ''} failed (exit {returncode}): {tail}")
+        self.argv = argv
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+class PolicyViolation(DockyardError):
+    def __init__(self, file: str, line: int | None, rule: str, message: str):
+        where = f"{file}:{line}" if line else file
+        super().__init__(f"{where}: {message} [{rule}]")
+        self.file = file
+        self.line = line
+        self.rule = rule

@@ -1,0 +1,83 @@
+"""The course's exercises, read from `exercises/<id>/exercise.toml`.
+
+exercise.toml:
+    id = "01-first-image"
+    title = "Your first image"
+    concept = "Dockerfile basics: FROM, WORKDIR, COPY, EXPOSE, CMD"
+    notebook = "04-dockerfile.ipynb"
+    learner_files = ["Dockerfile"]          # what the learner writes; solutions/<id>/ holds these
+    base_images = ["python:3.11-slim"]
+    [sandbox]                                # optional overrides of dockyard.limits.Limits
+    build_timeout_s = 600
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dockyard.errors import UnknownExercise, UsageError
+from dockyard.limits import DEFAULT_LIMITS, Limits
+
+
+def course_root() -> Path:
+    """The folder holding exercises/, graders/, solutions/ and notebooks/ (override: DOCKYARD_COURSE)."""
+    if os.environ.get("DOCKYARD_COURSE"):
+        return Path(os.environ["DOCKYARD_COURSE"]).resolve()
+    return Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Exercise:
+    id: str
+    title: str
+    concept: str
+    notebook: str
+    learner_files: tuple[str, ...]
+    base_images: tuple[str, ...]
+    limits: Limits
+    folder: Path
+    grader: Path
+    solution: Path
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def readme(self) -> Path:
+        return self.folder / "README.md"
+
+
+def load(exercise_id: str, root: Path | None = None) -> Exercise:
+    root = root or course_root()
+    folder = root / "exercises" / exercise_id
+    meta_file = folder / "exercise.toml"
+    if not meta_file.is_file():
+        raise UnknownExercise(exercise_id, ids(root))
+    try:
+        meta = tomllib.loads(meta_file.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{meta_file}: not valid TOML: {exc}") from None
+    return Exercise(
+        id=exercise_id,
+        title=meta.get("title", exercise_id),
+        concept=meta.get("concept", ""),
+        notebook=meta.get("notebook", ""),
+        learner_files=tuple(meta.get("learner_files", ["Dockerfile"])),
+        base_images=tuple(meta.get("base_images", [])),
+        limits=DEFAULT_LIMITS.with_overrides(meta.get("sandbox")),
+        folder=folder,
+        grader=root / "graders" / exercise_id,
+        solution=root / "solutions" / exercise_id,
+        extra={k: v for k, v in meta.items() if k not in {"id", "title", "concept", "notebook", "learner_files",
+                                                          "base_images", "sandbox"}},
+    )
+
+
+def ids(root: Path | None = None) -> list[str]:
+    root = root or course_root()
+    return sorted(p.parent.name for p in (root / "exercises").glob("*/exercise.toml"))
+
+
+def all_exercises(root: Path | None = None) -> list[Exercise]:
+    return [load(exercise_id, root) for exercise_id in ids(root)]

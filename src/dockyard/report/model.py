@@ -1,0 +1,61 @@
+"""The one result of a grading: a Report of Items. Every renderer reads this; none writes it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+Status = Literal["graded", "error"]
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str  # stable, from the rubric test's name: "serves-hello"
+    title: str  # from the docstring's first line
+    points: float  # earned
+    max_points: float
+    passed: bool
+    feedback: str = ""  # empty when passed; otherwise what was expected, what was seen, where it is taught
+    lesson: str | None = None  # notebook section that teaches it, e.g. "04-dockerfile.ipynb#WORKDIR"
+
+
+@dataclass(frozen=True)
+class Report:
+    exercise: str
+    score: float
+    max_score: float
+    status: Status
+    error: str | None
+    duration_s: float
+    items: tuple[Item, ...] = ()
+    run_id: str | None = None
+    retry: bool = False  # the engine failed us (not the learner): grade again rather than record a zero
+
+    @classmethod
+    def from_items(cls, exercise: str, items: list[Item], duration_s: float, run_id: str | None = None) -> "Report":
+        return cls(exercise, round(sum(i.points for i in items), 2), round(sum(i.max_points for i in items), 2),
+                   "graded", None, round(duration_s, 2), tuple(items), run_id)
+
+    @classmethod
+    def failed(cls, exercise: str, error: str, duration_s: float = 0.0, max_score: float = 0.0,
+               retry: bool = False, run_id: str | None = None) -> "Report":
+        return cls(exercise, 0.0, max_score, "error", error, round(duration_s, 2), (), run_id, retry)
+
+    @property
+    def fraction(self) -> float:
+        return self.score / self.max_score if self.max_score else 0.0
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["items"] = [asdict(item) for item in self.items]
+        return data
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Report":
+        items = tuple(Item(**item) for item in data.get("items", []))
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "items"}
+        return cls(**known, items=items)

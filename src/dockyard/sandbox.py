@@ -1,0 +1,346 @@
+"""The one place that talks to the engine's lifecycle: create, label, limit, remove.
+
+Every image, container, network and volume a grading (or a notebook) makes is created
+here, carries `dockyard.run=<run id>` and `dockyard.exercise=<id>`, and is removed by
+`Sandbox.close()` on success, failure or Ctrl-C. `sweep()` finds what a dead run left
+(after a `kill -9`, say) through the `dockyard.owner` label: host and pid of its maker.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from dockyard import build as builds
+from dockyard import engine, firewall
+from dockyard.errors import DiskFull, DockyardError, EngineLost
+from dockyard.limits import CAP_DROP, DEFAULT_LIMITS, Limits
+
+RUN_LABEL = "dockyard.run"
+EXERCISE_LABEL = "dockyard.exercise"
+OWNER_LABEL = "dockyard.owner"
+STANDIN_LABEL = "dockyard.standin"
+KINDS = ("container", "network", "volume", "image")
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def owner_label() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+    timed_out: bool = False
+    oom_killed: bool = False
+
+
+@dataclass(frozen=True)
+class RunningContainer:
+    """A started learner container and the loopback ports its container ports are published on."""
+
+    container: object  # docker.models.containers.Container
+    ports: dict[int, int]  # container port -> host port on 127.0.0.1
+
+    @property
+    def id(self) -> str:
+        return self.container.id
+
+    def url(self, container_port: int = 8000, path: str = "/") -> str:
+        if container_port not in self.ports:
+            raise DockyardError(f"port {container_port} is not published (published: {sorted(self.ports) or 'none'})")
+        return f"http://127.0.0.1:{self.ports[container_port]}{path}"
+
+
+class Sandbox:
+    """Creates and later removes everything one grading run needs. Use as a context manager."""
+
+    def __init__(self, exercise_id: str = "adhoc", limits: Limits = DEFAULT_LIMITS,
+                 engine_url: str | None = None, run_id: str | None = None):
+        self.exercise_id = exercise_id
+        self.limits = limits
+        self.engine_url = engine_url
+        self.run_id = run_id or new_run_id()
+        self.client = engine.client(engine_url)
+        self._network: str | None = None
+        self._created: dict[str, list[str]] = collections.defaultdict(list)
+        self._layer_ids: list[str] = []
+        self._compose_projects: list = []
+        self.closed = False
+
+    # -- identity -------------------------------------------------------------------
+    @property
+    def labels(self) -> dict[str, str]:
+        return {RUN_LABEL: self.run_id, EXERCISE_LABEL: self.exercise_id, OWNER_LABEL: owner_label()}
+
+    def name(self, what: str) -> str:
+        """A unique, readable resource name: dockyard-<exercise>-<run>-<what>."""
+        return f"dockyard-{self.exercise_id}-{self.run_id}-{what}".lower()
+
+    def __enter__(self) -> "Sandbox":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # -- guards ---------------------------------------------------------------------
+    def check_disk(self, needed_bytes: int = engine.MIN_FREE_BYTES) -> None:
+        free = engine.free_bytes_on_data_root(self.client)
+        if free is not None and free[0] < needed_bytes:
+            raise DiskFull(free[0], needed_bytes, free[1])
+
+    # -- networks and volumes -------------------------------------------------------
+    def network(self) -> str:
+        """This run's own bridge network (created once). Its egress is refused by the firewall rules."""
+        if self._network is None:
+            name = self.name("net")
+            bridge = firewall.BRIDGE_PREFIX + self.run_id[:12]
+            if not self.limits.network_access:
+                firewall.ensure()
+            self._call(lambda: self.client.networks.create(
+                name, driver="bridge", labels=self.labels, check_duplicate=True,
+                options={"com.docker.network.bridge.name": bridge},
+            ))
+            self._created["network"].append(name)
+            self._network = name
+        return self._network
+
+    def volume(self, what: str = "data") -> str:
+        name = self.name(what)
+        self._call(lambda: self.client.volumes.create(name=name, labels=self.labels))
+        self._created["volume"].append(name)
+        return name
+
+    # -- images ---------------------------------------------------------------------
+    def build(self, context: Path, *, dockerfile: str = "Dockerfile", tag: str | None = None,
+              buildargs: dict | None = None, target: str | None = None) -> builds.BuildResult:
+        self.check_disk()
+        tag = tag or f"dockyard/{self.exercise_id}:{self.run_id}-{len(self._created['image'])}"
+        self._created["image"].append(tag)
+        result = builds.build_image(
+            self.client, Path(context), tag=tag, labels=self.labels, dockerfile=dockerfile,
+            buildargs=buildargs, target=target, timeout_s=self.limits.build_timeout_s,
+            memory=self.limits.build_memory, max_log_bytes=self.limits.build_log_max_bytes,
+            tail_lines=self.limits.log_tail_lines, context_max_bytes=self.limits.context_max_bytes,
+        )
+        self._layer_ids.extend(result.layer_ids)
+        return result
+
+    # -- containers -----------------------------------------------------------------
+    def _container_options(self) -> dict:
+        options = dict(
+            labels=self.labels,
+            mem_limit=self.limits.memory,
+            memswap_limit=self.limits.memory,  # equal to memory: no extra swap
+            nano_cpus=int(self.limits.cpus * 1e9),
+            pids_limit=self.limits.pids,
+            security_opt=["no-new-privileges:true"],
+            cap_drop=list(CAP_DROP),
+            privileged=False,
+            network=self.network(),
+        )
+        if self.limits.runtime:
+            options["runtime"] = self.limits.runtime
+        return options
+
+    def start(self, image: str, *, ports: tuple[int, ...] = (8000,), command=None, environment: dict | None = None,
+              volumes: dict | None = None, name: str | None = None, read_only: bool = False,
+              **extra) -> RunningContainer:
+        """Start a detached container with the sandbox limits; `ports` publish on 127.0.0.1, host port chosen by the engine."""
+        options = self._container_options()
+        options.update(extra)
+        container_name = self.name(name or f"c{len(self._created['container'])}")
+        self._created["container"].append(container_name)
+        container = self._call(lambda: self.client.containers.run(
+            image, command=command, environment=environment or {}, detach=True, name=container_name,
+            ports={f"{port}/tcp": ("127.0.0.1", None) for port in ports}, volumes=volumes or {},
+            read_only=read_only, **options,
+        ))
+        container.reload()
+        published: dict[int, int] = {}
+        for key, bindings in (container.attrs["NetworkSettings"]["Ports"] or {}).items():
+            if bindings:
+                published[int(key.split("/")[0])] = int(bindings[0]["HostPort"])
+        return RunningContainer(container, published)
+
+    def run_once(self, image: str, command=None, environment: dict | None = None,
+                 timeout_s: float | None = None, **extra) -> ExecResult:
+        """`docker run --rm image command`, bounded: the outcome, its output, whether it timed out or was OOM-killed."""
+        running = self.start(image, ports=(), command=command, environment=environment, **extra)
+        container = running.container
+        timeout = timeout_s or self.limits.run_timeout_s
+        timed_out = False
+        try:
+            status = container.wait(timeout=timeout)
+            exit_code = status.get("StatusCode", -1)
+        except Exception:
+            timed_out = True
+            container.kill()
+            exit_code = -1
+        container.reload()
+        oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
+        stdout = _tail(container.logs(stdout=True, stderr=False), self.limits.log_tail_lines)
+        stderr = _tail(container.logs(stdout=False, stderr=True), self.limits.log_tail_lines)
+        self._remove_container(container.name)
+        return ExecResult(exit_code, stdout, stderr, timed_out, oom)
+
+    def exec(self, container, command, user: str | None = None, timeout_s: float = 30) -> ExecResult:
+        """Run a command in a running container (through `timeout`, so it cannot hang the grading)."""
+        argv = command if isinstance(command, list) else ["sh", "-c", command]
+        wrapped = ["timeout", "-s", "KILL", str(int(timeout_s)), *argv]
+        result = self._call(lambda: container.exec_run(wrapped, demux=True, user=user or ""))
+        stdout, stderr = result.output if result.output else (b"", b"")
+        code = result.exit_code
+        if code == 126 or code == 127:  # no `timeout` in the image: run plainly
+            result = self._call(lambda: container.exec_run(argv, demux=True, user=user or ""))
+            stdout, stderr = result.output if result.output else (b"", b"")
+            code = result.exit_code
+        return ExecResult(code, _tail(stdout or b"", self.limits.log_tail_lines),
+                          _tail(stderr or b"", self.limits.log_tail_lines), timed_out=code == 137)
+
+    def logs(self, container) -> str:
+        return _tail(self._call(lambda: container.logs(stdout=True, stderr=True)), self.limits.log_tail_lines)
+
+    # -- compose ----------------------------------------------------------------------
+    def compose(self, project_dir: Path, files: list[str] | None = None):
+        from dockyard.compose import ComposeProject
+
+        project = ComposeProject(self, Path(project_dir), files)
+        self._compose_projects.append(project)
+        return project
+
+    # -- cleanup ----------------------------------------------------------------------
+    def _remove_container(self, name: str) -> None:
+        try:
+            self.client.containers.get(name).remove(force=True, v=True)
+        except Exception:
+            pass
+
+    def close(self) -> None:
+        """Remove everything this run made. Never raises: cleanup must not hide the real outcome."""
+        if self.closed:
+            return
+        self.closed = True
+        for project in reversed(self._compose_projects):
+            try:
+                project.down(volumes=True)
+            except Exception:
+                pass
+        sweep(self.engine_url, run_id=self.run_id)
+        for layer in reversed(self._layer_ids):  # untagged stage images of multi-stage builds
+            try:
+                if not self.client.images.get(layer).tags:
+                    self.client.images.remove(layer, noprune=False)
+            except Exception:
+                pass
+
+    def _call(self, action):
+        """Run an engine call, turning "the engine went away" into EngineLost (retry-worthy, not the learner's fault)."""
+        try:
+            return action()
+        except Exception as exc:
+            if _is_connection_error(exc):
+                raise EngineLost(f"the Docker engine stopped answering: {str(exc).splitlines()[0][:160]}") from None
+            raise
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    import requests
+
+    return isinstance(exc, (requests.ConnectionError, ConnectionError))
+
+
+def _tail(data: bytes | str, lines: int) -> str:
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    parts = text.splitlines()
+    if len(parts) > lines:
+        parts = [f"… ({len(parts) - lines} earlier lines not shown)"] + parts[-lines:]
+    return "\n".join(parts)
+
+
+def _owner_is_dead(owner: str | None) -> bool:
+    if not owner or ":" not in owner:
+        return True
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname():
+        return False  # another machine's run: not ours to judge
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, ValueError):
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def sweep(engine_url: str | None = None, run_id: str | None = None, everything: bool = False) -> dict[str, int]:
+    """Remove labelled resources: one run's (`run_id`), dead runs' (default), or all (`everything`).
+
+    Order matters: containers before the networks and volumes they hold, images last.
+    Returns how many of each kind were removed.
+    """
+    client = engine.client(engine_url)
+    label = f"{RUN_LABEL}={run_id}" if run_id else RUN_LABEL
+
+    def chosen(resource_labels: dict | None) -> bool:
+        if run_id or everything:
+            return True
+        return _owner_is_dead((resource_labels or {}).get(OWNER_LABEL))
+
+    removed = dict.fromkeys(KINDS, 0)
+    for container in client.containers.list(all=True, filters={"label": label}):
+        if chosen(container.labels):
+            try:
+                container.remove(force=True, v=True)
+                removed["container"] += 1
+            except Exception:
+                pass
+    for network in client.networks.list(filters={"label": label}):
+        if chosen(network.attrs.get("Labels")):
+            _retry(lambda: network.remove())
+            removed["network"] += 1
+    for volume in client.volumes.list(filters={"label": label}):
+        if chosen(volume.attrs.get("Labels")):
+            _retry(lambda: volume.remove(force=True))
+            removed["volume"] += 1
+    for image in client.images.list(filters={"label": label}):
+        if chosen(image.labels) and not image.labels.get(STANDIN_LABEL):
+            try:
+                client.images.remove(image.id, force=True, noprune=False)
+                removed["image"] += 1
+            except Exception:
+                pass
+    return removed
+
+
+def _retry(action, attempts: int = 5) -> None:
+    for attempt in range(attempts):
+        try:
+            action()
+            return
+        except Exception as exc:
+            if "not found" in str(exc).lower() or "no such" in str(exc).lower():
+                return
+            time.sleep(0.2 * (attempt + 1))
+
+
+def leftovers(engine_url: str | None = None) -> dict[str, int]:
+    """How many labelled resources exist now (the figure tests and benchmarks assert to be 0)."""
+    client = engine.client(engine_url)
+    flt = {"label": RUN_LABEL}
+    return {
+        "container": len(client.containers.list(all=True, filters=flt)),
+        "network": len(client.networks.list(filters=flt)),
+        "volume": len(client.volumes.list(filters=flt)),
+        "image": len([i for i in client.images.list(filters=flt) if not i.labels.get(STANDIN_LABEL)]),
+    }
