@@ -81,3 +81,33 @@ def ids(root: Path | None = None) -> list[str]:
 
 def all_exercises(root: Path | None = None) -> list[Exercise]:
     return [load(exercise_id, root) for exercise_id in ids(root)]
+
+
+def materialize(exercise: Exercise, overlay: Path | None, destination: Path) -> Path:
+    """The exercise folder with `overlay`'s files laid over it (a solution, a mistake, an alternative).
+
+    A solution holds only the files a learner edits; this is how it becomes a full submission.
+    A file named `<name>.delete` in the overlay removes `<name>` (e.g. a mistake that forgets `.dockerignore`).
+    """
+    import shutil
+
+    shutil.copytree(exercise.folder, destination, symlinks=True, dirs_exist_ok=True)
+    if overlay is not None:
+        for source in sorted(Path(overlay).rglob("*")):
+            relative = source.relative_to(overlay)
+            if relative.parts and relative.parts[0] in ("expect.toml",):
+                continue
+            if source.name.endswith(".delete"):
+                target = destination / relative.with_name(source.name[: -len(".delete")])
+                if target.is_dir():
+                    shutil.rmtree(target)
+                elif target.exists():
+                    target.unlink()
+                continue
+            target = destination / relative
+            if source.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target)
+    return destination
