@@ -30,8 +30,11 @@ images: engine
 
 setup: images
 
+# Pass-through: make lab NO_BROWSER=1 PORT=8899 TOKEN=secret (or LAB_ARGS="--any --jupyter --flags").
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 $(LAB_ARGS)
+	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 \
+	  $(if $(PORT),--port=$(PORT)) $(if $(TOKEN),--IdentityProvider.token=$(TOKEN)) \
+	  $(if $(NO_BROWSER),--no-browser) $(LAB_ARGS)
 
 test: setup
 	@scripts/ensure-test-tools

@@ -1,0 +1,188 @@
+"""The sandbox on the real engine: limits are enforced (not only set), and nothing is ever left behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from dockyard import sandbox as sandboxes
+from dockyard.errors import BuildTimedOut, ContextRefused
+from dockyard.limits import Limits
+from dockyard.sandbox import Sandbox
+
+PYTHON = "python:3.11-slim"
+ROOT = Path(__file__).resolve().parents[1]
+DOCKYARD = [sys.executable, "-m", "dockyard"]
+
+
+def engine_responds_quickly(limit_s: float = 5.0) -> bool:
+    started = time.monotonic()
+    subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, timeout=30)
+    return time.monotonic() - started < limit_s
+
+
+def test_graded_container_gets_the_limits(no_leaks):
+    with Sandbox("test-limits") as box:
+        running = box.start(PYTHON, ports=(8000,), command=["sleep", "30"])
+        host_config = running.container.attrs["HostConfig"]
+        assert host_config["Memory"] == 512 * 2**20
+        assert host_config["MemorySwap"] == host_config["Memory"], "no extra swap"
+        assert host_config["NanoCpus"] == 10**9
+        assert host_config["PidsLimit"] == 256
+        assert "no-new-privileges:true" in host_config["SecurityOpt"]
+        assert not host_config["Privileged"]
+        assert "NET_RAW" in host_config["CapDrop"]
+        bindings = running.container.attrs["NetworkSettings"]["Ports"]["8000/tcp"]
+        assert bindings[0]["HostIp"] == "127.0.0.1" and int(bindings[0]["HostPort"]) > 1024
+        assert running.container.labels[sandboxes.RUN_LABEL] == box.run_id
+
+
+def test_memory_hog_is_oom_killed(no_leaks):
+    hog = "a = []\nwhile True:\n    a.append(bytearray(10 * 2**20))\n"
+    with Sandbox("test-oom", Limits(memory="64m")) as box:
+        result = box.run_once(PYTHON, ["python3", "-c", hog], timeout_s=60)
+    assert result.oom_killed, result
+    assert result.exit_code == 137
+    assert engine_responds_quickly()
+
+
+def test_fork_bomb_stops_at_the_pids_limit(no_leaks):
+    bomb = textwrap.dedent("""
+        import os, time
+        n = 0
+        while True:
+            try:
+                pid = os.fork()
+            except OSError:
+                print("forks refused after", n, flush=True)
+                break
+            if pid == 0:
+                time.sleep(30)
+                os._exit(0)
+            n += 1
+    """)
+    with Sandbox("test-pids", Limits(pids=64)) as box:
+        result = box.run_once(PYTHON, ["python3", "-c", bomb], timeout_s=60)
+        assert engine_responds_quickly(), "the engine must stay responsive during a fork bomb"
+    assert "forks refused after" in result.stdout, result
+    forks = int(result.stdout.split()[-1])
+    assert forks < 64
+
+
+def test_graded_containers_have_no_route_out(no_leaks):
+    # 198.51.100.1 is TEST-NET-2 (documentation range): the packet must never leave the machine anyway.
+    attempt = ("import socket\ns = socket.socket(); s.settimeout(5)\n"
+               "try:\n    s.connect(('198.51.100.1', 80)); print('connected')\n"
+               "except OSError as e:\n    print('refused:', e)\n")
+    with Sandbox("test-egress") as box:
+        started = time.monotonic()
+        result = box.run_once(PYTHON, ["python3", "-c", attempt], timeout_s=30)
+    assert "refused:" in result.stdout, result
+    assert time.monotonic() - started < 20
+
+
+def test_nothing_left_after_a_clean_run(docker_client):
+    with Sandbox("test-clean") as box:
+        box.start(PYTHON, command=["sleep", "30"])
+        box.volume()
+    assert sandboxes.leftovers() == dict.fromkeys(sandboxes.KINDS, 0)
+
+
+def test_nothing_left_after_an_exception(docker_client):
+    with pytest.raises(RuntimeError):
+        with Sandbox("test-exception") as box:
+            box.start(PYTHON, command=["sleep", "30"])
+            box.volume()
+            raise RuntimeError("boom")
+    assert sandboxes.leftovers() == dict.fromkeys(sandboxes.KINDS, 0)
+
+
+def test_clean_after_sigkill(docker_client, tmp_path):
+    script = textwrap.dedent(f"""
+        import time
+        from dockyard.sandbox import Sandbox
+        box = Sandbox("test-sigkill")
+        box.start({PYTHON!r}, command=["sleep", "120"])
+        box.volume()
+        print("ready", flush=True)
+        time.sleep(120)
+    """)
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(30)
+        assert sandboxes.leftovers()["container"] >= 1, "the killed run should have left its container"
+        cleaned = subprocess.run([*DOCKYARD, "clean"], capture_output=True, text=True, timeout=120)
+        assert cleaned.returncode == 0, cleaned.stderr
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert sandboxes.leftovers() == dict.fromkeys(sandboxes.KINDS, 0)
+
+
+def test_clean_spares_live_runs(docker_client):
+    with Sandbox("test-live") as box:
+        box.start(PYTHON, command=["sleep", "30"])
+        subprocess.run([*DOCKYARD, "clean"], capture_output=True, timeout=120, check=True)
+        assert sandboxes.leftovers()["container"] == 1, "a live run's resources must survive `dockyard clean`"
+    assert sandboxes.leftovers()["container"] == 0
+
+
+def test_build_timeout_stops_the_build(tmp_path, no_leaks, docker_client):
+    (tmp_path / "Dockerfile").write_text(f"FROM {PYTHON}\nRUN sleep 600\n")
+    started = time.monotonic()
+    with Sandbox("test-build-timeout", Limits(build_timeout_s=5)) as box:
+        with pytest.raises(BuildTimedOut) as raised:
+            box.build(tmp_path)
+    assert time.monotonic() - started < 40
+    assert "longer than 5 s" in str(raised.value)
+    deadline = time.monotonic() + 30  # the engine cancels the build and removes its step container
+    while time.monotonic() < deadline:
+        running = [c for c in docker_client.containers.list(all=True) if "sleep 600" in " ".join(c.attrs["Config"]["Cmd"] or [])]
+        if not running:
+            break
+        time.sleep(1)
+    assert not running, "the cancelled build's container is still there"
+
+
+def test_context_with_symlink_out_is_refused(tmp_path, no_leaks):
+    (tmp_path / "Dockerfile").write_text(f"FROM {PYTHON}\nCOPY . /app\n")
+    (tmp_path / "shadow").symlink_to("/etc/shadow")
+    with Sandbox("test-symlink") as box:
+        with pytest.raises(ContextRefused) as raised:
+            box.build(tmp_path)
+    assert "shadow" in str(raised.value) and "outside" in str(raised.value)
+
+
+def test_oversized_context_is_refused_before_building(tmp_path, no_leaks):
+    (tmp_path / "Dockerfile").write_text(f"FROM {PYTHON}\nCOPY . /app\n")
+    with open(tmp_path / "big.bin", "wb") as big:  # sparse: costs no disk
+        big.truncate(3 * 2**30)
+    started = time.monotonic()
+    with Sandbox("test-big-context") as box:
+        with pytest.raises(ContextRefused) as raised:
+            box.build(tmp_path)
+    assert "50 MiB" in str(raised.value)
+    assert time.monotonic() - started < 5
+
+
+def test_doctor_with_no_engine_says_one_line_and_exits_3():
+    env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+    result = subprocess.run([*DOCKYARD, "doctor"], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 3
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "no Docker engine answers at unix:///nonexistent/docker.sock" in result.stdout
+
+
+def test_doctor_is_happy_on_this_machine():
+    result = subprocess.run([*DOCKYARD, "doctor"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "compose" in result.stdout and "base images" in result.stdout
