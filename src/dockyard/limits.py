@@ -23,6 +23,7 @@ class Limits:
     context_max_bytes: int = 50 * MiB
     log_tail_lines: int = 200  # only the tail of long logs is kept
     build_log_max_bytes: int = 16 * MiB  # a build printing more than this is stopped
+    disk_max_bytes: int = 1024 * MiB  # what one container may write (its layer and volumes); killed beyond
     runtime: str | None = None  # e.g. "runsc" for gVisor where the engine has it
     network_access: bool = False  # graded containers get no route beyond their network
 
