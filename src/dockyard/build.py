@@ -92,6 +92,32 @@ def check_context(context: Path, max_bytes: int, dockerfile: str = "Dockerfile")
     return total
 
 
+FROM_LINE = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?", re.IGNORECASE | re.MULTILINE)
+
+
+def refuse_grader_bases(docker_client, dockerfile: Path) -> None:
+    """A learner's image may not start FROM another run's image (the grader's own, or a classmate's)."""
+    try:
+        text = dockerfile.read_text(errors="replace")
+    except OSError:
+        return
+    stages: set[str] = set()
+    for base, alias in FROM_LINE.findall(text):
+        if base.lower() in stages:
+            pass
+        elif base.lower().startswith(("dockyard/", "dockyard-")):
+            raise ContextRefused(str(dockerfile), f"`FROM {base}` uses one of the grader's own images; start from a public base image")
+        else:
+            try:
+                labels = docker_client.images.get(base).labels or {}
+            except Exception:
+                labels = {}
+            if "dockyard.run" in labels:
+                raise ContextRefused(str(dockerfile), f"`FROM {base}` uses an image another grading made; start from a public base image")
+        if alias:
+            stages.add(alias.lower())
+
+
 def _context_tar(context: Path, dockerfile: str):
     from docker.utils.build import tar
 
@@ -117,6 +143,7 @@ def build_image(
     if not (context / dockerfile).is_file():
         raise BuildFailed(f"no {dockerfile} in the submission", [])
     check_context(context, context_max_bytes, dockerfile)
+    refuse_grader_bases(docker_client, context / dockerfile)
     api = docker_client.api
     params = {
         "t": tag,

@@ -65,13 +65,36 @@ def load(exercise_id: str, root: Path | None = None) -> Exercise:
         notebook=meta.get("notebook", ""),
         learner_files=tuple(meta.get("learner_files", ["Dockerfile"])),
         base_images=tuple(meta.get("base_images", [])),
-        limits=DEFAULT_LIMITS.with_overrides(meta.get("sandbox")),
+        limits=DEFAULT_LIMITS.with_overrides(meta.get("sandbox")).with_overrides(limits_from_environment()),
         folder=folder,
         grader=root / "graders" / exercise_id,
         solution=root / "solutions" / exercise_id,
         extra={k: v for k, v in meta.items() if k not in {"id", "title", "concept", "notebook", "learner_files",
                                                           "base_images", "sandbox"}},
     )
+
+
+def limits_from_environment() -> dict:
+    """Teacher/test overrides of the sandbox limits: DOCKYARD_LIMITS="ready_timeout_s=15,build_timeout_s=120"."""
+    import dataclasses
+
+    text = os.environ.get("DOCKYARD_LIMITS", "").strip()
+    if not text:
+        return {}
+    types = {f.name: f.type for f in dataclasses.fields(Limits)}
+    overrides = {}
+    for pair in text.split(","):
+        key, _, value = pair.partition("=")
+        key = key.strip()
+        if key not in types:
+            raise UsageError(f"DOCKYARD_LIMITS: unknown setting {key!r}", hint="known: " + ", ".join(types))
+        kind = types[key]
+        try:
+            overrides[key] = (float(value) if "float" in str(kind) else int(value) if "int" in str(kind)
+                              else value.strip().lower() in ("1", "true", "yes") if "bool" in str(kind) else value.strip())
+        except ValueError:
+            raise UsageError(f"DOCKYARD_LIMITS: {key} needs a number, got {value!r}") from None
+    return overrides
 
 
 def ids(root: Path | None = None) -> list[str]:
