@@ -1,0 +1,16 @@
+"""Collects the hostile suite's before-and-after figures and prints them at the end of the run."""
+
+from __future__ import annotations
+
+FIGURES: dict = {"cases": 0, "contained": 0, "leaked": {}}
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not FIGURES["cases"]:
+        return
+    leaked = FIGURES["leaked"] or {"container": 0, "network": 0, "volume": 0, "image": 0}
+    terminalreporter.write_sep("-", "hostile suite")
+    terminalreporter.write_line(
+        f"{FIGURES['cases']} cases, {FIGURES['contained']} contained; leaked: "
+        + ", ".join(f"{count} {kind}s" for kind, count in leaked.items())
+    )
