@@ -261,3 +261,32 @@ def write_outputs(out: Path, exercise: exercises.Exercise, results: Results) -> 
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in student)
         (feedback_dir / f"{safe}.md").write_text(feedback.markdown(report, student=student))
         (feedback_dir / f"{safe}.html").write_text(feedback.html(report, student=student))
+
+
+def command(args, env) -> int:
+    """`dockyard batch`: a rich progress bar (done / failed / ETA) on stderr, a summary on stdout."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from dockyard.status import ExitStatus
+
+    learners = discover(Path(args.submissions), args.exercise)
+    exercises.load(args.exercise)  # unknown exercise: exit 2 before anything starts
+    counts = {"failed": 0}
+    with Progress(TextColumn("[bold]grading[/]"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("[red]{task.fields[failed]} failed[/]"), TimeRemainingColumn(),
+                  TextColumn("{task.fields[last]}"), console=env.console(stderr=True), transient=False) as bar:
+        task = bar.add_task("grading", total=len(learners), failed=0, last="")
+
+        def progress(event: str, student: str, report: Report | None) -> None:
+            if event == "done" and report is not None:
+                if report.status != "graded":
+                    counts["failed"] += 1
+                bar.update(task, advance=1, failed=counts["failed"],
+                           last=f"{student}: {report.score:g}/{report.max_score:g}" if report.status == "graded"
+                           else f"{student}: {'retry' if report.retry else 'error'}")
+
+        summary = run_batch(args.exercise, Path(args.submissions), Path(args.out), jobs=args.jobs,
+                            force=args.force, engines=args.engine or None, progress=progress)
+    print(f"{summary.graded} graded, {summary.reused} unchanged (kept), {summary.failed} failed, "
+          f"{summary.retry} to retry → {Path(args.out) / 'gradebook.csv'}", file=env.stdout)
+    return ExitStatus.OK
