@@ -1,0 +1,89 @@
+"""Classroom benchmark: a synthetic class of 40 graded with --jobs 1 and --jobs 2, in one run.
+
+    .venv/bin/python benchmarks/bench_batch.py [--count 40]
+
+Prints wall time for each, the speed-up, seconds per submission, the grader's own CPU time
+against the engine's (dockerd + containerd + shims), the grader process's peak memory, and the
+labelled resources and dangling images left after the run. Targets on a 2-core machine:
+speed-up >= 1.6x, peak memory < 200 MB, zero leftovers, no dangling images added.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import make_class  # noqa: E402
+
+from dockyard import engine, sandbox  # noqa: E402
+
+
+def engine_cpu_seconds() -> float:
+    """CPU time used so far by dockerd, containerd and their shims (from /proc)."""
+    total = 0.0
+    ticks = 100.0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            comm = (proc / "comm").read_text().strip()
+            if comm in ("dockerd", "containerd") or comm.startswith("containerd-shim"):
+                fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / ticks
+        except OSError:
+            continue
+    return total
+
+
+def dangling_images() -> int:
+    return len(engine.client().images.list(filters={"dangling": True}))
+
+
+def grade_class(folders: list[Path], jobs: int, out: Path) -> tuple[float, float, float]:
+    """Wall seconds, grader CPU seconds (this process's children), engine CPU seconds."""
+    before_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    engine_before = engine_cpu_seconds()
+    started = time.monotonic()
+    for folder in folders:
+        subprocess.run([sys.executable, "-m", "dockyard", "batch", folder.name, str(folder), "--jobs", str(jobs),
+                        "--out", str(out / folder.name), "--force"], check=True, stdout=subprocess.DEVNULL)
+    wall = time.monotonic() - started
+    after_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    grader_cpu = (after_children.ru_utime - before_children.ru_utime) + (after_children.ru_stime - before_children.ru_stime)
+    return wall, grader_cpu, engine_cpu_seconds() - engine_before
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=40)
+    arguments = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="dockyard-bench-batch-"))
+    made = make_class.make_class(work / "class", arguments.count)
+    folders = [work / "class" / exercise_id for exercise_id in made]
+    dangling_before = dangling_images()
+
+    figures = {}
+    for jobs in (1, 2):
+        figures[jobs] = grade_class(folders, jobs, work / f"out-jobs{jobs}")
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+    count = sum(made.values())
+    (wall1, cpu1, engine1), (wall2, cpu2, engine2) = figures[1], figures[2]
+    print(f"class: {count} submissions {made}")
+    print(f"--jobs 1: {wall1:7.1f} s wall, {wall1 / count:5.2f} s/submission, grader CPU {cpu1:6.1f} s, engine CPU {engine1:6.1f} s")
+    print(f"--jobs 2: {wall2:7.1f} s wall, {wall2 / count:5.2f} s/submission, grader CPU {cpu2:6.1f} s, engine CPU {engine2:6.1f} s")
+    print(f"speed-up: {wall1 / wall2:.2f}x (target >= 1.6x)")
+    print(f"peak memory of a grader process (batch, or one rubric run): {peak_mb:.0f} MB (target < 200 MB)")
+    print(f"labelled resources left: {sandbox.leftovers()} (target: all 0)")
+    print(f"dangling images added: {dangling_images() - dangling_before} (target: 0)")
+
+
+if __name__ == "__main__":
+    main()
