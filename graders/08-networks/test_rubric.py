@@ -1,0 +1,121 @@
+"""Rubric for 08-networks: a public `web` and a private `api` on two user-defined networks."""
+
+import ipaddress
+from urllib.parse import urlparse
+
+import pytest
+
+pytestmark = pytest.mark.lesson("07-networks.ipynb")
+
+EXPECTED_ITEMS = "Items: apples, bread, coffee"
+
+
+@pytest.fixture(scope="session")
+def model(submission, sandbox):
+    """The compose file as `docker compose config` normalises it (no build, no start)."""
+    from dockyard.compose import config
+
+    assert submission.compose_file is not None, "no compose file found: write `compose.yaml`"
+    try:
+        return config(submission.path, [submission.compose_file], sandbox.engine_url)
+    except Exception as exc:
+        raise AssertionError(str(exc)) from None
+
+
+def _services(model):
+    return model.get("services") or {}
+
+
+def _networks_of(service: dict) -> set[str]:
+    networks = service.get("networks")
+    if networks is None and "network_mode" not in service:
+        return {"default"}
+    return set(networks or {})
+
+
+@pytest.mark.points(1)
+@pytest.mark.lesson("08-compose.ipynb")
+def test_compose_valid(submission, model):
+    """compose.yaml is valid and defines `web` and `api`"""
+    services = set(_services(model))
+    missing = {"web", "api"} - services
+    assert not missing, (
+        f"expected services `web` and `api`, found {', '.join(sorted(services)) or 'none'}: "
+        f"add {', '.join(sorted(missing))} (build ./web and ./api)")
+
+
+@pytest.mark.points(3)
+@pytest.mark.lesson("07-networks.ipynb#service-discovery")
+def test_web_shows_items(compose_project, probe):
+    """`web` shows the items it fetched from `api`"""
+    response = probe.http((compose_project, "web"), "/", port=8000)
+    assert response.ok and EXPECTED_ITEMS in response.text, response.explain(
+        f"`{EXPECTED_ITEMS}` from web on port 8000: web must reach api by its service name "
+        "(API_URL=http://api:8000) over a network they share (backend)")
+
+
+@pytest.mark.points(2)
+@pytest.mark.lesson("07-networks.ipynb#publishing-ports")
+def test_api_not_published(model):
+    """`api` publishes no port on the host"""
+    ports = _services(model).get("api", {}).get("ports") or []
+    seen = ", ".join(f"{p.get('published') or '(random)'}:{p.get('target')}" for p in ports)
+    assert not ports, (
+        f"the api publishes {seen} on the host, so anyone can bypass the web: remove `ports:` from `api` "
+        "(web reaches it over the backend network without any published port)")
+
+
+@pytest.mark.points(2)
+@pytest.mark.lesson("07-networks.ipynb#user-defined-networks")
+def test_networks_separated(model):
+    """`api` is on `backend` only; `web` is on `frontend` and `backend`"""
+    services = _services(model)
+    declared = set(model.get("networks") or {}) - {"default"}
+    missing = {"frontend", "backend"} - declared
+    assert not missing, (
+        f"expected two user-defined networks `frontend` and `backend`, found "
+        f"{', '.join(sorted(declared)) or 'only the default network'}: declare them under top-level `networks:`")
+    api_networks = _networks_of(services.get("api", {}))
+    assert "frontend" not in api_networks, (
+        "the api is on the `frontend` network: keep it on `backend` only, so only the web can reach it")
+    assert api_networks == {"backend"}, (
+        f"expected the api on `backend` only, found {', '.join(sorted(api_networks))}: set `networks: [backend]`")
+    web_networks = _networks_of(services.get("web", {}))
+    assert {"frontend", "backend"} <= web_networks, (
+        f"expected the web on `frontend` and `backend`, found {', '.join(sorted(web_networks))}: "
+        "the web needs both (public side and the api's side)")
+
+
+def _api_names(model) -> set[str]:
+    """Names that resolve to the api on a compose network: its service name, aliases, container name."""
+    api = _services(model).get("api", {})
+    names = {"api"}
+    for network in (api.get("networks") or {}).values():
+        names.update((network or {}).get("aliases") or [])
+    if api.get("container_name"):
+        names.add(api["container_name"])
+    return names
+
+
+@pytest.mark.points(2)
+@pytest.mark.lesson("07-networks.ipynb#service-discovery")
+def test_api_url_service_name(model):
+    """`API_URL` names the api service, not an address"""
+    environment = _services(model).get("web", {}).get("environment") or {}
+    api_url = environment.get("API_URL")
+    assert api_url, "the web has no API_URL: add `API_URL: http://api:8000` to the web's `environment:`"
+    parsed = urlparse(api_url if "//" in api_url else f"http://{api_url}")
+    host = (parsed.hostname or "").lower()
+    try:
+        ipaddress.ip_address(host)
+        is_address = True
+    except ValueError:
+        is_address = host in ("localhost",)
+    assert not is_address and host in _api_names(model), (
+        f"API_URL is {api_url}: "
+        + ("`localhost` inside the web container is the web itself, not the api; "
+           if host in ("localhost", "127.0.0.1") else
+           "container IP addresses change on every start; " if is_address else
+           f"`{host}` is not the api's service name; ")
+        + "use the service name: API_URL=http://api:8000")
+    assert (parsed.port or 80) == 8000, f"API_URL is {api_url}: the api listens on port 8000 (http://api:8000)"

@@ -1,0 +1,122 @@
+"""Rubric for 11-secrets: the API key reaches the app at run time and is never baked into the image."""
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.lesson("09-env-and-secrets.ipynb")
+
+# The fake key the exercise ships in `.env` (and the starter Dockerfile bakes in).
+SHIPPED_KEY = "sk-dockyard-FAKE-4f9c2a7e1b3d8c6a"
+
+
+def _env_key(submission) -> str | None:
+    for line in (submission.read(".env") or "").splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and key.strip().removeprefix("export ").strip() == "API_KEY":
+            return value.strip().strip('"').strip("'") or None
+    return None
+
+
+@pytest.fixture(scope="session")
+def keys(submission) -> list[str]:
+    """Every string that is the secret: the key in the learner's .env and the one the exercise shipped."""
+    found = [SHIPPED_KEY]
+    learner_key = _env_key(submission)
+    if learner_key and learner_key not in found:
+        found.append(learner_key)
+    return found
+
+
+@pytest.fixture(scope="session")
+def scans(image, probe, keys):
+    return {key: probe.secret_scan(image, key) for key in keys}
+
+
+def _places(scans, prefix: str | tuple[str, ...]) -> list[str]:
+    return sorted({place for scan in scans.values() for place in scan.where if place.startswith(prefix)})
+
+
+@pytest.mark.points(2)
+@pytest.mark.lesson("09-env-and-secrets.ipynb#never-bake-secrets")
+def test_not_in_config(image, probe, scans):
+    """The key is not in the image's configuration (ENV)"""
+    places = _places(scans, "config")
+    env = probe.image_config(image).env
+    assert not places and not env.get("API_KEY"), (
+        f"the API key is in the image's config ({', '.join(places) or 'ENV API_KEY'}): anyone with the image "
+        "reads it with `docker image inspect`; remove `ENV API_KEY=…` from the Dockerfile and pass it at run time")
+
+
+@pytest.mark.points(2)
+@pytest.mark.lesson("09-env-and-secrets.ipynb#never-bake-secrets")
+def test_not_in_history(scans):
+    """The key is not in the image's history"""
+    places = _places(scans, "history")
+    assert not places, (
+        f"the API key shows in `docker history` ({'; '.join(places)[:200]}): no ENV, ARG or RUN may hold it; "
+        "remove it from the Dockerfile and hand it in at run time")
+
+
+@pytest.mark.points(2)
+@pytest.mark.lesson("05-best-practices.ipynb#dockerignore")
+def test_not_in_filesystem(scans):
+    """The key is in no file of the image"""
+    places = _places(scans, "/")
+    assert not places, (
+        f"the API key is in the image's files ({', '.join(places)[:200]}): `COPY . .` copied `.env`; "
+        "add `.env` to `.dockerignore` (or copy only app.py)")
+
+
+@pytest.mark.points(1)
+@pytest.mark.lesson("05-best-practices.ipynb#dockerignore")
+def test_dockerignore(submission):
+    """`.dockerignore` keeps `.env` out of the build context"""
+    from docker.utils.build import exclude_paths
+
+    assert submission.exists(".dockerignore"), (
+        "no `.dockerignore`: without it every `COPY . .` sends `.env` (and the key) into the build; add one with `.env`")
+    patterns = [line.strip() for line in (submission.read(".dockerignore") or "").splitlines()
+                if line.strip() and not line.strip().startswith("#")]
+    included = exclude_paths(str(submission.path), patterns, dockerfile="Dockerfile")
+    assert ".env" not in included, (
+        f"`.dockerignore` does not exclude `.env` (its patterns: {', '.join(patterns) or 'none'}): add a line `.env`")
+    assert "app.py" in included, "`.dockerignore` excludes app.py too: the image needs it; ignore only what it must not hold"
+
+
+@pytest.mark.points(1)
+@pytest.mark.lesson("09-env-and-secrets.ipynb#env-file")
+def test_compose_no_literal(submission, keys):
+    """The compose file holds no literal key"""
+    assert submission.compose_file is not None, "no compose file found: write `compose.yaml`"
+    text = submission.compose_file.read_text(errors="replace")
+    leaked = [key for key in keys if key in text]
+    literal = re.search(r"API_KEY\s*[:=]\s*['\"]?(?!\$\{?)([^\s'\"#]+)", text)
+    assert not leaked and not literal, (
+        "compose.yaml holds the key itself (" + (leaked[0][:10] + "…" if leaked else literal.group(0)[:30]) + "): "
+        "anyone who reads the file (or the repo) has it; use `env_file: .env` or `API_KEY: ${API_KEY}`")
+
+
+def _app_service(project) -> str:
+    model = project.model.get("services") or {}
+    for name, service in model.items():
+        if any(port.get("target") == 8000 for port in service.get("ports") or []):
+            return name
+    return sorted(model)[0]
+
+
+@pytest.mark.points(2)
+@pytest.mark.lesson("09-env-and-secrets.ipynb#env-file")
+def test_authorized_under_compose(submission, compose_project, probe, keys):
+    """Under `docker compose up`, with `.env` present, the app answers `authorized`"""
+    service = _app_service(compose_project)
+    response = probe.http((compose_project, service), "/", port=8000)
+    assert response.ok and "authorized" in response.text, response.explain(
+        "`authorized` on port 8000: hand API_KEY to the container from .env (`env_file: .env`)")
+    env = compose_project.container(service).attrs["Config"]["Env"] or []
+    running = dict(item.partition("=")[::2] for item in env).get("API_KEY")
+    expected = _env_key(submission)
+    assert running and running == expected, (
+        "the app is authorized, but not with the key from `.env`"
+        + (" (the image still carries one)" if running else "")
+        + ": hand API_KEY in at run time with `env_file: .env`")
