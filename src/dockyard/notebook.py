@@ -44,6 +44,21 @@ def label_flags(notebook: str) -> str:
     return " ".join(f"--label {shlex.quote(f'{key}={value}')}" for key, value in labels(notebook).items())
 
 
+def network(notebook: str) -> str:
+    """The notebook's own labelled bridge network (created once). Containers run on it, not on the default
+    bridge: it is removed with everything else by `cleanup`, and it gives containers name resolution."""
+    name = f"dockyard-nb-{notebook}"
+    docker_client = client()
+    if not docker_client.networks.list(names=[name]):
+        docker_client.networks.create(name, driver="bridge", labels=labels(notebook), check_duplicate=True)
+    return name
+
+
+def docker_run(notebook: str) -> str:
+    """`docker run` with the notebook's labels and network: use as `run(f"{DOCKER_RUN} -d image …")`."""
+    return f"docker run {label_flags(notebook)} --network {network(notebook)}"
+
+
 def client():
     """The connected Docker SDK client (one per kernel)."""
     from dockyard import engine
