@@ -255,7 +255,8 @@ def _classify(exc: Exception, tag: str) -> Exception:
 
     if isinstance(exc, (requests.ConnectionError,)):
         return EngineLost(f"the Docker engine went away while building {tag}: {str(exc).splitlines()[0][:160]}")
-    text = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+    explanation = getattr(exc, "explanation", None)  # the engine's own words (e.g. a Dockerfile parse error)
+    text = (str(explanation) if explanation else str(exc)).splitlines()[0][:300] if str(exc) else type(exc).__name__
     return BuildFailed(f"the engine refused the build: {text}", [])
 
 

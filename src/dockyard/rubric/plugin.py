@@ -1,1 +1,367 @@
-"""pytest plugin for rubrics (being written)."""
+"""pytest plugin for rubrics: options, the `points`/`lesson` markers, the grading fixtures, the collector.
+
+Loaded in every pytest run of the venv (pytest11 entry point `dockyard`), so it does nothing
+unless its options are given or its fixtures requested. Fixtures are session-scoped and small;
+each composes the ones before it and tears down in a context manager (the pytest-docker /
+testinfra pattern). A shared fixture that fails (no Dockerfile, build failed, container did
+not start, compose up failed) fails with `pytest.fail(..., pytrace=False)`: pytest caches a
+session fixture's exception, so the failure is computed once and every item that needs it
+fails with the same short learner-facing message, never a traceback.
+
+The collector (`pytest_runtest_logreport`) turns each test into a report `Item` and writes the
+`Report` JSON to `--dockyard-report`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+FEEDBACK_MAX_CHARS = 1200
+FEEDBACK_MAX_LINES = 12
+LOG_TAIL_LINES = 5
+
+
+# -- options and markers -------------------------------------------------------------------------
+def pytest_addoption(parser):
+    group = parser.getgroup("dockyard", "Dockyard rubric grading")
+    group.addoption("--dockyard-exercise", metavar="ID", help="exercise id the rubric grades")
+    group.addoption("--dockyard-submission", metavar="DIR", help="the learner's folder")
+    group.addoption("--dockyard-report", metavar="FILE", help="write the Report JSON here")
+    group.addoption("--dockyard-run-id", metavar="ID", help="sandbox run id (labels every resource)")
+    group.addoption("--dockyard-engine", metavar="URL", help="Docker engine URL")
+    group.addoption("--dockyard-runtime", metavar="NAME", help="container runtime for learner containers")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "points(n): points this rubric item is worth (default 1)")
+    config.addinivalue_line("markers", "lesson(ref): where the course teaches this item, e.g. 04-dockerfile.ipynb#WORKDIR")
+    if config.getoption("dockyard_exercise", None):
+        config.pluginmanager.register(Collector(config), "dockyard-collector")
+
+
+def progress(message: str) -> None:
+    """A progress line for the runner (a pipe it passes as DOCKYARD_PROGRESS_FD); silent otherwise."""
+    fd = os.environ.get("DOCKYARD_PROGRESS_FD")
+    if fd:
+        try:
+            os.write(int(fd), (message.replace("\n", " ") + "\n").encode())
+        except OSError:
+            pass
+
+
+# -- fixtures ---------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    exercise_id: str
+    submission: Path
+    run_id: str | None
+    engine_url: str | None
+    runtime: str | None
+
+
+@pytest.fixture(scope="session")
+def dockyard_settings(pytestconfig) -> Settings:
+    exercise_id = pytestconfig.getoption("dockyard_exercise")
+    folder = pytestconfig.getoption("dockyard_submission")
+    if not exercise_id or not folder:
+        pytest.fail("grading needs --dockyard-exercise ID and --dockyard-submission DIR", pytrace=False)
+    return Settings(exercise_id, Path(folder), pytestconfig.getoption("dockyard_run_id"),
+                    pytestconfig.getoption("dockyard_engine"), pytestconfig.getoption("dockyard_runtime"))
+
+
+@pytest.fixture(scope="session")
+def exercise(dockyard_settings):
+    from dockyard import exercises
+
+    loaded = exercises.load(dockyard_settings.exercise_id)
+    if dockyard_settings.runtime:
+        loaded = dataclasses.replace(loaded, limits=dataclasses.replace(loaded.limits, runtime=dockyard_settings.runtime))
+    return loaded
+
+
+@pytest.fixture(scope="session")
+def sandbox(exercise, dockyard_settings):
+    from dockyard.sandbox import Sandbox
+
+    with Sandbox(exercise.id, exercise.limits, engine_url=dockyard_settings.engine_url,
+                 run_id=dockyard_settings.run_id) as run_sandbox:
+        yield run_sandbox
+
+
+@pytest.fixture(scope="session")
+def submission(exercise, dockyard_settings):
+    from dockyard.submission import load_submission
+
+    with load_submission(dockyard_settings.submission, exercise) as loaded:
+        yield loaded
+
+
+@pytest.fixture(scope="session")
+def dockerfile(submission):
+    __tracebackhide__ = True
+    if submission.dockerfile_error:
+        pytest.fail(submission.dockerfile_error, pytrace=False)
+    if submission.dockerfile is None:
+        pytest.fail(_no_dockerfile_message(submission), pytrace=False)
+    return submission.dockerfile
+
+
+@pytest.fixture(scope="session")
+def image(sandbox, submission):
+    """The submission's image, built once; a failed build fails every item that needs it, with the log's tail."""
+    __tracebackhide__ = True
+    from dockyard.errors import BuildFailed
+    from dockyard.probes import BuiltImage
+
+    if submission.refused:
+        pytest.fail(f"the build context was refused: {submission.refused}", pytrace=False)
+    if not (submission.path / "Dockerfile").is_file():
+        pytest.fail(_no_dockerfile_message(submission), pytrace=False)
+    if submission.dockerfile_error and "not a text file" in submission.dockerfile_error:
+        pytest.fail(submission.dockerfile_error, pytrace=False)
+    progress("building image")
+    try:
+        result = sandbox.build(submission.path)
+    except BuildFailed as exc:
+        pytest.fail(_build_failure(exc), pytrace=False)
+    return BuiltImage(result.tag, result.image_id, result)
+
+
+@pytest.fixture(scope="session")
+def container(sandbox, image, probe):
+    """`image` started with the sandbox limits; its EXPOSEd ports (and 8000) published on 127.0.0.1."""
+    __tracebackhide__ = True
+    import docker.errors
+
+    ports = tuple(sorted(set(probe.image_config(image).exposed_ports) | {8000}))
+    progress("starting container")
+    try:
+        running = sandbox.start(image.tag, ports=ports, name="app")
+    except docker.errors.APIError as exc:
+        pytest.fail(f"the container could not start: {_clean(exc.explanation or str(exc), 300)}", pytrace=False)
+    yield running
+    try:
+        running.container.remove(force=True, v=True)
+    except Exception:
+        pass  # the sandbox sweeps what is left
+
+
+@pytest.fixture(scope="session")
+def compose_project(sandbox, submission):
+    """The submission's compose project, checked against the policy, then `up --wait`; `down -v` at the end."""
+    __tracebackhide__ = True
+    from dockyard.errors import ComposeError, DockyardError, EngineLost
+
+    if submission.compose_error:
+        pytest.fail(submission.compose_error, pytrace=False)
+    if submission.compose_file is None:
+        pytest.fail("no compose file in your folder (expected compose.yaml or docker-compose.yml)", pytrace=False)
+    try:
+        from dockyard.static.policy import check_compose
+    except ImportError:
+        check_compose = None
+    if check_compose is not None:
+        violations = check_compose(submission.compose_file)
+        if violations:
+            lines = [getattr(v, "one_line", lambda v=v: str(v))() for v in violations[:3]]
+            pytest.fail("the compose file breaks the sandbox policy, so nothing was started: " + "; ".join(lines),
+                        pytrace=False)
+    progress("starting compose project")
+    try:
+        project = sandbox.compose(submission.path, [submission.compose_file.name])
+        project.up()
+    except EngineLost:
+        raise
+    except (ComposeError, DockyardError) as exc:
+        pytest.fail(_clean(exc.message, 600), pytrace=False)
+    yield project
+    project.down(volumes=True)
+
+
+@pytest.fixture(scope="session")
+def probe(sandbox, submission):
+    from dockyard.probes import Probes
+
+    return Probes(sandbox, submission, progress=progress)
+
+
+@pytest.fixture(scope="session")
+def hadolint(submission):
+    dockerfile_path = submission.path / "Dockerfile"
+    if not dockerfile_path.is_file() or submission.dockerfile_error:
+        return []
+    from dockyard.static.hadolint import lint
+
+    return lint(dockerfile_path)
+
+
+def _no_dockerfile_message(submission) -> str:
+    if submission.refused:
+        return f"the build context was refused: {submission.refused}"
+    try:
+        near = [p.name for p in submission.path.iterdir() if p.name.lower().startswith("dockerfile")]
+    except OSError:
+        near = []
+    if near:
+        return f"no file named exactly `Dockerfile` in your folder (found {', '.join(sorted(near)[:3])})"
+    return "no Dockerfile in your folder: create a file named `Dockerfile`"
+
+
+def _build_failure(exc) -> str:
+    lines = [_clean(line, 200) for line in exc.log_tail if line.strip()]
+    noise = ("--->", "Removing intermediate container")
+    lines = [line for line in lines if line and not line.lstrip().startswith(noise)
+             and line not in exc.reason][-LOG_TAIL_LINES:]
+    reason = _clean(exc.reason, 300)
+    text = reason if reason.startswith("the build") else f"the image did not build: {reason}"
+    if lines:
+        text += "\nlast build output:\n" + "\n".join("  " + line for line in lines)
+    return text
+
+
+# -- feedback --------------------------------------------------------------------------------------
+ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])")
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _clean(text: str, limit: int = FEEDBACK_MAX_CHARS) -> str:
+    """Text safe to put in any report: no ANSI, no control characters, bounded length and lines."""
+    text = ANSI.sub("", str(text)).replace("\r\n", "\n").replace("\r", "\n").replace("\t", "  ")
+    text = CONTROL.sub("", text)
+    lines = [line.rstrip() for line in text.strip("\n").split("\n")]
+    if len(lines) > FEEDBACK_MAX_LINES:
+        lines = lines[:FEEDBACK_MAX_LINES] + ["…"]
+    text = "\n".join(lines)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def feedback_from(excinfo) -> str:
+    """The learner-facing message of a failure: the assertion message only, or the failure's one line."""
+    value = excinfo.value
+    if isinstance(value, AssertionError):
+        message = str(value)
+        lines = message.split("\n")
+        # pytest's rewriting appends "\nassert <introspection>" after the rubric's message
+        cut = next((i for i, line in enumerate(lines) if line.startswith("assert ")), None)
+        if cut is not None:
+            lines = lines[:cut]
+        message = "\n".join(lines).strip()
+        return _clean(message) if message else "this check did not pass"
+    if excinfo.typename in ("Failed", "Skipped", "XFailed") or hasattr(value, "msg"):
+        return _clean(getattr(value, "msg", str(value)) or excinfo.typename)
+    from dockyard.errors import DockyardError
+
+    if isinstance(value, DockyardError):
+        return _clean(value.one_line())
+    first = str(value).strip().splitlines()[0] if str(value).strip() else ""
+    return _clean(f"the check could not run: {excinfo.typename}: {first}", 400)
+
+
+def item_id(item) -> str:
+    name = getattr(item, "originalname", None) or item.name.split("[")[0]
+    base = name.removeprefix("test_").replace("_", "-")
+    if "[" in item.name:
+        param = item.name.split("[", 1)[1].rstrip("]")
+        base += "-" + re.sub(r"[^A-Za-z0-9.]+", "-", param).strip("-")
+    return base
+
+
+def item_meta(item) -> dict:
+    points = item.get_closest_marker("points")
+    lesson = item.get_closest_marker("lesson")
+    doc = (getattr(item, "function", None).__doc__ or "") if getattr(item, "function", None) else ""
+    title = doc.strip().splitlines()[0].strip() if doc.strip() else item_id(item).replace("-", " ")
+    max_points = float(points.args[0]) if points and points.args else 1.0
+    return {"id": item_id(item), "title": title, "max_points": max_points,
+            "lesson": lesson.args[0] if lesson and lesson.args else None}
+
+
+class Collector:
+    """Turns each test into a report Item; writes the Report JSON at the end of the session."""
+
+    def __init__(self, config):
+        self.config = config
+        self.meta: dict[str, dict] = {}
+        self.results: dict[str, tuple[bool, str]] = {}
+        self.order: list[str] = []
+        self.error: str | None = None
+        self.retry = False
+        self.started = time.monotonic()
+        self.count = 0
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, session, config, items):
+        for item in items:
+            self.meta[item.nodeid] = item_meta(item)
+            self.order.append(item.nodeid)
+        self.count = len(items)
+
+    def pytest_collectreport(self, report):
+        if report.failed and self.error is None:
+            text = str(report.longrepr).strip().splitlines()
+            self.error = "the rubric could not be loaded: " + _clean(text[-1] if text else "collection failed", 300)
+
+    def pytest_runtest_logstart(self, nodeid, location):
+        index = self.order.index(nodeid) + 1 if nodeid in self.order else 0
+        progress(f"item {index}/{self.count}")
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        report = outcome.get_result()
+        if call.excinfo is not None:
+            from dockyard.errors import EngineLost, EngineUnavailable
+
+            if isinstance(call.excinfo.value, (EngineLost, EngineUnavailable)) and self.error is None:
+                self.error = call.excinfo.value.one_line()
+                self.retry = True
+            report.dockyard_feedback = feedback_from(call.excinfo)
+
+    def pytest_runtest_logreport(self, report):
+        nodeid = report.nodeid
+        previous = self.results.get(nodeid)
+        if previous is not None and not previous[0]:
+            return  # the first failure (setup or call) is the one the learner sees
+        if report.when == "teardown":
+            return  # shared fixtures tear down after the last item: not that item's fault
+        if report.failed or report.skipped:
+            feedback = getattr(report, "dockyard_feedback", None)
+            if feedback is None and report.skipped and isinstance(report.longrepr, tuple):
+                feedback = _clean(str(report.longrepr[2]).removeprefix("Skipped: "))
+            if feedback is None:
+                feedback = "this check did not pass"
+            self.results[nodeid] = (False, feedback)
+        elif report.when == "call" and report.passed:
+            self.results[nodeid] = (True, "")
+
+    def build_report(self):
+        from dockyard.report.model import Item, Report
+
+        items = []
+        for nodeid in self.order:
+            meta = self.meta[nodeid]
+            passed, feedback = self.results.get(nodeid, (False, "this check did not run"))
+            items.append(Item(meta["id"], meta["title"], meta["max_points"] if passed else 0.0, meta["max_points"],
+                              passed, feedback, meta["lesson"]))
+        exercise_id = self.config.getoption("dockyard_exercise")
+        run_id = self.config.getoption("dockyard_run_id")
+        report = Report.from_items(exercise_id, items, time.monotonic() - self.started, run_id)
+        if self.error:
+            report = dataclasses.replace(report, status="error", error=self.error, retry=self.retry)
+        return report
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session, exitstatus):
+        path = self.config.getoption("dockyard_report")
+        if not path:
+            return
+        report = self.build_report()
+        temporary = Path(path).with_suffix(".partial")
+        temporary.write_text(report.to_json())
+        os.replace(temporary, path)

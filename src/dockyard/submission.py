@@ -1,0 +1,156 @@
+"""A learner's folder, made safe to grade: checked, copied to scratch, its Dockerfile and compose file parsed.
+
+Nothing here raises for a learner's mistake: a refused context, a Dockerfile that does not
+parse (or is binary junk), a compose file with a YAML error are kept as one-line strings on
+the `Submission`, and the rubric items that need them fail with those lines.
+The grader adds nothing to the copy; exercise-specific preparation belongs in the rubric's conftest.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dockyard import build as builds
+from dockyard.compose import find_compose_file
+from dockyard.errors import ContextRefused
+
+MAX_TEXT_BYTES = 1 * 2**20  # a Dockerfile or compose file bigger than this is not a learner's
+
+
+@dataclass
+class Submission:
+    path: Path  # scratch copy, safe to modify
+    original: Path
+    exercise_id: str
+    dockerfile: object | None = None  # dockyard.static.dockerfile.DockerfileFacts
+    dockerfile_error: str | None = None
+    compose_file: Path | None = None
+    compose: dict | None = None
+    compose_error: str | None = None
+    refused: str | None = None  # the build context broke a sandbox rule (too big, symlink out)
+    _scratch_root: Path | None = field(default=None, repr=False)
+
+    def read(self, name: str) -> str | None:
+        target = self._inside(name)
+        if target is None or not target.is_file():
+            return None
+        try:
+            return target.read_bytes()[:MAX_TEXT_BYTES].decode("utf-8", "replace")
+        except OSError:
+            return None
+
+    def exists(self, name: str) -> bool:
+        target = self._inside(name)
+        return target is not None and (target.exists() or target.is_symlink())
+
+    def _inside(self, name: str) -> Path | None:
+        """The path of `name` in the copy, or None when it (or a link on the way) leads out of it."""
+        target = self.path / name
+        try:
+            resolved = target.resolve()
+        except (OSError, RuntimeError):
+            return None
+        root = self.path.resolve()
+        return target if resolved == root or root in resolved.parents else None
+
+    @property
+    def is_empty(self) -> bool:
+        return not any(self.path.iterdir())
+
+    def close(self) -> None:
+        if self._scratch_root is not None:
+            shutil.rmtree(self._scratch_root, ignore_errors=True)
+            self._scratch_root = None
+
+    def __enter__(self) -> "Submission":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def load_submission(folder: Path, exercise) -> Submission:
+    """Check the original folder (size, symlinks out), copy it to scratch, parse what can be parsed."""
+    folder = Path(folder)
+    exercise_id = getattr(exercise, "id", str(exercise))
+    limits = getattr(exercise, "limits", None)
+    max_bytes = limits.context_max_bytes if limits else 50 * 2**20
+    refused = None
+    try:
+        builds.check_context(folder, max_bytes)
+    except ContextRefused as exc:
+        refused = exc.reason
+    except Exception as exc:  # an unreadable .dockerignore and the like: a learner-facing line, not a crash
+        refused = f"the folder could not be read: {exc}"
+    if refused and "over" in refused:
+        # too big to copy usefully: grade an empty copy (every build item fails with the reason)
+        path = Path(builds.scratch_copy(_empty_dir()))
+    else:
+        path = builds.scratch_copy(folder)
+    submission = Submission(path=path, original=folder.resolve(), exercise_id=exercise_id, refused=refused,
+                            _scratch_root=path.parent)
+    _parse_dockerfile(submission)
+    _parse_compose(submission)
+    return submission
+
+
+def _empty_dir() -> Path:
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix="dockyard-empty-"))
+
+
+def _parse_dockerfile(submission: Submission) -> None:
+    dockerfile = submission.path / "Dockerfile"
+    if not dockerfile.is_file() or submission._inside("Dockerfile") is None:
+        return
+    raw = dockerfile.read_bytes()[: MAX_TEXT_BYTES + 1]
+    if len(raw) > MAX_TEXT_BYTES:
+        submission.dockerfile_error = "the Dockerfile is over 1 MiB: that is not a Dockerfile"
+        return
+    if b"\x00" in raw:
+        submission.dockerfile_error = "the Dockerfile is not a text file (it holds binary data)"
+        return
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        submission.dockerfile_error = f"the Dockerfile is not valid UTF-8 text (byte {exc.start})"
+        return
+    try:
+        from dockyard.static.dockerfile import DockerfileError, parse_dockerfile
+    except ImportError:  # the static checks are not installed: grade without the facts
+        return
+    try:
+        submission.dockerfile = parse_dockerfile(dockerfile)
+    except DockerfileError as exc:
+        submission.dockerfile_error = _one_line(str(exc)) or "the Dockerfile does not parse"
+    except Exception as exc:  # the parser choked: still the learner's file, not our crash
+        submission.dockerfile_error = f"the Dockerfile does not parse: {_one_line(str(exc))}"
+
+
+def _parse_compose(submission: Submission) -> None:
+    compose_file = find_compose_file(submission.path)
+    if compose_file is None or submission._inside(compose_file.name) is None:
+        return
+    submission.compose_file = compose_file
+    import yaml
+
+    try:
+        raw = compose_file.read_bytes()[:MAX_TEXT_BYTES]
+        data = yaml.safe_load(raw.decode("utf-8", "replace"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{compose_file.name}:{mark.line + 1}" if mark is not None else compose_file.name
+        problem = getattr(exc, "problem", None) or _one_line(str(exc))
+        submission.compose_error = f"{where}: YAML error: {problem}"
+        return
+    if not isinstance(data, dict):
+        submission.compose_error = f"{compose_file.name}: expected a mapping with `services:`, found {type(data).__name__}"
+        return
+    submission.compose = data
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    return " ".join(text.split())[:limit]
