@@ -1,0 +1,10 @@
+"""Reports: one model (`model.Report`), one renderer per format, none of which writes the model.
+
+terminal (rich table) · junit (CI, GitHub Classroom) · gradescope (results.json) ·
+nbgrader (partial credit in a grade cell) · feedback (Markdown / HTML for batch grading).
+Renderers import their heavy dependencies (rich) lazily.
+"""
+
+from dockyard.report.model import Item, Report
+
+__all__ = ["Item", "Report"]

@@ -362,7 +362,12 @@ def check_compose(path, root=None) -> list[PolicyViolation]:
     checker.check_file(path)
     main = checker.found[0].file if checker.found else ""
     found = sorted(checker.found, key=lambda v: (v.file != main, v.file, v.line))
-    return [PolicyViolation(v.file, v.line, v.rule, v.message) for v in found]
+    violations = []
+    for v in found:
+        violation = PolicyViolation(v.file, v.line, v.rule, v.message)
+        violation.detail = v.message  # the message without "file:line:" and "[rule]"
+        violations.append(violation)
+    return violations
 
 
 def enforce(path, root=None) -> None:
@@ -371,7 +376,7 @@ def enforce(path, root=None) -> None:
     if not violations:
         return
     first = violations[0]
-    message = first.message.split(": ", 1)[1].rsplit(" [", 1)[0] if ": " in first.message else first.message
+    message = first.detail
     if len(violations) > 1:
         others = ", ".join(f"{v.rule} at line {v.line}" for v in violations[1:4])
         more = f" and {len(violations) - 4} more" if len(violations) > 4 else ""

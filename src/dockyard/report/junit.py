@@ -1,0 +1,83 @@
+"""A Report as JUnit XML (one testsuite, one testcase per item) for CI and GitHub Classroom.
+
+Failed items become `<failure message="first line">full feedback</failure>`; a report whose
+status is `error` (grading could not run) becomes one testcase with an `<error>`, so CI shows
+a red build with the reason instead of a silent zero. Points travel as testcase properties.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from dockyard.report.model import Report
+
+# XML 1.0 cannot carry most control characters, whatever the escaping: drop them.
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _clean(text: str | None) -> str:
+    return _INVALID_XML.sub("", text or "")
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")[:200]
+
+
+def to_element(report: Report) -> ET.Element:
+    suite = ET.Element("testsuite", {
+        "name": f"dockyard.{report.exercise}",
+        "tests": str(len(report.items) if report.status != "error" else 1),
+        "failures": str(sum(1 for item in report.items if not item.passed) if report.status != "error" else 0),
+        "errors": "1" if report.status == "error" else "0",
+        "skipped": "0",
+        "time": f"{report.duration_s:.3f}",
+    })
+    properties = ET.SubElement(suite, "properties")
+    for name, value in (("exercise", report.exercise), ("score", f"{report.score:g}"),
+                        ("max_score", f"{report.max_score:g}"), ("status", report.status)):
+        ET.SubElement(properties, "property", {"name": name, "value": _clean(value)})
+    if report.status == "error":
+        case = ET.SubElement(suite, "testcase", {"classname": f"dockyard.{report.exercise}", "name": "grading",
+                                                 "time": f"{report.duration_s:.3f}"})
+        error = ET.SubElement(case, "error", {"message": _clean(_first_line(report.error or "grading could not run")),
+                                              "type": "GradingError"})
+        error.text = _clean(report.error or "grading could not run")
+        return suite
+    for item in report.items:
+        case = ET.SubElement(suite, "testcase", {
+            "classname": f"dockyard.{report.exercise}",
+            "name": _clean(f"{item.id}: {item.title}" if item.title else item.id),
+            "time": "0",
+        })
+        case_properties = ET.SubElement(case, "properties")
+        for name, value in (("points", f"{item.points:g}"), ("max_points", f"{item.max_points:g}"),
+                            ("lesson", item.lesson or "")):
+            ET.SubElement(case_properties, "property", {"name": name, "value": _clean(value)})
+        if not item.passed:
+            feedback = item.feedback or "this check did not pass"
+            failure = ET.SubElement(case, "failure", {
+                "message": _clean(_first_line(feedback)),
+                "type": "RubricItemFailed",
+            })
+            text = feedback + (f"\nSee {item.lesson}" if item.lesson else "")
+            failure.text = _clean(f"{text}\n({item.points:g}/{item.max_points:g} points)")
+    return suite
+
+
+def to_xml(report: Report) -> str:
+    root = ET.Element("testsuites", {"name": "dockyard"})
+    suite = to_element(report)
+    for key in ("tests", "failures", "errors", "time"):
+        root.set(key, suite.get(key))
+    root.append(suite)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def write(report: Report, path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(to_xml(report), encoding="utf-8")
+    return path
