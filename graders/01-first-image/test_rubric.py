@@ -1,0 +1,85 @@
+"""Rubric for 01-first-image: a first Dockerfile for a tiny web app."""
+
+import pytest
+
+from dockyard.static.dockerfile import is_pinned, is_python_base
+
+NB = "04-dockerfile.ipynb"
+pytestmark = pytest.mark.lesson(NB)
+
+
+@pytest.mark.points(1)
+@pytest.mark.lesson(f"{NB}#Building-an-image")
+def test_builds(image):
+    """The image builds"""
+
+
+@pytest.mark.points(2)
+@pytest.mark.lesson(f"{NB}#FROM")
+def test_pinned_base(dockerfile):
+    """The base image is a Python image pinned to a specific tag"""
+    stage = dockerfile.final_stage
+    assert is_python_base(stage), (
+        f"expected a Python base image such as `FROM python:3.11-slim`, found `FROM {stage.base}`: "
+        "start from an official python image")
+    assert is_pinned(stage), (
+        f"`FROM {stage.base}` is not pinned: without a tag (or with `latest`) the base changes under you. "
+        "Name a specific version, e.g. `FROM python:3.11-slim`")
+
+
+@pytest.mark.points(1)
+@pytest.mark.lesson(f"{NB}#WORKDIR")
+def test_workdir(dockerfile):
+    """The working directory is /app"""
+    workdir = dockerfile.workdir
+    assert workdir == "/app", (
+        f"expected `WORKDIR /app`, found {f'`WORKDIR {workdir}`' if workdir else 'no WORKDIR'}: "
+        "add `WORKDIR /app` after FROM, so the app lives (and runs) in /app")
+
+
+@pytest.mark.points(2)
+@pytest.mark.lesson(f"{NB}#COPY")
+def test_app_in_place(image, probe):
+    """The app is at /app/app.py in the image"""
+    info = probe.file(image, "/app/app.py")
+    if info.exists and not info.is_dir:
+        return
+    found = [name for name in probe.listdir(image, "/app")]
+    assert False, (
+        "expected the app at `/app/app.py`, but the image has "
+        + (f"only {', '.join(sorted(found)[:8])} in /app" if found else "no /app/app.py")
+        + ": copy it with `COPY app.py .` after `WORKDIR /app`")
+
+
+@pytest.mark.points(1)
+@pytest.mark.lesson(f"{NB}#EXPOSE")
+def test_exposes_8000(dockerfile):
+    """Port 8000 is exposed"""
+    ports = dockerfile.exposed_ports
+    assert 8000 in ports, (
+        f"expected `EXPOSE 8000`, found {'EXPOSE ' + ' '.join(map(str, ports)) if ports else 'no EXPOSE'}: "
+        "add `EXPOSE 8000` to document the port the app listens on")
+
+
+@pytest.mark.points(1)
+@pytest.mark.lesson(f"{NB}#CMD")
+def test_exec_form(dockerfile):
+    """The start command (CMD or ENTRYPOINT) is in exec form"""
+    entrypoint, cmd = dockerfile.entrypoint, dockerfile.cmd
+    assert entrypoint or cmd, "the Dockerfile has no CMD: add `CMD [\"python\", \"app.py\"]` so the image knows what to run"
+    for instruction in (entrypoint, cmd):
+        if instruction is not None:
+            assert dockerfile.is_exec_form(instruction), (
+                f"`{instruction.text}` (line {instruction.line}) is in shell form: it runs under `/bin/sh -c`, which "
+                "swallows `docker stop`'s signal. Use exec form, a JSON list: `CMD [\"python\", \"app.py\"]`")
+
+
+@pytest.mark.points(2)
+@pytest.mark.lesson(f"{NB}#Running-the-image")
+def test_answers(container, probe):
+    """The running container answers `Hello from Docker!` on port 8000"""
+    response = probe.http(container, "/", port=8000)
+    assert response.ok and "Hello from Docker!" in response.text, (
+        response.explain("Hello from Docker!") + "\n"
+        "the app must run when the container starts and listen on 0.0.0.0:8000 "
+        "(`docker logs` shows what it printed)")

@@ -1,0 +1,96 @@
+"""Rubric for 03-dockerignore: the provided Dockerfile does `COPY . .`; the learner's .dockerignore
+must keep secrets and junk out of the image without keeping the app out too."""
+
+import fnmatch
+
+import pytest
+
+NB = "05-best-practices.ipynb"
+pytestmark = pytest.mark.lesson(f"{NB}#Use-.dockerignore")
+
+API_KEY = "sk-dockyard-fake-3f9a1c7e5b2d4086"  # the fake key in exercises/03-dockerignore/.env
+
+
+def _appdir(image, probe):
+    return (probe.image_config(image).working_dir or "/app").rstrip("/") or "/"
+
+
+def _present(image, probe, path):
+    return probe.file(image, path).exists
+
+
+@pytest.mark.points(1)
+@pytest.mark.lesson("04-dockerfile.ipynb#Building-an-image")
+def test_builds(image):
+    """The image builds"""
+
+
+@pytest.mark.points(1)
+@pytest.mark.lesson("04-dockerfile.ipynb#Running-the-image")
+def test_answers(container, probe):
+    """The app answers on port 8000"""
+    response = probe.http(container, "/", port=8000)
+    assert response.ok and "Quote of the day" in response.text, (
+        response.explain("Quote of the day: ...") + "\n"
+        "is app.py still in the image? A pattern in .dockerignore may be keeping it out")
+
+
+@pytest.mark.points(3)
+def test_no_env_secret(image, probe):
+    """`.env` is not in the image, and its API key is nowhere in it"""
+    appdir = _appdir(image, probe)
+    assert not _present(image, probe, f"{appdir}/.env"), (
+        f"`.env` (with your API key) was copied into the image at {appdir}/.env: anyone who pulls the image can read it. "
+        "Add `.env` to .dockerignore")
+    scan = probe.secret_scan(image, API_KEY)
+    assert not scan.found, (
+        f"the API key from .env is in the image ({', '.join(scan.where[:3])}): exclude every file holding it "
+        "in .dockerignore (`.env`)")
+
+
+@pytest.mark.points(1)
+def test_no_git(image, probe):
+    """`.git` is not in the image"""
+    appdir = _appdir(image, probe)
+    assert not _present(image, probe, f"{appdir}/.git"), (
+        f"the `.git` folder was copied into the image ({appdir}/.git): the whole history, old secrets included, "
+        "ships with it. Add `.git` to .dockerignore")
+
+
+@pytest.mark.points(1)
+def test_no_bytecode(image, probe):
+    """No `__pycache__` / `*.pyc` bytecode in the image"""
+    appdir = _appdir(image, probe)
+    found = [name for name in probe.listdir(image, appdir) if fnmatch.fnmatch(name, "*.pyc")]
+    found += [f"__pycache__/{name}" for name in probe.listdir(image, f"{appdir}/__pycache__")]
+    assert not found, (
+        f"Python bytecode from your machine was copied into the image ({', '.join(found[:3])}): "
+        "it is stale and Python rebuilds it anyway. Add `__pycache__/` and `*.pyc` to .dockerignore")
+
+
+@pytest.mark.points(1)
+def test_no_venv(image, probe):
+    """The local `venv/` is not in the image"""
+    appdir = _appdir(image, probe)
+    assert not _present(image, probe, f"{appdir}/venv"), (
+        f"your local virtual environment was copied into the image ({appdir}/venv): it belongs to your machine "
+        "(wrong paths, wrong platform). Add `venv/` to .dockerignore")
+
+
+@pytest.mark.points(1)
+def test_no_logs(image, probe):
+    """No `*.log` files in the image"""
+    appdir = _appdir(image, probe)
+    found = [name for name in probe.listdir(image, appdir) if fnmatch.fnmatch(name, "*.log")]
+    assert not found, (
+        f"log files were copied into the image ({', '.join(found[:3])}): add `*.log` to .dockerignore")
+
+
+@pytest.mark.points(1)
+def test_app_present(image, probe):
+    """`app.py` is still in the image (nothing needed was ignored)"""
+    appdir = _appdir(image, probe)
+    info = probe.file(image, f"{appdir}/app.py")
+    assert info.exists and not info.is_dir, (
+        f"`app.py` is missing from {appdir}: your .dockerignore keeps out the app itself. "
+        "Exclude only the junk (e.g. `*.pyc`, not `*.py`; with `*`, re-include the app with `!app.py`)")
