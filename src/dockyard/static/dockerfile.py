@@ -402,7 +402,7 @@ def parse_dockerfile(path_or_text: str | bytes | os.PathLike) -> DockerfileFacts
             base_name, tag, digest = parent.name, None, None
         else:
             base_name, tag, digest = split_image_ref(base)
-        platform = substitute(head["flags"]["platform"], defaults) if "platform" in head["flags"] else None
+        platform = substitute(head["flags"]["platform"], defaults, keep_unknown=True) if "platform" in head["flags"] else None
         stages.append(Stage(name, base, base_name, tag, digest, tuple(own), index, platform, head["line"], parent))
     return DockerfileFacts(tuple(stages), tuple(instructions), global_args, path, text)
 
@@ -423,10 +423,13 @@ _VARIABLE = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?::(?P<op>[-+
                        r"|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))")
 
 
-def substitute(text: str, variables: dict[str, str]) -> str:
-    """Docker-style `$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR:+alt}` (unknown → empty)."""
+def substitute(text: str, variables: dict[str, str], keep_unknown: bool = False) -> str:
+    """Docker-style `$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR:+alt}` (unknown → empty, or
+    left as written with `keep_unknown`, e.g. the automatic `$BUILDPLATFORM`)."""
     def replace(match: re.Match) -> str:
         name = match.group("braced") or match.group("plain")
+        if keep_unknown and name not in variables and not match.group("op"):
+            return match.group(0)
         value = variables.get(name, "")
         op = match.group("op")
         if op == "-":
