@@ -1,0 +1,128 @@
+"""The course notebooks: stripped in git, each with a quiz and a picture, each exercise's Check in its notebook,
+and every notebook executing top to bottom in a fresh kernel (reference solutions in place) without an error
+and without leaving a labelled resource behind. Execution happens in a scratch copy of notebooks/."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from dockyard import exercises, sandbox
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = ROOT / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+CELL_TIMEOUT_S = 300
+PICTURE_CALLS = ("nb.show_layers(", "nb.compare_sizes(", "plt.", "matplotlib")
+
+
+def source(path: Path) -> str:
+    notebook = nbformat.read(path, as_version=4)
+    return "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
+
+
+def ids(paths):
+    return [path.stem for path in paths]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_outputs_are_stripped(path):
+    notebook = nbformat.read(path, as_version=4)
+    dirty = [i for i, cell in enumerate(notebook.cells)
+             if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count") is not None)]
+    assert not dirty, f"{path.name}: cells {dirty} hold outputs; run scripts/strip-notebooks"
+    assert "widgets" not in notebook.metadata, f"{path.name}: widget state saved in metadata; run scripts/strip-notebooks"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_has_quiz_picture_and_cleanup(path):
+    code = source(path)
+    assert re.search(r"\bquiz(_widget)?\(", code), f"{path.name} has no quiz (nb.quiz)"
+    assert any(call in code for call in PICTURE_CALLS), f"{path.name} draws no picture"
+    notebook = nbformat.read(path, as_version=4)
+    last_code = [cell for cell in notebook.cells if cell.cell_type == "code"][-1].source
+    assert "cleanup(" in last_code, f"{path.name}: the last code cell must clean up (nb.cleanup(NB))"
+
+
+@pytest.mark.parametrize("exercise", exercises.ids(ROOT))
+def test_exercise_notebook_has_its_check_widget(exercise):
+    meta = exercises.load(exercise, ROOT)
+    path = NOTEBOOK_DIR / meta.notebook
+    assert path.is_file(), f"{exercise}: its notebook {meta.notebook} does not exist"
+    code = source(path)
+    assert re.search(r"""\b(check|check_widget)\(\s*["']""" + re.escape(exercise) + "[\"']", code), \
+        f"{meta.notebook} has no Check widget for {exercise}"
+    assert re.search(r"""exercise_folder\(\s*["']""" + re.escape(exercise) + "[\"']", code), \
+        f"{meta.notebook} has no cell that opens the files of {exercise}"
+
+
+def labelled_ids(client) -> set[str]:
+    flt = {"label": sandbox.RUN_LABEL}
+    found = {f"container:{c.name}" for c in client.containers.list(all=True, filters=flt)}
+    found |= {f"network:{n.name}" for n in client.networks.list(filters=flt)}
+    found |= {f"volume:{v.name}" for v in client.volumes.list(filters=flt)}
+    found |= {f"image:{i.short_id}:{i.tags}" for i in client.images.list(filters=flt)
+              if not i.labels.get(sandbox.STANDIN_LABEL)}
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_notebook_executes_and_leaves_nothing(path, tmp_path, docker_client, monkeypatch):
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    workdir = tmp_path / "notebooks"
+    shutil.copytree(NOTEBOOK_DIR, workdir)
+    monkeypatch.setenv("DOCKYARD_SOLUTIONS", "1")
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    # Checks grade at once only on request (DOCKYARD_TEST_AUTOCHECK=1): test_exercises grades every solution already.
+    monkeypatch.setenv("DOCKYARD_AUTOCHECK", os.environ.get("DOCKYARD_TEST_AUTOCHECK", "0"))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    before = labelled_ids(docker_client)
+    notebook = nbformat.read(workdir / path.name, as_version=4)
+    client = NotebookClient(notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3",
+                            resources={"metadata": {"path": str(workdir)}})
+    started = time.monotonic()
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        pytest.fail(f"{path.name}: a cell failed:\n{str(error)[-3000:]}")
+    finally:
+        nbformat.write(notebook, workdir / path.name)  # executed copy, for a look after a failure
+    elapsed = time.monotonic() - started
+    print(f"{path.name}: executed in {elapsed:.1f} s")
+    mine = {"label": f"{sandbox.RUN_LABEL}=notebook-{path.stem}"}
+    left = (docker_client.containers.list(all=True, filters=mine) + docker_client.networks.list(filters=mine)
+            + docker_client.volumes.list(filters=mine) + docker_client.images.list(filters=mine))
+    assert not left, f"{path.name} left labelled resources: {left}"
+    grown = labelled_ids(docker_client) - before
+    assert not grown, f"{path.name}: labelled resources appeared and stayed: {sorted(grown)}"
+    errors = [output for cell in notebook.cells if cell.cell_type == "code"
+              for output in cell.get("outputs", []) if output.get("output_type") == "error"]
+    assert not errors, f"{path.name}: error outputs: {errors}"
+
+
+@pytest.mark.slow
+def test_check_widget_grades_the_reference_solution(tmp_path, docker_client, no_leaks):
+    """The widget's own path (grader → Report → HTML table): the solution of 04-entrypoint-cmd gets all ✓."""
+    pytest.importorskip("dockyard.rubric.runner")
+    from dockyard import notebook as nb
+    from dockyard.widgets import check_widget
+
+    exercise = exercises.load("04-entrypoint-cmd", ROOT)
+    folder = exercises.materialize(exercise, exercise.solution, tmp_path / exercise.id)
+    widget = check_widget(exercise.id, folder, autorun=False)
+    assert "dockyard-check" in widget.children[0].children[0]._dom_classes
+    widget.start(background=False)
+    table = widget.children[1].value
+    assert 'class="dockyard-rubric"' in table, table[-2000:]
+    rows = re.findall(r'<tr class="dockyard-item ([a-z-]+)"', table)
+    assert rows and all(row == "dockyard-pass" for row in rows), table[-2000:]
+    assert nb.leftovers("04-dockerfile") == 0
