@@ -410,7 +410,7 @@ def explain_config_error(stderr: str, path) -> str:
         try:
             load_nodes(path)
         except ComposeError as yaml_error:
-            return f"the compose file is not valid YAML: {yaml_error.message}"
+            return yaml_error.message
         match = re.search(r"line (\d+)", text)
         line = f":{match.group(1)}" if match else ""
         problem = re.sub(r"^yaml:\s*(line \d+:\s*)?", "", text)
