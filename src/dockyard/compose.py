@@ -124,6 +124,8 @@ def sandboxed_model(model: dict, project: str, labels: dict[str, str], limits) -
     networks.setdefault("default", {"name": f"{project}_default"})
     for network_name, network in networks.items():
         network = network or {}
+        if not network.get("external"):  # `config` named it after the folder: make it this run's own
+            network["name"] = f"{project}_{network_name}"
         network["labels"] = {**(network.get("labels") or {}), **labels}
         network["driver"] = "bridge"
         network["driver_opts"] = {**(network.get("driver_opts") or {}),
@@ -131,6 +133,8 @@ def sandboxed_model(model: dict, project: str, labels: dict[str, str], limits) -
         networks[network_name] = network
     for volume_name, volume in (rewritten.get("volumes") or {}).items():
         volume = volume or {}
+        if not volume.get("external"):
+            volume["name"] = f"{project}_{volume_name}"
         volume["labels"] = {**(volume.get("labels") or {}), **labels}
         rewritten["volumes"][volume_name] = volume
     return rewritten

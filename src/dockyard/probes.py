@@ -163,6 +163,11 @@ class Probes:
         elif isinstance(target, RunningContainer):
             container = target.container
             if port not in target.ports:
+                exited = _exited(container)
+                if exited is not None:  # stopped at once: the ports were never bound
+                    logs = _last_lines(self.sandbox.logs(container), 2)
+                    return HttpResult(False, None, "", f"the container stopped (exit code {exited}) before answering"
+                                      f"{'; its last output: ' + logs if logs else ''}", 0)
                 return HttpResult(False, None, "", f"port {port} is not published by the container", 0)
             url = target.url(port, path)
         elif _is_project_pair(target):
@@ -280,7 +285,8 @@ class Probes:
 
     def history(self, image) -> list[Layer]:
         rows = self._image(image).history()
-        return [Layer(_created_by(row.get("CreatedBy") or ""), int(row.get("Size") or 0)) for row in reversed(rows)]
+        layers = [Layer(_created_by(row.get("CreatedBy") or ""), int(row.get("Size") or 0)) for row in reversed(rows)]
+        return [layer for layer in layers if not _GRADER_LABEL.match(layer.created_by)]  # the sandbox's own labels
 
     def image_size(self, image) -> int:
         return int(self._image(image).attrs.get("Size") or 0)
@@ -340,7 +346,7 @@ class Probes:
 
         container = self._inspection_container(image)
         try:
-            stream, stat = container.get_archive(path.rstrip("/") + "/.", chunk_size=65536)
+            stream, stat = container.get_archive(path.rstrip("/") or "/", chunk_size=65536)
         except docker.errors.APIError:
             return []
         if not int(stat.get("mode", 0)) & (1 << 31):
@@ -351,8 +357,9 @@ class Probes:
             with tarfile.open(fileobj=reader, mode="r|") as archive:
                 for count, member in enumerate(archive):
                     parts = [part for part in member.name.split("/") if part not in ("", ".")]
-                    if len(parts) >= 2:
-                        names.add(parts[1])
+                    depth = 0 if (path.rstrip("/") or "/") == "/" else 1  # "/" archives without a top folder
+                    if len(parts) > depth:
+                        names.add(parts[depth])
                     if count > LISTDIR_MAX_MEMBERS:
                         break
         finally:
@@ -535,6 +542,9 @@ def _exited(container) -> int | None:
 def _last_lines(text: str, count: int) -> str:
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     return " | ".join(line[:160] for line in lines[-count:])
+
+
+_GRADER_LABEL = re.compile(r"^LABEL dockyard\.(run|exercise|owner)=")
 
 
 def _created_by(text: str) -> str:

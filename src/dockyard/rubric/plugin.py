@@ -214,11 +214,11 @@ def _no_dockerfile_message(submission) -> str:
 
 
 def _build_failure(exc) -> str:
-    lines = [_clean(line, 200) for line in exc.log_tail if line.strip()]
-    noise = ("--->", "Removing intermediate container")
-    lines = [line for line in lines if line and not line.lstrip().startswith(noise)
-             and line not in exc.reason][-LOG_TAIL_LINES:]
     reason = _clean(exc.reason, 300)
+    lines = [_clean(line, 200) for line in exc.log_tail if line.strip()]
+    noise = ("--->", "Removing intermediate container", "Step ", "The command '")
+    lines = [line for line in lines if line and not line.lstrip().startswith(noise)
+             and line.strip() != reason.strip()][-LOG_TAIL_LINES:]
     text = reason if reason.startswith("the build") else f"the image did not build: {reason}"
     if lines:
         text += "\nlast build output:\n" + "\n".join("  " + line for line in lines)
