@@ -1,0 +1,110 @@
+"""Rubric for exercise 05-multi-stage: build in python:3.11, ship python:3.11-slim."""
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.lesson("05-best-practices.ipynb#Multi-stage-builds")
+
+SLIM = "python:3.11-slim"
+MAX_EXTRA_MB = 25
+COMPILERS = ("gcc", "cc", "g++", "c++", "x86_64-linux-gnu-gcc", "aarch64-linux-gnu-gcc", "clang")
+COMPILER_DIRS = ("/usr/bin", "/usr/local/bin", "/bin")
+COPY_FROM = re.compile(r"--from=(\S+)")
+
+
+def _stage_names(dockerfile) -> list[str]:
+    return [(stage.name or "").lower() for stage in dockerfile.stages]
+
+
+def _resolve_base(stage) -> str:
+    """A stage's base image, following `FROM <earlier stage>` back to a real image."""
+    return stage.lineage()[-1].base or ""
+
+
+def _copy_from(instruction) -> str | None:
+    source = (instruction.flags or {}).get("from")
+    if source is None:
+        match = COPY_FROM.search(instruction.raw or instruction.value)
+        source = match.group(1) if match else None
+    return str(source).strip("\"'").lower() if source is not None else None
+
+
+@pytest.mark.points(2)
+def test_named_builder(dockerfile):
+    """At least two stages, the final one copying from a named builder stage"""
+    stages = dockerfile.stages
+    assert len(stages) >= 2, (
+        f"expected a multi-stage Dockerfile (a builder stage and a final stage), found {len(stages)} stage(s). "
+        "Start with `FROM python:3.11 AS builder`, then a second `FROM python:3.11-slim`."
+    )
+    earlier = {name for name in _stage_names(dockerfile)[:-1] if name}
+    final = dockerfile.final_stage
+    sources = [source for stage in final.lineage() for ins in stage.all("COPY")
+               for source in [_copy_from(ins)] if source is not None]
+    assert earlier, (
+        "expected the builder stage to have a name (`FROM python:3.11 AS builder`), found unnamed stages. "
+        "Name it, and copy from it with `COPY --from=builder`, not `--from=0`."
+    )
+    assert any(source in earlier for source in sources), (
+        f"expected the final stage to `COPY --from=<builder>` the installed packages, found "
+        f"{'COPY --from=' + ', '.join(sources) if sources else 'no COPY --from'} (named stages: {', '.join(sorted(earlier))}). "
+        "Copy the builder's result by its name, e.g. `COPY --from=builder /root/.local /root/.local`."
+    )
+
+
+@pytest.mark.points(2)
+def test_final_stage_slim(dockerfile):
+    """The final stage is based on python:3.11-slim"""
+    base = _resolve_base(dockerfile.final_stage)
+    name, _, tag = base.partition(":")
+    ok = name.split("/")[-1] == "python" and tag.startswith("3.11") and "slim" in tag
+    assert ok, (
+        f"expected the final stage to start `FROM {SLIM}`, found `FROM {base or '?'}`. Only the last stage "
+        "becomes the image: make it the slim one and keep `python:3.11` for the builder."
+    )
+
+
+@pytest.mark.points(1)
+def test_no_compiler(image, probe):
+    """No compiler in the final image"""
+    found = [f"{folder}/{tool}" for folder in COMPILER_DIRS for tool in COMPILERS
+             if probe.file(image, f"{folder}/{tool}").exists]
+    assert not found, (
+        f"expected no C compiler in the final image, found {', '.join(found[:4])}. The compilers belong in the "
+        f"builder stage only: base the final stage on {SLIM} and copy just the installed packages into it."
+    )
+
+
+@pytest.mark.points(2)
+def test_dependency_imports(container, probe):
+    """The dependency (humanize) imports in the final image"""
+    result = probe.exec(container, ["python", "-c", "import humanize; print(humanize.__file__)"])
+    if result.exit_code == 0:
+        return
+    error = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["(no output)"]
+    assert False, (
+        f"expected `import humanize` to work in the final image, found: {error[0][:200]}. Copy what the builder "
+        "installed (e.g. `COPY --from=builder /root/.local /root/.local`) to the same place in the final stage."
+    )
+
+
+@pytest.mark.points(2)
+def test_app_answers(container, probe):
+    """The app answers on port 8000"""
+    response = probe.http(container, "/", port=8000)
+    assert response.ok and "multi-stage build" in response.text, response.explain(
+        "200 with `Hello from a multi-stage build!` (the app needs `humanize`: copy it from the builder)"
+    )
+
+
+@pytest.mark.points(1)
+def test_image_size(image, probe):
+    """The final image is at most 25 MB larger than python:3.11-slim"""
+    size = probe.image_size(image)
+    base = probe.base_size(SLIM)
+    extra_mb = (size - base) / 1e6
+    assert extra_mb <= MAX_EXTRA_MB, (
+        f"expected the image to add at most {MAX_EXTRA_MB} MB to {SLIM}, found +{extra_mb:.0f} MB "
+        f"({size / 1e6:.0f} MB in all). Ship only the installed packages and the app in a slim final stage."
+    )
