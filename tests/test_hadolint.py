@@ -89,3 +89,23 @@ def test_every_mapped_rule_has_a_sentence_and_a_notebook_lesson():
         assert level in (None, *hadolint.LEVELS)
     message, lesson, _ = hadolint.friendly("SC9999", "something odd")
     assert "something odd" in message and lesson
+
+
+def test_lesson_anchors_exist_in_the_notebooks_that_are_written():
+    """A lesson link must land somewhere: check the anchors of every notebook already in the repo."""
+    import json
+    import re
+
+    notebooks = Path(__file__).parent.parent / "notebooks"
+    lessons = {lesson for _, lesson, _ in hadolint.RULES.values()} | {hadolint.SHELLCHECK_LESSON}
+    missing = []
+    for lesson in sorted(lessons):
+        name, _, anchor = lesson.partition("#")
+        path = notebooks / name
+        if not path.is_file():
+            continue  # not written yet
+        text = "".join("".join(cell.get("source", "")) for cell in json.loads(path.read_text())["cells"])
+        headings = {re.sub(r"\s+", "-", h.strip()) for h in re.findall(r"^#+\s*(.+)$", text, re.M)}
+        if f'id="{anchor}"' not in text and anchor not in headings:
+            missing.append(lesson)
+    assert not missing, f"lesson anchors not found in their notebooks: {missing}"
