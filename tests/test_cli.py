@@ -1,0 +1,82 @@
+"""The CLI contract: exit codes, JSON keys, JUnit parses, Gradescope's results.json format, a fast --help."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+DOCKYARD = [sys.executable, "-m", "dockyard"]
+REPORT_KEYS = {"exercise", "score", "max_score", "status", "error", "duration_s", "items"}
+ITEM_KEYS = {"id", "title", "points", "max_points", "passed", "feedback"}
+
+
+def run(*args, **env):
+    environment = {**os.environ, "DOCKYARD_COURSE": str(FIXTURES / "course"), **env}
+    return subprocess.run([*DOCKYARD, *args], capture_output=True, text=True, env=environment, timeout=300)
+
+
+def test_help_is_fast():
+    script = Path(sys.executable).parent / "dockyard"
+    started = time.monotonic()
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "check" in result.stdout
+    assert time.monotonic() - started < 0.3 + 0.2  # a little slack for a loaded CI machine
+
+
+def test_usage_errors_exit_2():
+    assert run("grade", "no-such-exercise", ".").returncode == 2
+    missing = run("grade", "t-web", "/no/such/folder")
+    assert missing.returncode == 2 and "no such folder" in missing.stderr
+    assert run("grade").returncode == 2
+
+
+def test_engine_unreachable_exits_3_with_one_line():
+    result = run("grade", "t-web", str(FIXTURES / "submissions" / "good"), "--json",
+                 DOCKER_HOST="unix:///nonexistent.sock")
+    assert result.returncode == 3 and result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_list_shows_points():
+    result = run("list")
+    assert result.returncode == 0 and "t-web" in result.stdout and "7 points" in result.stdout
+
+
+def test_grade_json_junit_gradescope(tmp_path, docker_client):
+    try:
+        docker_client.images.get("gradertest-base:perl")
+    except Exception:
+        pytest.skip("test base image gradertest-base:perl is missing")
+    junit, gradescope = tmp_path / "junit.xml", tmp_path / "results.json"
+    result = run("grade", "t-web", str(FIXTURES / "submissions" / "never-listens"), "--json",
+                 "--junit", str(junit), "--gradescope", str(gradescope))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)  # stdout holds only the JSON
+    assert REPORT_KEYS <= set(report) and report["status"] == "graded" and report["error"] is None
+    assert report["score"] == 4.0 and report["max_score"] == 7.0
+    assert all(ITEM_KEYS <= set(item) for item in report["items"])
+    suite = ET.parse(junit).getroot()
+    cases = suite.iter("testcase")
+    assert len(list(cases)) == 4 and len(list(suite.iter("failure"))) == 1
+    results = json.loads(gradescope.read_text())
+    assert results["score"] == 4.0 and len(results["tests"]) == 4
+    for test in results["tests"]:
+        assert {"name", "score", "max_score", "output"} <= set(test)
+    assert sum(test["max_score"] for test in results["tests"]) == 7.0
+
+
+def test_check_renders_a_table(docker_client):
+    try:
+        docker_client.images.get("gradertest-base:perl")
+    except Exception:
+        pytest.skip("test base image gradertest-base:perl is missing")
+    result = run("check", "t-web", str(FIXTURES / "submissions" / "good"))
+    assert result.returncode == 0 and "7/7" in result.stdout and "The app answers on port 8000" in result.stdout

@@ -1,0 +1,102 @@
+"""A tiny rubric of our own (tests/fixtures/course) graded against good and broken submissions, end to end."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dockyard import sandbox
+from dockyard.rubric import runner
+from dockyard.submission import load_submission
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SUBMISSIONS = FIXTURES / "submissions"
+BAD_TEXT = re.compile(r"Traceback|File \"|\x1b|[\x00-\x08\x0b-\x1f]")
+
+
+@pytest.fixture(autouse=True)
+def course(monkeypatch, docker_client):
+    try:
+        docker_client.images.get("gradertest-base:perl")
+    except Exception:
+        pytest.skip("test base image gradertest-base:perl is missing")
+    monkeypatch.setenv("DOCKYARD_COURSE", str(FIXTURES / "course"))
+
+
+def grade(folder):
+    report = runner.grade("t-web", folder)
+    assert report.status == "graded", report.error
+    for item in report.items:
+        assert not BAD_TEXT.search(item.feedback) and "assert " not in item.feedback, item.feedback
+        assert len(item.feedback) <= 1200
+    assert not any(sandbox.leftovers().values()), sandbox.leftovers()
+    return report, {item.id: item for item in report.items}
+
+
+def test_good_submission_scores_full():
+    report, items = grade(SUBMISSIONS / "good")
+    assert report.score == report.max_score == 7.0
+    assert items["workdir"].lesson == "04-dockerfile.ipynb#WORKDIR" and items["builds"].lesson == "04-dockerfile.ipynb"
+    assert items["serves-hello"].title == "The app answers on port 8000"
+
+
+def test_build_failure_fails_items_with_log_tail():
+    report, items = grade(SUBMISSIONS / "build-fails")
+    first = items["builds"].feedback.splitlines()[0]
+    assert first.startswith("the build failed at `RUN") and "error: the thing is missing" in items["builds"].feedback
+    assert items["serves-hello"].feedback == items["builds"].feedback  # computed once, shared
+    assert items["cmd-exec-form"].passed
+
+
+def test_megabytes_of_output_do_not_break_the_report():
+    report, items = grade(SUBMISSIONS / "megabytes")
+    assert items["serves-hello"].passed
+
+
+def test_empty_folder_and_no_dockerfile(tmp_path):
+    report, items = grade(tmp_path)
+    assert report.score == 0 and items["builds"].feedback.startswith("no Dockerfile")
+    report, items = grade(SUBMISSIONS / "no-dockerfile")
+    assert items["builds"].feedback.startswith("no Dockerfile")
+
+
+def test_unparseable_and_binary_dockerfiles(tmp_path):
+    report, items = grade(SUBMISSIONS / "unparseable")
+    assert "unknown instruction: FORM" in items["builds"].feedback
+    assert "FORM" in items["cmd-exec-form"].feedback
+    (tmp_path / "Dockerfile").write_bytes(os.urandom(2048) + b"\x00\x1b[31m")
+    report, items = grade(tmp_path)
+    assert all("not a text file" in item.feedback for item in report.items)
+
+
+def test_app_that_never_listens():
+    report, items = grade(SUBMISSIONS / "never-listens")
+    assert items["builds"].passed and not items["serves-hello"].passed
+    assert "nothing answered on port 8000" in items["serves-hello"].feedback
+
+
+def test_symlink_out_is_refused_not_a_crash(tmp_path):
+    shutil.copytree(SUBMISSIONS / "good", tmp_path / "s")
+    (tmp_path / "s" / "passwd").symlink_to("/etc/passwd")
+    report, items = grade(tmp_path / "s")
+    assert items["builds"].feedback.startswith("the build context was refused") and "passwd" in items["builds"].feedback
+
+
+def test_submission_keeps_compose_yaml_errors(tmp_path):
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: [unclosed\n")
+    with load_submission(tmp_path, "t-web") as loaded:
+        assert loaded.compose is None and loaded.compose_error.startswith("compose.yaml:")
+        assert loaded.dockerfile is None and loaded.dockerfile_error is None
+        scratch = loaded.path
+    assert not scratch.exists()
+
+
+def test_feedback_is_only_the_assertion_message(tmp_path):
+    from dockyard.rubric.plugin import _clean
+
+    assert _clean("\x1b[31mred\x1b[0m\x07 and \x1b]0;title\x07done") == "red and done"
+    assert len(_clean("x" * 10000)) == 1200
