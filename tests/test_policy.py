@@ -40,6 +40,8 @@ SERVICE = "services:\n  api:\n    image: python:3.11-slim\n"  # the forbidden ke
     ("    sysctls:\n      net.core.somaxconn: 1024\n", "no-sysctls"),
     ("    cgroup_parent: mygroup\n", "no-cgroup-parent"),
     ("    external_links: [redis_1]\n", "no-external"),
+    ("    privileged: ${PRIV:-true}\n", "no-privileged"),  # compose would interpolate: refuse what we cannot see
+    ("    network_mode: $MODE\n", "no-host-network"),
 ])
 def test_each_forbidden_service_key_is_refused_on_its_line(tmp_path, snippet, rule):
     path = write(tmp_path, SERVICE + snippet)

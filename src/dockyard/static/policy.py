@@ -190,7 +190,12 @@ class _Checker:
         for key, value in _pairs(service):
             key_name = key.value if isinstance(key, ScalarNode) else ""
             text = (_scalar(value) or "").strip()
-            if key_name == "privileged" and _truthy(value):
+            if "$" in text and key_name in ("privileged", "network_mode", "runtime", *HOST_ONLY_MODES):
+                # compose would interpolate it (`privileged: ${P:-true}`): the policy cannot see the value
+                rule = {"privileged": "no-privileged", "network_mode": "no-host-network",
+                        "runtime": "no-runtime"}.get(key_name) or HOST_ONLY_MODES[key_name]
+                self.add(name, key, rule, f"{where} sets `{key_name}` from a variable ({text})")
+            elif key_name == "privileged" and _truthy(value):
                 self.add(name, key, "no-privileged", f"{where} sets `privileged: {text}`")
             elif key_name == "network_mode":
                 if text.lower() == "host":
@@ -207,7 +212,7 @@ class _Checker:
                 self.add(name, key, "no-devices", f"{where} sets `{key_name}`")
             elif key_name == "security_opt":
                 for entry, node, _ in _entries(value):
-                    if SECURITY_OPT_REFUSED.match(entry.strip()):
+                    if SECURITY_OPT_REFUSED.match(entry.strip()) or "$" in entry:
                         self.add(name, node, "no-unconfined", f"{where} sets `security_opt: {entry.strip()}`")
             elif key_name == "sysctls":
                 self.add(name, key, "no-sysctls", f"{where} sets `sysctls`")
