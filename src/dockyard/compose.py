@@ -150,6 +150,10 @@ class ComposeProject:
         if not found or found[0] is None or not all(path.is_file() for path in found):
             raise DockyardError("no compose file (compose.yaml or docker-compose.yml) in the submission")
         self.files = found
+        from dockyard.static import policy
+
+        for file in found:  # the security policy, before anything is validated, built or started
+            policy.enforce(file, root=self.project_dir)
         self.name = f"dy{sandbox.run_id}{len(sandbox._compose_projects)}"
         self.model = config(self.project_dir, self.files, sandbox.engine_url)
         self.ports_declared = declared_ports(self.model)
