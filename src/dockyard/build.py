@@ -242,10 +242,19 @@ def _note_line(line: str, steps: list[BuildStep], layer_ids: list[str]) -> None:
         layer_ids.append(match.group(1))
 
 
+PULL_FAILURES = ("pull access denied", "repository does not exist", "manifest unknown", "no such host",
+                 "registry-1.docker.io", "i/o timeout", "connection refused", "not found: manifest")
+
+
 def _explain_error(error: str, step: str | None) -> str:
     first = error.splitlines()[0] if error else "unknown error"
-    if "pull access denied" in first or "not found" in first and "manifest" in first or "repository does not exist" in first:
-        return f"the base image could not be found: {first}"
+    if step and step.upper().startswith("FROM") and any(marker in first for marker in PULL_FAILURES):
+        base = step.split()[1] if len(step.split()) > 1 else "?"
+        if base.startswith("--"):
+            base = next((word for word in step.split()[1:] if not word.startswith("--")), base)
+        shown = base if ":" in base or "@" in base else f"{base} (that is, {base}:latest)"
+        return (f"the base image {shown} is not on this machine and could not be pulled; "
+                "use one of the course's base images, e.g. python:3.11-slim (`dockyard images` lists them)")
     where = f" at `{step}`" if step else ""
     return f"the build failed{where}: {first}"
 
