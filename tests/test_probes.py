@@ -25,7 +25,10 @@ def run(docker_client):
     with sandboxes.Sandbox("probe-test") as sandbox:
         with load_submission(FIXTURES / "probe-app", "probe-test") as submission:
             yield sandbox, submission
-    assert not any(sandboxes.leftovers().values()), sandboxes.leftovers()
+    flt = {"label": f"{sandboxes.RUN_LABEL}={sandbox.run_id}"}
+    left = [*docker_client.containers.list(all=True, filters=flt), *docker_client.networks.list(filters=flt),
+            *docker_client.volumes.list(filters=flt), *docker_client.images.list(all=True, filters=flt)]
+    assert not left, left
 
 
 @pytest.fixture(scope="module")

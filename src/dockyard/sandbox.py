@@ -255,12 +255,8 @@ class Sandbox:
             except Exception:
                 pass
         sweep(self.engine_url, run_id=self.run_id)
-        for layer in reversed(self._layer_ids):  # untagged stage images of multi-stage builds
-            try:
-                if not self.client.images.get(layer).tags:
-                    self.client.images.remove(layer, noprune=False)
-            except Exception:
-                pass
+        # The learner's build steps stay as (unlabelled) build cache: a re-grade after editing one line
+        # must rebuild from that line only. Only images carrying this run's label are removed (by sweep).
 
     def _call(self, action):
         """Run an engine call, turning "the engine went away" into EngineLost (retry-worthy, not the learner's fault)."""
@@ -333,11 +329,35 @@ def sweep(engine_url: str | None = None, run_id: str | None = None, everything: 
             removed["volume"] += 1
     for image in client.images.list(filters={"label": label}):
         if chosen(image.labels) and not image.labels.get(STANDIN_LABEL):
-            try:
-                client.images.remove(image.id, force=True, noprune=False)
+            if _remove_labelled_chain(client, image.id):
                 removed["image"] += 1
-            except Exception:
-                pass
+    return removed
+
+
+def _remove_labelled_chain(client, image_id: str) -> bool:
+    """Remove an image and those of its parents that carry a run label (the builder's LABEL steps),
+    but keep the learner's own steps below them: they are the build cache the next grading reuses."""
+    removed = False
+    while image_id:
+        try:
+            image = client.images.get(image_id)
+        except Exception:
+            return removed
+        parent = image.attrs.get("Parent") or ""
+        try:
+            client.images.remove(image.id, force=True, noprune=True)
+            removed = True
+        except Exception:
+            return removed
+        if not parent:
+            return removed
+        try:
+            parent_labels = client.images.get(parent).labels or {}
+        except Exception:
+            return removed
+        if RUN_LABEL not in parent_labels:
+            return removed
+        image_id = parent
     return removed
 
 
