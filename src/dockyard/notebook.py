@@ -81,6 +81,20 @@ class CommandFailed(RuntimeError):
     pass
 
 
+class Result(subprocess.CompletedProcess):
+    """A finished command; shows nothing as a cell's value (`run` already printed its output)."""
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
+class Removed(dict):
+    """What `cleanup` removed, by kind; shows nothing as a cell's value (`cleanup` already printed it)."""
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
 def run(cmd: str | list[str], timeout: float = 120, check: bool = True, quiet: bool = False,
         env: dict | None = None, cwd: str | Path | None = None, show: bool = True) -> subprocess.CompletedProcess:
     """Run a command (usually `docker …`), print what it printed, and return the result.
@@ -109,7 +123,7 @@ def run(cmd: str | list[str], timeout: float = 120, check: bool = True, quiet: b
     if check and done.returncode != 0:
         raise CommandFailed(f"`{' '.join(argv)}` exited with {done.returncode}: "
                             f"{(done.stderr or done.stdout).strip()[-500:]}")
-    return done
+    return Result(done.args, done.returncode, done.stdout, done.stderr)
 
 
 def buildkit(cmd: str, **kwargs) -> subprocess.CompletedProcess:
@@ -194,7 +208,7 @@ def human(size: float) -> str:
     return f"{size:.1f} GB"
 
 
-def show_layers(image: str, title: str | None = None, max_label: int = 48, skip_empty: bool = False):
+def show_layers(image: str, title: str | None = None, max_label: int = 48, skip_empty: bool = False) -> None:
     """A horizontal bar chart of the layer sizes of `image` (from `docker history`), oldest at the top."""
     import matplotlib.pyplot as plt
 
@@ -214,7 +228,6 @@ def show_layers(image: str, title: str | None = None, max_label: int = 48, skip_
                 va="center", fontsize=7)
     fig.tight_layout()
     plt.show()
-    return fig
 
 
 def compare_sizes(images: dict[str, str], title: str = "Image sizes"):
@@ -320,11 +333,11 @@ def quiz(question: str, options: list[str], answer: int | str, explanation: str)
 
 
 # -- cleanup -------------------------------------------------------------------------------------
-def cleanup(notebook: str, quiet: bool = False) -> dict[str, list[str]]:
+def cleanup(notebook: str, quiet: bool = False) -> Removed:
     """Remove every container, network, volume and image labelled for `notebook`, and its scratch folders."""
     docker_client = client()
     flt = {"label": f"{RUN_LABEL}={run_id(notebook)}"}
-    removed: dict[str, list[str]] = {"container": [], "network": [], "volume": [], "image": []}
+    removed = Removed(container=[], network=[], volume=[], image=[])
     for container in docker_client.containers.list(all=True, filters=flt):
         try:
             container.remove(force=True, v=True)
