@@ -82,7 +82,10 @@ def test_dependency_imports(container, probe):
     result = probe.exec(container, ["python", "-c", "import humanize; print(humanize.__file__)"])
     if result.exit_code == 0:
         return
-    error = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["(no output)"]
+    error = (result.stderr or result.stdout).strip().splitlines()[-1:]
+    if not error:  # the container is gone (the app crashed at start): its logs say why
+        error = [line for line in probe.logs(container).strip().splitlines() if "Error" in line][-1:] \
+            or ["the container stopped before it could be checked"]
     assert False, (
         f"expected `import humanize` to work in the final image, found: {error[0][:200]}. Copy what the builder "
         "installed (e.g. `COPY --from=builder /root/.local /root/.local`) to the same place in the final stage."

@@ -63,7 +63,7 @@ def test_turns_healthy(container, probe):
     """The container turns healthy within 30 s, by checking /health"""
     health = probe.wait_healthy(container, timeout_s=30)
     last = (health.log or "").strip().splitlines()[-3:] if health.log else []
-    details = (" Last check output: " + " | ".join(line[:160] for line in last)) if last else ""
+    details = (" Last check output: " + " | ".join(line[:160] for line in last) + ".") if last else ""
     hint = ""
     if "curl" in (health.log or "") and ("not found" in (health.log or "") or "No such file" in (health.log or "")):
         hint = " python:3.11-slim has no curl: write the check with python's urllib.request instead."
