@@ -67,8 +67,8 @@ def labelled_ids(client) -> set[str]:
     found = {f"container:{c.name}" for c in client.containers.list(all=True, filters=flt)}
     found |= {f"network:{n.name}" for n in client.networks.list(filters=flt)}
     found |= {f"volume:{v.name}" for v in client.volumes.list(filters=flt)}
-    found |= {f"image:{i.short_id}:{i.tags}" for i in client.images.list(filters=flt)
-              if not i.labels.get(sandbox.STANDIN_LABEL)}
+    # not skipping `dockyard.standin`: images built FROM a stand-in inherit that label
+    found |= {f"image:{i.short_id}:{i.tags}" for i in client.images.list(filters=flt)}
     return found
 
 

@@ -177,11 +177,34 @@ def build(notebook: str, context: str | Path, tag: str, *, dockerfile: str = "Do
     result = build_image(client(), Path(context), tag=tag, labels=labels(notebook), dockerfile=dockerfile,
                          buildargs=buildargs, target=target, timeout_s=timeout_s)
     _built_layers.setdefault(notebook, []).extend(result.layer_ids)
+    result = _Built(result.image_id, result.tag, result.steps, result.log_tail, result.duration_s, result.layer_ids)
     if show:
         for step in result.steps:
             print(f"  step {step.number:>2}  {'CACHED ' if step.cached else '       '} {step.instruction}")
         print(f"built {tag} in {result.duration_s:.1f} s ({len(result.cached_steps())}/{len(result.steps)} steps from cache)")
     return result
+
+
+def _built_class():
+    from dockyard.build import BuildResult
+
+    class Built(BuildResult):
+        """A BuildResult that shows nothing as a cell's value (`build` already printed the steps)."""
+
+        def _ipython_display_(self) -> None:
+            pass
+
+    return Built
+
+
+def _Built(*args):
+    global _BUILT
+    if _BUILT is None:
+        _BUILT = _built_class()
+    return _BUILT(*args)
+
+
+_BUILT = None
 
 
 def layers(image: str) -> list[tuple[str, int]]:
@@ -258,6 +281,13 @@ def host_port(container, container_port: int = 8000) -> int:
     raise RuntimeError(f"port {container_port} is not published on 127.0.0.1")
 
 
+class Body(str):
+    """A response body; shows nothing as a cell's value (`http_get` already printed it)."""
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
 def http_get(url: str, timeout_s: float = 20, show: bool = True) -> str:
     """GET a URL on 127.0.0.1, retrying while the app starts; returns (and prints) the body."""
     if not url.startswith(("http://127.0.0.1", "http://localhost")):
@@ -270,12 +300,12 @@ def http_get(url: str, timeout_s: float = 20, show: bool = True) -> str:
                 body = response.read().decode(errors="replace")
                 if show:
                     print(f"GET {url} → {response.status}: {body.strip()[:300]}")
-                return body
+                return Body(body)
         except urllib.error.HTTPError as exc:
             body = exc.read().decode(errors="replace")
             if show:
                 print(f"GET {url} → {exc.code}: {body.strip()[:300]}")
-            return body
+            return Body(body)
         except (urllib.error.URLError, ConnectionError, OSError) as exc:
             last = exc
             time.sleep(0.3)
@@ -352,9 +382,9 @@ def cleanup(notebook: str, quiet: bool = False) -> Removed:
         _retry(lambda: volume.remove(force=True))
         removed["volume"].append(volume.name)
     images = docker_client.images.list(filters=flt)
+    # Only images carrying this notebook's run label come here. (Images built FROM a course stand-in inherit its
+    # `dockyard.standin` label, so that label cannot tell a base image from ours; the run label can.)
     for image in sorted(images, key=lambda i: -len(i.tags)):  # tagged first; untagged parents go with them
-        if image.labels.get("dockyard.standin"):
-            continue
         try:
             docker_client.images.remove(image.id, force=True, noprune=False)
             removed["image"].append(image.tags[0] if image.tags else image.short_id)
