@@ -34,7 +34,13 @@ def scans(image, probe, keys):
 
 
 def _places(scans, prefix: str | tuple[str, ...]) -> list[str]:
-    return sorted({place for scan in scans.values() for place in scan.where if place.startswith(prefix)})
+    """Where the key was found, the key itself masked (feedback is shown and stored)."""
+    found = set()
+    for key, scan in scans.items():
+        for place in scan.where:
+            if place.startswith(prefix):
+                found.add(place.replace(key, key[:3] + "…"))
+    return sorted(found)
 
 
 @pytest.mark.points(2)
@@ -63,9 +69,14 @@ def test_not_in_history(scans):
 def test_not_in_filesystem(scans):
     """The key is in no file of the image"""
     places = _places(scans, "/")
-    assert not places, (
-        f"the API key is in the image's files ({', '.join(places)[:200]}): `COPY . .` copied `.env`; "
-        "add `.env` to `.dockerignore` (or copy only app.py)")
+    hint = []
+    if any(place.endswith("/.env") for place in places):
+        hint.append("`COPY . .` copied `.env`: add `.env` to `.dockerignore` (or copy only app.py)")
+    others = [place for place in places if not place.endswith("/.env")]
+    if others:
+        hint.append(f"{', '.join(p.rsplit('/', 1)[-1] for p in others[:3])} hold(s) the key and went into the image: "
+                    "take the key out of them (it belongs in `.env` only)")
+    assert not places, f"the API key is in the image's files ({', '.join(places)[:200]}): " + "; ".join(hint)
 
 
 @pytest.mark.points(1)
@@ -78,10 +89,26 @@ def test_dockerignore(submission):
         "no `.dockerignore`: without it every `COPY . .` sends `.env` (and the key) into the build; add one with `.env`")
     patterns = [line.strip() for line in (submission.read(".dockerignore") or "").splitlines()
                 if line.strip() and not line.strip().startswith("#")]
-    included = exclude_paths(str(submission.path), patterns, dockerfile="Dockerfile")
+    included = exclude_paths(str(submission.path), list(patterns), dockerfile="Dockerfile")
     assert ".env" not in included, (
         f"`.dockerignore` does not exclude `.env` (its patterns: {', '.join(patterns) or 'none'}): add a line `.env`")
     assert "app.py" in included, "`.dockerignore` excludes app.py too: the image needs it; ignore only what it must not hold"
+
+
+def _literal_values(compose: dict) -> list[str]:
+    """`API_KEY` values written into the compose file itself (not `${…}` substitutions, not pass-through)."""
+    found = []
+    for name, service in ((compose or {}).get("services") or {}).items():
+        service = service or {}
+        build = service.get("build") if isinstance(service.get("build"), dict) else {}
+        for where, values in (("environment", service.get("environment")), ("build args", build.get("args"))):
+            if isinstance(values, list):
+                values = dict(str(item).partition("=")[::2] if "=" in str(item) else (str(item), None)
+                              for item in values)
+            value = (values or {}).get("API_KEY")
+            if value is not None and str(value).strip() and "${" not in str(value) and not str(value).startswith("$"):
+                found.append(f"{name}: {where} API_KEY={str(value)[:3]}…")
+    return found
 
 
 @pytest.mark.points(1)
@@ -90,11 +117,10 @@ def test_compose_no_literal(submission, keys):
     """The compose file holds no literal key"""
     assert submission.compose_file is not None, "no compose file found: write `compose.yaml`"
     text = submission.compose_file.read_text(errors="replace")
-    leaked = [key for key in keys if key in text]
-    literal = re.search(r"API_KEY\s*[:=]\s*['\"]?(?!\$\{?)([^\s'\"#]+)", text)
-    assert not leaked and not literal, (
-        "compose.yaml holds the key itself (" + (leaked[0][:10] + "…" if leaked else literal.group(0)[:30]) + "): "
-        "anyone who reads the file (or the repo) has it; use `env_file: .env` or `API_KEY: ${API_KEY}`")
+    leaked = [f"{key[:3]}…" for key in keys if key in text] + _literal_values(submission.compose)
+    assert not leaked, (
+        f"{submission.compose_file.name} holds the key itself ({', '.join(leaked)}): anyone who reads the file "
+        "(or the repo) has it; use `env_file: .env` or `API_KEY: ${API_KEY}`")
 
 
 def _app_service(project) -> str:
