@@ -186,6 +186,16 @@ class Lab:
                 subprocess.run(f"docker compose -p {project} down -v --remove-orphans --timeout 2", shell=True,
                                cwd=folder, capture_output=True, text=True)
         nb.cleanup(self.notebook)
+        # Images built FROM an offline stand-in inherit its `dockyard.standin` label, which `nb.cleanup` skips;
+        # a stand-in itself never carries this notebook's run label, so everything with it is ours to remove.
+        flt = {"label": f"{sandbox.RUN_LABEL}={self.run_id}"}
+        for image in sorted(self.client.images.list(filters=flt), key=lambda i: -len(i.tags)):
+            try:
+                self.client.images.remove(image.id, force=True, noprune=False)
+                print(f"removed image {image.tags[0] if image.tags else image.short_id}")
+            except Exception as exc:
+                if "no such" not in str(exc).lower():
+                    raise
         shutil.rmtree(self.scratch, ignore_errors=True)
         left = nb.leftovers(self.notebook)
         print("left behind:", left)
