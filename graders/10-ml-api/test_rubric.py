@@ -59,15 +59,41 @@ def test_deps_before_code(image, probe):
     )
 
 
+CACHE_OFF_ENV = re.compile(r"PIP_NO_CACHE_DIR\s*[= ]\s*[\"']?(1|true|yes|on)\b", re.IGNORECASE)
+CACHE_OFF_RUN = re.compile(r"--no-cache-dir\b|PIP_NO_CACHE_DIR=[\"']?(1|true|yes|on)\b|\bpip3?\s+cache\s+(purge|remove)"
+                           r"|\brm\s+-\S*r\S*\s+(.*\s)?\S*\.cache(/pip)?/?(\s|$)", re.IGNORECASE)
+
+
+def _pip_runs_keeping_cache(dockerfile) -> list:
+    """`RUN pip install` steps of the shipped stages (the final one and those it is built FROM) that leave
+    pip's cache behind: no --no-cache-dir, no PIP_NO_CACHE_DIR in force, no purge in the same RUN."""
+    found, cache_off = [], False
+    for stage in reversed(dockerfile.final_stage.lineage()):
+        for instruction in stage.instructions:
+            if instruction.keyword == "ENV" and CACHE_OFF_ENV.search(instruction.raw):
+                cache_off = True
+            elif instruction.keyword == "RUN" and re.search(PIP_INSTALL, instruction.raw) and not cache_off \
+                    and not CACHE_OFF_RUN.search(instruction.raw):
+                found.append(instruction)
+    return found
+
+
 @pytest.mark.points(1)
 @pytest.mark.lesson("05-best-practices.ipynb#No-cache")
-def test_no_pip_cache(image, probe):
-    """pip's cache is not left in the image"""
+def test_no_pip_cache(image, dockerfile, probe):
+    """pip's cache is off: none left in the image"""
     homes = ["/root"] + [f"/home/{name}" for name in probe.listdir(image, "/home")]
     caches = [f"{home}/.cache/pip" for home in homes if probe.listdir(image, f"{home}/.cache/pip")]
     assert not caches, (
         f"expected no pip cache in the image, found {', '.join(caches)}: the downloaded wheels stay in a layer "
         "for ever. Install with `pip install --no-cache-dir -r requirements.txt` (or ENV PIP_NO_CACHE_DIR=1)."
+    )
+    # pip only caches what the index lets it cache: the practice is checked too, not just today's outcome.
+    keeping = _pip_runs_keeping_cache(dockerfile)
+    assert not keeping, (
+        f"expected pip's cache to be disabled, found `{keeping[0].text[:100]}` (line {keeping[0].line}) without "
+        "--no-cache-dir: its download cache would be baked into the layer. Use "
+        "`pip install --no-cache-dir -r requirements.txt` (or set `ENV PIP_NO_CACHE_DIR=1` before it)."
     )
 
 
