@@ -6,6 +6,7 @@ Runs the real nbgrader CLI (`.venv/bin/nbgrader`, cwd = the temporary course) ag
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -21,7 +22,11 @@ ASSIGNMENTS = ["01-first-image", "09-compose-stack"]
 
 
 def nbgrader(course: Path, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess:
-    result = subprocess.run([str(NBGRADER), *args], cwd=course, capture_output=True, text=True, timeout=timeout)
+    # nbgrader runs `alembic` (and the kernel) from PATH: the venv's bin/ first
+    env = dict(os.environ, PATH=f"{NBGRADER.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env.pop("DOCKYARD_SOLUTIONS", None)
+    result = subprocess.run([str(NBGRADER), *args], cwd=course, capture_output=True, text=True, timeout=timeout,
+                            env=env)
     assert result.returncode == 0, f"nbgrader {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
     return result
 
@@ -62,14 +67,34 @@ def course(tmp_path_factory):
     return root
 
 
+def orphans(exercise_id: str) -> list[str]:
+    """Labelled resources of `exercise_id` whose maker is dead: what a grading run by nbgrader left behind.
+    (Gradings other people run at the same time have live makers and are not counted.)"""
+    from dockyard import engine, sandbox
+
+    client = engine.client()
+    flt = {"label": f"{sandbox.EXERCISE_LABEL}={exercise_id}"}
+    found = []
+    for kind, listing in (("container", lambda: client.containers.list(all=True, filters=flt)),
+                          ("network", lambda: client.networks.list(filters=flt)),
+                          ("volume", lambda: client.volumes.list(filters=flt)),
+                          ("image", lambda: client.images.list(filters=flt))):
+        for resource in listing():
+            labels = (resource.attrs.get("Labels") if kind in ("network", "volume") else resource.labels) or {}
+            if sandbox.RUN_LABEL in labels and sandbox._owner_is_dead(labels.get(sandbox.OWNER_LABEL)):
+                found.append(f"{kind} {getattr(resource, 'name', None) or resource.short_id}")
+    return found
+
+
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_generate_and_autograde(course, assignment, no_leaks):
+def test_generate_and_autograde(course, assignment):
     from nbgrader.api import Gradebook
 
     from dockyard.commands import rubric_points
     from dockyard import exercises
 
     points = rubric_points(exercises.load(assignment).grader)
+    orphans_before = set(orphans(assignment))
     nbgrader(course, "generate_assignment", assignment, "--force")
     release = course / "release" / assignment / f"{assignment}.ipynb"
     assert release.is_file(), f"generate_assignment wrote no {release}"
@@ -95,3 +120,6 @@ def test_generate_and_autograde(course, assignment, no_leaks):
         f"the reference solution should get full marks ({points:g}), got {scores['reference']}\n{result.stderr[-3000:]}")
     assert scores["starter"][1] == points
     assert scores["starter"][0] < points, f"the untouched starter should not get full marks: {scores['starter']}"
+    left = sorted(set(orphans(assignment)) - orphans_before)
+    assert not left, (f"the gradings nbgrader ran left resources behind: {left} (note: images built FROM an offline "
+                      "stand-in inherit its `dockyard.standin` label, which `sandbox.sweep` skips)")
