@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import time
 from pathlib import Path
 
@@ -62,13 +63,14 @@ def test_exercise_notebook_has_its_check_widget(exercise):
         f"{meta.notebook} has no cell that opens the files of {exercise}"
 
 
-def labelled_ids(client) -> set[str]:
-    flt = {"label": sandbox.RUN_LABEL}
-    found = {f"container:{c.name}" for c in client.containers.list(all=True, filters=flt)}
-    found |= {f"network:{n.name}" for n in client.networks.list(filters=flt)}
-    found |= {f"volume:{v.name}" for v in client.volumes.list(filters=flt)}
-    # not skipping `dockyard.standin`: images built FROM a stand-in inherit that label
-    found |= {f"image:{i.short_id}:{i.tags}" for i in client.images.list(filters=flt)}
+def labelled_by(client, owner: str) -> list[str]:
+    """Everything carrying `dockyard.owner=<owner>` (images included: images built FROM a course stand-in inherit
+    its `dockyard.standin` label, so that label does not exempt them)."""
+    flt = {"label": f"{sandbox.OWNER_LABEL}={owner}"}
+    found = [f"container:{c.name}" for c in client.containers.list(all=True, filters=flt)]
+    found += [f"network:{n.name}" for n in client.networks.list(filters=flt)]
+    found += [f"volume:{v.name}" for v in client.volumes.list(filters=flt)]
+    found += [f"image:{i.short_id}:{i.tags}" for i in client.images.list(filters=flt)]
     return found
 
 
@@ -85,10 +87,11 @@ def test_notebook_executes_and_leaves_nothing(path, tmp_path, docker_client, mon
     # Checks grade at once only on request (DOCKYARD_TEST_AUTOCHECK=1): test_exercises grades every solution already.
     monkeypatch.setenv("DOCKYARD_AUTOCHECK", os.environ.get("DOCKYARD_TEST_AUTOCHECK", "0"))
     monkeypatch.setenv("TMPDIR", str(tmp_path))
-    before = labelled_ids(docker_client)
     notebook = nbformat.read(workdir / path.name, as_version=4)
+    kernel_pids: list[int] = []
     client = NotebookClient(notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3",
-                            resources={"metadata": {"path": str(workdir)}})
+                            resources={"metadata": {"path": str(workdir)}},
+                            on_notebook_start=lambda **_: kernel_pids.append(client.km.provisioner.pid))
     started = time.monotonic()
     try:
         client.execute()
@@ -102,8 +105,11 @@ def test_notebook_executes_and_leaves_nothing(path, tmp_path, docker_client, mon
     left = (docker_client.containers.list(all=True, filters=mine) + docker_client.networks.list(filters=mine)
             + docker_client.volumes.list(filters=mine) + docker_client.images.list(filters=mine))
     assert not left, f"{path.name} left labelled resources: {left}"
-    grown = labelled_ids(docker_client) - before
-    assert not grown, f"{path.name}: labelled resources appeared and stayed: {sorted(grown)}"
+    # what the kernel made under any run label (the notebook's own and any other) is gone too
+    assert kernel_pids and kernel_pids[0], "could not learn the kernel's pid"
+    owner = f"{socket.gethostname()}:{kernel_pids[0]}"
+    stayed = labelled_by(docker_client, owner)
+    assert not stayed, f"{path.name}: resources owned by its kernel ({owner}) stayed: {stayed}"
     errors = [output for cell in notebook.cells if cell.cell_type == "code"
               for output in cell.get("outputs", []) if output.get("output_type") == "error"]
     assert not errors, f"{path.name}: error outputs: {errors}"
