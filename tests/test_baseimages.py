@@ -1,0 +1,365 @@
+"""Base images on the real engine: the stand-ins behave like the upstream images where the course relies on them.
+
+The module first runs `baseimages.ensure` (builds the stand-ins when no registry answers, in ~1.5 min from
+nothing, or imports them from the tarball cache in seconds). Everything a test creates carries
+`dockyard.run=test-baseimages` and is removed even when the test fails; the last test checks that
+nothing is left.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import threading
+import time
+import urllib.request
+import uuid
+
+import docker.errors
+import pytest
+
+from dockyard import baseimages, engine
+from dockyard.errors import BaseImageUnavailable
+
+RUN = "test-baseimages"
+LABELS = {"dockyard.run": RUN}
+LABEL_FILTER = {"label": f"dockyard.run={RUN}"}
+PYTHONS = ("python:3.11-slim", "python:3.11")
+
+
+# --- fixtures and helpers --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def client():
+    return engine.client()
+
+
+@pytest.fixture(scope="module")
+def statuses(client):
+    """The course's base images, made present once for the whole module."""
+    results = baseimages.ensure(client)
+    yield {status.image: status for status in results}
+    sweep(client)
+
+
+@pytest.fixture()
+def made(client):
+    """Whatever a test creates, removed afterwards, on success or failure alike."""
+    created: list = []
+    yield created
+    for thing in reversed(created):
+        try:
+            if isinstance(thing, docker.models.containers.Container):
+                thing.remove(force=True, v=True)  # v: the anonymous volumes of VOLUME /data and the like
+            elif isinstance(thing, str):  # an image reference
+                client.images.remove(thing, force=True)
+            else:
+                thing.remove()
+        except docker.errors.NotFound:
+            pass
+    sweep(client)
+
+
+def sweep(client) -> dict[str, int]:
+    """Remove every resource labelled for this module; returns how many of each kind there were."""
+    found = {"container": 0, "network": 0, "volume": 0, "image": 0}
+    for container in client.containers.list(all=True, filters=LABEL_FILTER):
+        found["container"] += 1
+        container.remove(force=True, v=True)
+    for network in client.networks.list(filters=LABEL_FILTER):
+        found["network"] += 1
+        network.remove()
+    for volume in client.volumes.list(filters=LABEL_FILTER):
+        found["volume"] += 1
+        volume.remove(force=True)
+    for _ in range(5):  # children before parents: repeat until nothing labelled is left
+        images = client.api.images(all=True, filters=LABEL_FILTER)
+        if not images:
+            break
+        found["image"] = max(found["image"], len(images))
+        for image in images:
+            try:
+                client.api.remove_image(image["Id"], force=True)
+            except docker.errors.APIError:
+                pass
+    return found
+
+
+def run(client, made, image: str, command, **kwargs) -> tuple[int, str]:
+    """Run a command to completion in a labelled container; (exit code, output)."""
+    container = client.containers.create(image, command, labels=LABELS, **kwargs)
+    made.append(container)
+    container.start()
+    code = container.wait(timeout=120)["StatusCode"]
+    return code, container.logs().decode(errors="replace")
+
+
+def build(client, made, dockerfile: str, name: str) -> str:
+    """Build a context-free Dockerfile with the SDK (classic builder); returns the image reference."""
+    tag = f"dockyard-test-baseimages-{name}:{uuid.uuid4().hex[:8]}"
+    made.append(tag)
+    try:
+        client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=tag, labels=LABELS, rm=True,
+                            forcerm=True, nocache=True, pull=False)
+    except docker.errors.BuildError as exc:
+        tail = "".join(str(chunk.get("stream") or chunk.get("error") or "") for chunk in exc.build_log)[-2000:]
+        pytest.fail(f"the build failed: {exc.msg}\n{tail}")
+    return tag
+
+
+def unique(prefix: str) -> str:
+    return f"dockyard-test-{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+# --- pure parts (no engine) ------------------------------------------------------------------------
+
+
+def test_course_images_name_every_base_image_the_course_uses():
+    assert baseimages.course_images() == [
+        "debian:bookworm-slim", "python:3.11-slim", "python:3.11", "redis:7", "registry:2"]
+    assert all(baseimages.recipe_for(image) for image in baseimages.course_images())
+
+
+def test_recipe_hash_is_stable_and_follows_the_recipe_and_its_base():
+    slim = baseimages.recipe_for("python:3.11-slim")
+    full = baseimages.recipe_for("python:3.11")
+    assert baseimages.recipe_hash(slim) == baseimages.recipe_hash(slim)
+    assert len({baseimages.recipe_hash(r) for r in baseimages.RECIPES}) == len(baseimages.RECIPES)
+    changed = baseimages.Recipe(**{**slim.__dict__, "packages": slim.packages + ("curl",)})
+    assert baseimages.recipe_hash(changed) != baseimages.recipe_hash(slim)
+    assert f"{baseimages.RECIPE_LABEL}={baseimages.recipe_hash(full)}" in " ".join(baseimages.import_changes(full))
+    assert f"LABEL {baseimages.STANDIN_LABEL}=true" in baseimages.import_changes(full)
+
+
+def test_a_standin_of_an_older_recipe_is_not_current_but_a_pulled_image_is():
+    recipe = baseimages.recipe_for("redis:7")
+    current = {baseimages.STANDIN_LABEL: "true", baseimages.RECIPE_LABEL: baseimages.recipe_hash(recipe)}
+    assert baseimages._is_current("redis:7", current)
+    assert not baseimages._is_current("redis:7", {**current, baseimages.RECIPE_LABEL: "0" * 64})
+    assert baseimages._is_current("redis:7", {"maintainer": "upstream"})
+
+
+def test_the_mirror_comes_from_the_hosts_debian_sources():
+    deb822 = ("deb822\nTypes: deb\n# a comment\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\n"
+              "Components: main\n\nTypes: deb\nURIs: http://security.example/debian-security\n"
+              "Suites: bookworm-security\nComponents: main\n")
+    assert baseimages.debian_mirror([deb822]) == ("http://mirror.example/debian",
+                                                  "http://security.example/debian-security")
+    one_line = "deb [arch=amd64 signed-by=/k.gpg] http://local.example/debian/ bookworm main\n"
+    assert baseimages.debian_mirror([one_line])[0] == "http://local.example/debian"
+    ubuntu = "deb http://archive.ubuntu.com/ubuntu jammy main\n"
+    assert baseimages.debian_mirror([ubuntu]) == (baseimages.DEFAULT_MIRROR, baseimages.DEFAULT_SECURITY_MIRROR)
+
+
+def test_the_mirror_can_be_overridden(monkeypatch):
+    monkeypatch.setenv("DOCKYARD_DEBIAN_MIRROR", "http://override.example/debian")
+    assert baseimages.debian_mirror([])[0] == "http://override.example/debian"
+
+
+def test_the_tarball_cache_honours_DOCKYARD_CACHE(monkeypatch, tmp_path):
+    monkeypatch.setenv("DOCKYARD_CACHE", str(tmp_path))
+    recipe = baseimages.recipe_for("python:3.11-slim")
+    tarball = baseimages.cached_tarball(recipe)
+    assert tarball.parent == tmp_path / "images"
+    assert tarball.name == f"python-3.11-slim-{baseimages.recipe_hash(recipe)[:16]}.tar"
+
+
+def test_a_second_ensure_waits_for_the_first(monkeypatch, tmp_path):
+    monkeypatch.setenv("DOCKYARD_CACHE", str(tmp_path))
+    said: list[str] = []
+    order: list[str] = []
+    with baseimages._cache_lock(lambda image, message: None):
+        def second() -> None:
+            with baseimages._cache_lock(lambda image, message: said.append(message)):
+                order.append("second")
+
+        waiter = threading.Thread(target=second)
+        waiter.start()
+        time.sleep(0.3)
+        order.append("first")
+    waiter.join(5)
+    assert order == ["first", "second"]
+    assert said and "waiting" in said[0]
+
+
+def test_no_debootstrap_and_no_apt_gives_one_clear_line(monkeypatch, tmp_path):
+    monkeypatch.setenv("DOCKYARD_CACHE", str(tmp_path))
+    monkeypatch.setattr(baseimages, "_find_debootstrap", lambda: None)
+    monkeypatch.setattr(baseimages.shutil, "which", lambda name: None)
+    monkeypatch.setattr(baseimages.os, "geteuid", lambda: 0)
+    builder = baseimages._Builder(client=None, say=lambda image, message: None, local={})
+    with pytest.raises(BaseImageUnavailable) as caught:
+        builder._preflight("python:3.11-slim")
+    assert "debootstrap" in caught.value.one_line() and "\n" not in caught.value.one_line()
+    assert "apt-get install debootstrap" in caught.value.hint
+
+
+# --- the images on the real engine -----------------------------------------------------------------
+
+
+def test_every_course_image_is_present_and_every_standin_is_labelled(client, statuses):
+    for image in baseimages.course_images():
+        assert baseimages.present(client, image), image
+        attrs = client.api.inspect_image(image)
+        labels = attrs["Config"].get("Labels") or {}
+        if statuses[image].action == "pulled" or attrs.get("RepoDigests"):
+            continue  # the real image from a registry
+        assert labels.get(baseimages.STANDIN_LABEL) == "true", image
+        assert labels.get(baseimages.RECIPE_LABEL) == baseimages.recipe_hash(baseimages.recipe_for(image)), image
+
+
+def test_standins_have_the_upstream_config(client, statuses):
+    def config(image: str) -> dict:
+        return client.api.inspect_image(image)["Config"]
+
+    if config("redis:7").get("Labels", {}).get(baseimages.STANDIN_LABEL) != "true":
+        pytest.skip("the real images were pulled")
+    assert config("debian:bookworm-slim")["Cmd"] == ["bash"]
+    for image in PYTHONS:
+        assert config(image)["Cmd"] == ["python3"]
+        assert "LANG=C.UTF-8" in config(image)["Env"]
+    redis = config("redis:7")
+    assert redis["WorkingDir"] == "/data" and "/data" in redis["Volumes"] and "6379/tcp" in redis["ExposedPorts"]
+    assert redis["Cmd"] == ["redis-server"]
+    registry = config("registry:2")
+    assert "/var/lib/registry" in registry["Volumes"] and "5000/tcp" in registry["ExposedPorts"]
+
+
+@pytest.mark.parametrize("image", PYTHONS)
+def test_python_and_pip_run_in_the_python_images(client, statuses, made, image):
+    code, output = run(client, made, image, ["sh", "-c", "python --version && pip --version && python3 -m venv /tmp/v"
+                                                        " && /tmp/v/bin/python -c 'import sys; print(sys.prefix)'"])
+    assert code == 0, output
+    assert output.startswith("Python 3.11"), output
+    assert "python 3.11" in output and "/tmp/v" in output, output
+
+
+@pytest.mark.parametrize("image,has_gcc", [("python:3.11-slim", False), ("python:3.11", True)])
+def test_only_the_full_python_image_has_a_compiler(client, statuses, made, image, has_gcc):
+    code, output = run(client, made, image, ["sh", "-c", "command -v gcc"])
+    assert (code == 0) == has_gcc, output
+
+
+@pytest.mark.parametrize("image", ["debian:bookworm-slim", "python:3.11-slim", "redis:7"])
+def test_apt_lists_are_cleaned_and_host_certificates_are_in(client, statuses, made, image):
+    code, output = run(client, made, image, ["sh", "-c", "ls /var/lib/apt/lists; grep -c BEGIN /etc/ssl/certs/ca-certificates.crt"],
+                       entrypoint=[])
+    lines = [line for line in output.split() if line not in ("lock", "partial", "auxfiles")]
+    assert code == 0, output
+    assert len(lines) == 1 and int(lines[0]) > 100, f"apt lists left, or no CA bundle: {output}"
+
+
+def test_pip_install_from_the_index_works_inside_a_build_from_slim(client, statuses, made):
+    tag = build(client, made, (
+        "FROM python:3.11-slim\n"
+        f"LABEL dockyard.run={RUN}\n"
+        "RUN pip install --no-cache-dir six==1.16.0 && python -c 'import six; assert six.__version__ == \"1.16.0\"'\n"
+    ), "pip")
+    code, output = run(client, made, tag, ["python", "-c", "import six; print(six.__file__)"])
+    assert code == 0 and "/usr/local/lib/python3.11/" in output, output
+
+
+def test_the_courses_multi_stage_patterns_work(client, statuses, made):
+    """Builder stage on python:3.11, runtime on -slim: `pip install --user` + COPY /root/.local, and site-packages."""
+    tag = build(client, made, (
+        "FROM python:3.11 AS builder\n"
+        f"LABEL dockyard.run={RUN}\n"
+        "RUN pip install --user --no-cache-dir six==1.16.0 && pip install --no-cache-dir idna==3.7\n"
+        "FROM python:3.11-slim\n"
+        f"LABEL dockyard.run={RUN}\n"
+        "COPY --from=builder /root/.local /root/.local\n"
+        "COPY --from=builder /usr/local/lib/python3.11/site-packages /usr/local/lib/python3.11/site-packages\n"
+        "ENV PATH=/root/.local/bin:$PATH\n"
+        "RUN python -c 'import six, idna; print(six.__file__, idna.__file__)'\n"
+    ), "multistage")
+    code, output = run(client, made, tag, ["python", "-c", "import six, idna; print(six.__file__)"])
+    assert code == 0 and "/root/.local/lib/python3.11/site-packages/six.py" in output, output
+
+
+def test_redis_answers_ping_from_another_container_and_keeps_a_key_across_restarts(client, statuses, made):
+    network = client.networks.create(unique("net"), driver="bridge", labels=LABELS)
+    made.append(network)
+    volume = client.volumes.create(unique("data"), labels=LABELS)
+    made.append(volume)
+
+    def start_server():
+        server = client.containers.run("redis:7", detach=True, name=unique("redis"), network=network.name,
+                                       volumes={volume.name: {"bind": "/data", "mode": "rw"}}, labels=LABELS)
+        made.append(server)
+        deadline = time.monotonic() + 30
+        while server.exec_run(["redis-cli", "ping"]).output.strip() != b"PONG":
+            assert time.monotonic() < deadline, server.logs().decode()[-1000:]
+            time.sleep(0.2)
+        return server
+
+    server = start_server()
+    code, output = run(client, made, "redis:7", ["redis-cli", "-h", server.name, "ping"], network=network.name)
+    assert (code, output.strip()) == (0, "PONG"), output
+    code, output = run(client, made, "redis:7", ["redis-cli", "-h", server.name, "set", "lesson", "volumes"],
+                       network=network.name)
+    assert output.strip() == "OK", output
+    server.stop(timeout=10)  # SIGTERM: redis saves dump.rdb to /data, as upstream
+    server.remove(v=True)
+    server = start_server()
+    code, output = run(client, made, "redis:7", ["redis-cli", "-h", server.name, "get", "lesson"],
+                       network=network.name)
+    assert output.strip() == "volumes", f"the key did not survive a restart: {output!r}"
+
+
+def test_the_registry_standin_takes_a_push_on_loopback(client, statuses, made):
+    registry = client.containers.run("registry:2", detach=True, name=unique("registry"), labels=LABELS,
+                                     ports={"5000/tcp": ("127.0.0.1", None)})
+    made.append(registry)
+    registry.reload()
+    port = registry.attrs["NetworkSettings"]["Ports"]["5000/tcp"][0]["HostPort"]
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2).read()
+            break
+        except OSError:
+            assert time.monotonic() < deadline, registry.logs().decode()[-1000:]
+            time.sleep(0.2)
+    repository = f"localhost:{port}/dockyard-test-baseimages"
+    client.images.get("debian:bookworm-slim").tag(repository, "1")
+    made.append(f"{repository}:1")
+    messages = list(client.api.push(repository, tag="1", stream=True, decode=True))
+    assert not [m for m in messages if m.get("error")], messages[-3:]
+    catalog = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/_catalog", timeout=5).read())
+    assert "dockyard-test-baseimages" in catalog["repositories"]
+
+
+def test_an_image_that_can_be_neither_pulled_nor_built_says_which_and_what_to_do(client, statuses):
+    with pytest.raises(BaseImageUnavailable) as caught:
+        baseimages.ensure(client, images=["dockyard-test/no-such-image:1"])
+    assert caught.value.image == "dockyard-test/no-such-image:1"
+    assert "dockyard-test/no-such-image:1" in caught.value.one_line() and caught.value.hint
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not baseimages._find_debootstrap(), reason="building needs root and debootstrap")
+def test_an_unreachable_mirror_gives_one_line_saying_what_to_do(client, statuses, monkeypatch, tmp_path):
+    monkeypatch.setenv("DOCKYARD_CACHE", str(tmp_path))
+    monkeypatch.setenv("DOCKYARD_DEBIAN_MIRROR", "http://127.0.0.1:9/debian")
+    before = client.api.inspect_image("registry:2")["Id"]
+    with pytest.raises(BaseImageUnavailable) as caught:
+        baseimages.ensure(client, images=["registry:2"], force=True)
+    line = caught.value.one_line()
+    assert "registry:2" in line and "127.0.0.1:9" in line and "DOCKYARD_DEBIAN_MIRROR" in line, line
+    assert "\n" not in line
+    assert client.api.inspect_image("registry:2")["Id"] == before, "a failed build must leave the image alone"
+    assert not list((tmp_path / "images" / "work").iterdir()), "the build's scratch trees are removed"
+
+
+def test_a_second_ensure_with_everything_present_is_quick_and_does_nothing(client, statuses):
+    started = time.monotonic()
+    again = baseimages.ensure(client)
+    elapsed = time.monotonic() - started
+    assert [status.action for status in again] == ["present"] * len(baseimages.course_images())
+    assert elapsed < 2.0, f"re-run took {elapsed:.2f} s"
+
+
+def test_nothing_is_left_behind(client):
+    """Runs last in this module: the per-test teardowns removed everything they made."""
+    assert sweep(client) == {"container": 0, "network": 0, "volume": 0, "image": 0}
