@@ -6,6 +6,8 @@ GET  /        a short greeting;  GET /health  -> ok
 """
 
 import os
+import signal
+import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -55,6 +57,8 @@ class Handler(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
+    # as PID 1 in a container, Python ignores SIGTERM unless it handles it: stop at once on `docker stop`
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     port = int(os.environ.get("PORT", "8000"))
     print(f"notes app on 0.0.0.0:{port}, notes in {NOTES}", flush=True)
     ThreadingHTTPServer(("0.0.0.0", port), Handler).serve_forever()

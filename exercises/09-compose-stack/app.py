@@ -7,6 +7,8 @@ The Redis client is a tiny one written with the standard library (INCR and PING 
 """
 
 import os
+import signal
+import sys
 import socket
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -52,6 +54,8 @@ class Handler(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
+    # as PID 1 in a container, Python ignores SIGTERM unless it handles it: stop at once on `docker stop`
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     port = int(os.environ.get("PORT", "8000"))
     print(f"counter on 0.0.0.0:{port}, redis at {os.environ.get('REDIS_HOST')}:{os.environ.get('REDIS_PORT')}",
           flush=True)

@@ -4,6 +4,8 @@ GET /health -> ok. Listens on 0.0.0.0:$PORT (default 8000). It never prints the 
 """
 
 import os
+import signal
+import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -32,6 +34,8 @@ class Handler(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
+    # as PID 1 in a container, Python ignores SIGTERM unless it handles it: stop at once on `docker stop`
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     port = int(os.environ.get("PORT", "8000"))
     print(f"app on 0.0.0.0:{port}; API_KEY is {'set' if os.environ.get('API_KEY') else 'NOT set'}", flush=True)
     ThreadingHTTPServer(("0.0.0.0", port), Handler).serve_forever()

@@ -5,6 +5,8 @@ API_URL has no default on purpose: Compose must tell the web where the api is.
 
 import json
 import os
+import signal
+import sys
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -42,6 +44,8 @@ class Handler(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
+    # as PID 1 in a container, Python ignores SIGTERM unless it handles it: stop at once on `docker stop`
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     port = int(os.environ.get("PORT", "8000"))
     print(f"web on 0.0.0.0:{port}, API_URL={os.environ.get('API_URL', '(not set)')}", flush=True)
     ThreadingHTTPServer(("0.0.0.0", port), Handler).serve_forever()
