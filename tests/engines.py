@@ -27,6 +27,10 @@ class ExtraEngine:
         return self.root / "docker.sock"
 
     @property
+    def bridge(self) -> str:
+        return f"xb-{self.name}"[:15]
+
+    @property
     def url(self) -> str:
         return f"unix://{self.socket}"
 
@@ -36,9 +40,14 @@ class ExtraEngine:
         if self.tmpfs_size and not os.path.ismount(data_root):
             subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={self.tmpfs_size}", "tmpfs", str(data_root)], check=True)
         exec_root = Path("/run") / f"dockyard-{self.name}"  # short: the exec root holds unix sockets
+        # Its own default bridge: `--bridge none` would make dockerd delete the main engine's docker0.
+        bridge = self.bridge
+        if subprocess.run(["ip", "link", "show", bridge], capture_output=True).returncode != 0:
+            subprocess.run(["ip", "link", "add", bridge, "type", "bridge"], check=True)
+            subprocess.run(["ip", "link", "set", bridge, "up"], check=True)
         argv = [
             "dockerd", "--host", self.url, "--data-root", str(data_root), "--exec-root", str(exec_root),
-            "--pidfile", str(self.root / "dockerd.pid"), "--bridge", "none", "--iptables=false",
+            "--pidfile", str(self.root / "dockerd.pid"), "--bridge", bridge, "--iptables=false", "--ip-masq=false",
             "--storage-driver", "overlay2" if not self.tmpfs_size else "vfs",
             "--containerd-namespace", f"dockyard-{self.name}", "--containerd-plugins-namespace", f"dockyard-{self.name}p",
         ]
@@ -72,6 +81,7 @@ class ExtraEngine:
         data_root = self.root / "data"
         if os.path.ismount(data_root):
             subprocess.run(["umount", "-l", str(data_root)], check=False)
+        subprocess.run(["ip", "link", "delete", self.bridge], capture_output=True)
         shutil.rmtree(self.root, ignore_errors=True)
 
 

@@ -328,7 +328,7 @@ def sweep(engine_url: str | None = None, run_id: str | None = None, everything: 
             _retry(lambda: volume.remove(force=True))
             removed["volume"] += 1
     for image in client.images.list(filters={"label": label}):
-        if chosen(image.labels) and not image.labels.get(STANDIN_LABEL):
+        if chosen(image.labels):  # stand-in bases carry no run label, so they are never listed here
             if _remove_labelled_chain(client, image.id):
                 removed["image"] += 1
     return removed
@@ -380,7 +380,7 @@ def leftovers(engine_url: str | None = None) -> dict[str, int]:
         "container": len(client.containers.list(all=True, filters=flt)),
         "network": len(client.networks.list(filters=flt)),
         "volume": len(client.volumes.list(filters=flt)),
-        "image": len([i for i in client.images.list(filters=flt) if not i.labels.get(STANDIN_LABEL)]),
+        "image": len(client.images.list(filters=flt)),
     }
 
 
