@@ -434,6 +434,7 @@ def _provide(client, todo: list[str], say: Progress, force: bool) -> dict[str, I
     local = _local_labels(client)  # again: another process may have provided them while we waited
     registry_down: str | None = None
     to_build: list[Recipe] = []
+    to_import: list[Recipe] = []
     for image in todo:
         started = time.monotonic()
         if not force and image in local and _is_current(image, local[image]):
@@ -455,18 +456,29 @@ def _provide(client, todo: list[str], say: Progress, force: bool) -> dict[str, I
             raise BaseImageUnavailable(
                 image, f"pull failed ({_one_line(why)}) and there is no offline recipe for it",
                 "make the registry reachable, or add a recipe to dockyard.baseimages.RECIPES")
+        if not force and cached_tarball(recipe).is_file():
+            to_import.append(recipe)
+        else:
+            say(image, f"not pulled ({_one_line(why)[:90]}): building an offline stand-in from Debian")
+            to_build.append(recipe)
+
+    def import_cached(recipe: Recipe) -> ImageStatus:
+        started = time.monotonic()
         tarball = cached_tarball(recipe)
-        if not force and tarball.is_file():
-            say(image, f"importing from the cache ({tarball.name})")
-            try:
-                _import(client, recipe, tarball, local.get(image))
-                statuses[image] = ImageStatus(image, "imported-from-cache", time.monotonic() - started,
-                                              str(tarball))
-                continue
-            except BaseImageUnavailable:
-                tarball.unlink(missing_ok=True)  # a broken tarball: build it again
-        say(image, f"not pulled ({_one_line(why)[:90]}): building an offline stand-in from Debian")
-        to_build.append(recipe)
+        say(recipe.image, f"importing from the cache ({tarball.name})")
+        _import(client, recipe, tarball, local.get(recipe.image))
+        return ImageStatus(recipe.image, "imported-from-cache", time.monotonic() - started, str(tarball))
+
+    # Two imports at a time: the engine unpacks one while the next streams in.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="import") as pool:
+        imports = [(recipe, pool.submit(import_cached, recipe)) for recipe in to_import]
+    for recipe, future in imports:
+        try:
+            statuses[recipe.image] = future.result()
+        except BaseImageUnavailable:
+            cached_tarball(recipe).unlink(missing_ok=True)  # a broken tarball: build it again
+            say(recipe.image, "the cached tarball would not import: building an offline stand-in from Debian")
+            to_build.append(recipe)
     if to_build:
         statuses.update(_Builder(client, say, local).build(to_build))
     return statuses
@@ -624,7 +636,6 @@ class _Builder:
         try:
             started = time.monotonic()
             minbase = self._minbase(work, names)
-            shared = time.monotonic() - started
             order = self._stage_order(recipes)
             wanted = {r.image for r in recipes}
             staged: dict[str, Path] = {}
@@ -651,7 +662,7 @@ class _Builder:
                 for image, future in packing.items():
                     finished = future.result()  # raises what packing raised
                     if image in wanted:
-                        seconds = finished - begun[image] + (shared if image == first else 0.0)
+                        seconds = finished - (started if image == first else begun[image])
                         statuses[image] = ImageStatus(image, "built", seconds, str(cached_tarball(_require_recipe(image))))
         finally:
             self._remove_tree(work)
