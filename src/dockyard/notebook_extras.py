@@ -26,7 +26,7 @@ DOCKER_BUILDKIT_CLI = "/usr/bin/docker"  # Debian's 20.10 client: BuildKit witho
 class Lab:
     """One notebook's labelled resources, scratch folder and cleanup."""
 
-    def __init__(self, notebook: str):
+    def __init__(self, notebook: str, images: tuple[str, ...] = ("python:3.11-slim",)):
         from dockyard import engine
         from dockyard import notebook as nb
 
@@ -36,6 +36,21 @@ class Lab:
         self.labels = nb.labels(notebook)
         self.scratch = Path(tempfile.mkdtemp(prefix=f"dockyard-{notebook}-"))
         self._projects: list[tuple[str, Path]] = []
+        self.require_images(images)
+
+    def require_images(self, images) -> None:
+        """Fail early, with the fix, when a base image is missing (the engine would otherwise try a registry)."""
+        import docker.errors
+
+        missing = []
+        for image in images:
+            try:
+                self.client.images.get(image)
+            except docker.errors.ImageNotFound:
+                missing.append(image)
+        if missing:
+            raise RuntimeError(f"base image(s) missing: {', '.join(missing)}. Run `.venv/bin/dockyard images` "
+                               "(or `make lab`), which provides them without a registry, then run this cell again.")
 
     # -- names and flags ----------------------------------------------------------------
     @property
