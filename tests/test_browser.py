@@ -68,6 +68,10 @@ def jupyterlab(tmp_path):
     work.mkdir()
     write_notebook(work)
     port, token = free_port(), secrets.token_hex(16)
+    # no "get notified about Jupyter news?" toast over the screenshot (and no request for the news)
+    news = tmp_path / "jupyter-config" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
+    news.mkdir(parents=True)
+    (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "jupyter-config"),
                JUPYTER_RUNTIME_DIR=str(tmp_path / "jupyter-runtime"), JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "ws"))
     env.pop("DOCKYARD_SOLUTIONS", None)
