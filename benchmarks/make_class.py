@@ -35,10 +35,7 @@ def make_class(out: Path, count: int) -> dict[str, int]:
         shutil.rmtree(folder, ignore_errors=True)
         for number, (name, overlays) in zip(range(share), itertools.cycle(variants(exercise))):
             student = folder / f"student{number:03d}-{name}"
-            exercises.materialize(exercise, None, student)
-            for overlay in overlays:
-                if overlay is not None:
-                    exercises.materialize(exercise, overlay, student)
+            exercises.materialize(exercise, None, student, *[layer for layer in overlays if layer is not None])
         made[exercise_id] = share
     return made
 

@@ -33,10 +33,7 @@ def submission_for(exercise_id: str, kind: str, overlay: Path | None, destinatio
     exercise = exercises.load(exercise_id, ROOT)
     if kind == "starter":
         return exercises.materialize(exercise, None, destination)
-    exercises.materialize(exercise, exercise.solution, destination)
-    if overlay is not None:
-        exercises.materialize(exercise, overlay, destination)  # lays the case's files over the solution
-    return destination
+    return exercises.materialize(exercise, exercise.solution, destination, *([overlay] if overlay else []))
 
 
 def feedback_of(report, item_ids=None) -> str:

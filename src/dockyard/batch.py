@@ -26,7 +26,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard import exercises
+from dockyard import exercises, sandbox
 from dockyard.errors import UsageError
 from dockyard.report.model import Report
 
@@ -180,6 +180,7 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
     summary = BatchSummary()
     used_engines: set[str] = set()
     scratch = Path(tempfile.mkdtemp(prefix="dockyard-batch-"))
+    cache_before = {url: sandbox.dangling_images(url) for url in engines}
     stop = threading.Event()
     notify = progress or (lambda *args: None)
 
@@ -234,6 +235,8 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
         pool.shutdown(wait=True, cancel_futures=True)
         write_outputs(out, exercise, results)
         shutil.rmtree(scratch, ignore_errors=True)
+        for url, before in cache_before.items():  # the build cache this class added: a class must not fill the disk
+            sandbox.prune_build_cache(url, keep=before)
     summary.engines_used = tuple(sorted(used_engines))
     return summary
 

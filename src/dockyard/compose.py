@@ -200,10 +200,19 @@ class ComposeProject:
         self.up_done = True
 
     def down(self, volumes: bool = False) -> None:
+        """`down` (named volumes kept unless `volumes`). Anonymous volumes go either way: they carry no
+        labels, no later container can mount them again, and left alone they would leak."""
+        anonymous = {mount["Name"] for container in self.containers() for mount in container.attrs.get("Mounts", [])
+                     if mount.get("Type") == "volume" and re.fullmatch(r"[0-9a-f]{64}", mount.get("Name", ""))}
         argv = ["down", "--remove-orphans", "--timeout", str(self.sandbox.limits.stop_timeout_s)]
         if volumes:
             argv += ["-v", "--rmi", "local"]
         self._compose(*argv, timeout_s=120, check=False)
+        for name in anonymous:
+            try:
+                self.sandbox.client.volumes.get(name).remove(force=True)
+            except Exception:
+                pass  # already gone with `-v`
 
     def containers(self, service: str | None = None) -> list:
         filters = {"label": [f"com.docker.compose.project={self.name}"]}

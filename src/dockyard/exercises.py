@@ -106,31 +106,41 @@ def all_exercises(root: Path | None = None) -> list[Exercise]:
     return [load(exercise_id, root) for exercise_id in ids(root)]
 
 
-def materialize(exercise: Exercise, overlay: Path | None, destination: Path) -> Path:
-    """The exercise folder with `overlay`'s files laid over it (a solution, a mistake, an alternative).
+def materialize(exercise: Exercise, overlay: Path | None, destination: Path, *more: Path) -> Path:
+    """The exercise folder with `overlay`'s files (then each of `more`) laid over it.
 
     A solution holds only the files a learner edits; this is how it becomes a full submission.
-    A file named `<name>.delete` in the overlay removes `<name>` (e.g. a mistake that forgets `.dockerignore`).
+    A mistake or an alternative is laid over the solution: `materialize(ex, ex.solution, dest, mistake)`.
     """
     import shutil
 
     shutil.copytree(exercise.folder, destination, symlinks=True, dirs_exist_ok=True)
-    if overlay is not None:
-        for source in sorted(Path(overlay).rglob("*")):
-            relative = source.relative_to(overlay)
-            if relative.parts and relative.parts[0] in ("expect.toml",):
-                continue
-            if source.name.endswith(".delete"):
-                target = destination / relative.with_name(source.name[: -len(".delete")])
-                if target.is_dir():
-                    shutil.rmtree(target)
-                elif target.exists():
-                    target.unlink()
-                continue
-            target = destination / relative
-            if source.is_dir():
-                target.mkdir(parents=True, exist_ok=True)
-            else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, target)
+    for layer in (overlay, *more):
+        if layer is not None:
+            lay_over(Path(layer), destination)
+    return destination
+
+
+def lay_over(overlay: Path, destination: Path) -> Path:
+    """Copy `overlay`'s files onto `destination`. A file named `<name>.delete` removes `<name>`
+    (e.g. a mistake that forgets `.dockerignore`); `expect.toml` (a case's expectations) is skipped."""
+    import shutil
+
+    for source in sorted(overlay.rglob("*")):
+        relative = source.relative_to(overlay)
+        if relative == Path("expect.toml"):
+            continue
+        if source.name.endswith(".delete"):
+            target = destination / relative.with_name(source.name[: -len(".delete")])
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists() or target.is_symlink():
+                target.unlink()
+            continue
+        target = destination / relative
+        if source.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
     return destination

@@ -18,6 +18,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dockyard import diagnose
 from dockyard.errors import DockyardError
 from dockyard.sandbox import ExecResult, RunningContainer, _tail
 
@@ -165,9 +166,7 @@ class Probes:
             if port not in target.ports:
                 exited = _exited(container)
                 if exited is not None:  # stopped at once: the ports were never bound
-                    logs = _last_lines(self.sandbox.logs(container), 2)
-                    return HttpResult(False, None, "", f"the container stopped (exit code {exited}) before answering"
-                                      f"{'; its last output: ' + logs if logs else ''}", 0)
+                    return HttpResult(False, None, "", self._why_stopped(container, exited), 0)
                 return HttpResult(False, None, "", f"port {port} is not published by the container", 0)
             url = target.url(port, path)
         elif _is_project_pair(target):
@@ -212,17 +211,25 @@ class Probes:
                 last_state_check = now
                 exited = _exited(container)
                 if exited is not None:
-                    why = f"the container stopped (exit code {exited}) before answering"
-                    logs = _last_lines(self.sandbox.logs(container), 2)
+                    why = self._why_stopped(container, exited)
                     self._never_ready[key] = why
-                    return HttpResult(False, None, "", f"{why}{'; its last output: ' + logs if logs else ''}",
-                                      attempts, url)
+                    return HttpResult(False, None, "", why, attempts, url)
             if now >= deadline:
                 why = f"nothing answered on port {port} after {attempts} attempt(s) ({error})"
+                if container is not None:
+                    seen = diagnose.why_no_answer(self.sandbox, container, port, self.sandbox.logs(container))
+                    why = f"{why}: {seen}" if seen else why
                 self._never_ready[key] = why
                 return HttpResult(False, None, "", why, attempts, url)
             time.sleep(min(delay, max(0.0, deadline - now)))
             delay = min(delay * 1.5, 0.5)
+
+    def _why_stopped(self, container, exit_code: int) -> str:
+        logs = self.sandbox.logs(container)
+        cause = diagnose.why_stopped(self.sandbox, container, logs)
+        last = _last_lines(logs, 2)
+        return (f"the container stopped (exit code {exit_code}) before answering"
+                f"{': ' + cause if cause else ''}{'; its last output: ' + last if last else ''}")
 
     def _http_result(self, status, raw: bytes, headers, attempts, url, expect_status) -> HttpResult:
         ok = status == expect_status if expect_status is not None else 200 <= status < 400

@@ -372,107 +372,44 @@ def _retry(action, attempts: int = 5) -> None:
             time.sleep(0.2 * (attempt + 1))
 
 
-def leftovers(engine_url: str | None = None) -> dict[str, int]:
-    """How many labelled resources exist now (the figure tests and benchmarks assert to be 0)."""
+def leftovers(engine_url: str | None = None, run_ids: list[str] | None = None) -> dict[str, int]:
+    """How many labelled resources exist now (the figure tests and benchmarks assert to be 0): all, or some runs'."""
     client = engine.client(engine_url)
-    flt = {"label": RUN_LABEL}
-    return {
-        "container": len(client.containers.list(all=True, filters=flt)),
-        "network": len(client.networks.list(filters=flt)),
-        "volume": len(client.volumes.list(filters=flt)),
-        "image": len(client.images.list(filters=flt)),
-    }
+    labels = [f"{RUN_LABEL}={run_id}" for run_id in run_ids] if run_ids else [RUN_LABEL]
+    totals = dict.fromkeys(KINDS, 0)
+    for label in labels:
+        flt = {"label": label}
+        totals["container"] += len(client.containers.list(all=True, filters=flt))
+        totals["network"] += len(client.networks.list(filters=flt))
+        totals["volume"] += len(client.volumes.list(filters=flt))
+        totals["image"] += len(client.images.list(filters=flt))
+    return totals
 
 
-class DiskWatchdog:
-    """Polls the size of each watched container's writable layer and named volumes; kills past the limit.
+def dangling_images(engine_url: str | None = None) -> set[str]:
+    return {image.id for image in engine.client(engine_url).images.list(filters={"dangling": True})}
 
-    Works where the engine's data root is visible from here (a local engine, as root); elsewhere it
-    watches nothing and the run's time bounds are the only bound.
+
+def prune_build_cache(engine_url: str | None = None, keep: set[str] | frozenset = frozenset()) -> int:
+    """Remove the build cache gradings leave: dangling images built on the course's stand-in bases.
+
+    A grading keeps the learner's build steps as cache, so re-checking after a one-line edit
+    rebuilds from that line only. `batch` prunes what it added at its end and `dockyard clean`
+    prunes it all, so a class of 300 does not fill the disk. `keep`: ids to spare.
     """
-
-    def __init__(self, max_bytes: int, interval_s: float = 1.0):
-        import threading
-
-        self.max_bytes = max_bytes
-        self.interval_s = interval_s
-        self.watched: dict[str, tuple[object, list[str]]] = {}
-        self.killed: dict[str, str] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="disk-watchdog", daemon=True)
-        self._thread.start()
-
-    def watch(self, container) -> None:
-        attrs = container.attrs
-        paths = [attrs.get("GraphDriver", {}).get("Data", {}).get("UpperDir")]
-        paths += [mount.get("Source") for mount in attrs.get("Mounts", []) if mount.get("Type") == "volume"]
-        paths = [path for path in paths if path and os.path.isdir(path)]
-        if paths:
-            self.watched[container.id] = (container, paths)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            for container_id, (container, paths) in list(self.watched.items()):
-                used = sum(_tree_size(path, self.max_bytes + 1) for path in paths)
-                if used > self.max_bytes:
-                    self.watched.pop(container_id, None)
-                    self.killed[container_id] = (f"the container wrote more than {self.max_bytes // 2**20} MiB "
-                                                 "to its disk and was stopped")
-                    try:
-                        container.kill()
-                    except Exception:
-                        pass
-
-    def stop(self) -> None:
-        self._stop.set()
-
-
-def _tree_size(path: str, stop_after: int) -> int:
-    total = 0
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(root, name)).st_blocks * 512
-            except OSError:
-                continue
-            if total > stop_after:
-                return total
-    return total
-
-
-def listening_sockets(box: "Sandbox", container) -> list[tuple[str, int]]:
-    """Parse /proc/net/tcp{,6} of the container's network namespace (state 0A = LISTEN)."""
-    text = ""
-    pid = (container.attrs.get("State") or {}).get("Pid")
-    if pid:
-        for name in ("tcp", "tcp6"):
-            try:
-                text += Path(f"/proc/{pid}/net/{name}").read_text()
-            except OSError:
-                pass
-    if not text:
+    client = engine.client(engine_url)
+    standins = {image.id for image in client.images.list(filters={"label": f"{STANDIN_LABEL}=true"})
+                if RUN_LABEL not in (image.labels or {})}
+    removed = 0
+    for image_id in dangling_images(engine_url) - set(keep):
         try:
-            text = container.exec_run(["cat", "/proc/net/tcp", "/proc/net/tcp6"]).output.decode("ascii", "replace")
+            ancestry = {layer.get("Id") for layer in client.api.history(image_id)}
         except Exception:
-            return []
-    found = set()
-    for line in text.splitlines()[1:]:
-        fields = line.split()
-        if len(fields) < 4 or fields[3] != "0A":
             continue
-        address_hex, _, port_hex = fields[1].partition(":")
-        address = _decode_address(address_hex)
-        if address != "127.0.0.11":  # Docker's embedded DNS, not the app
-            found.add((address, int(port_hex, 16)))
-    return sorted(found)
-
-
-def _decode_address(address_hex: str) -> str:
-    import ipaddress
-
-    raw = bytes.fromhex(address_hex)
-    if len(raw) == 4:
-        return str(ipaddress.IPv4Address(raw[::-1]))
-    words = [raw[i:i + 4][::-1] for i in range(0, 16, 4)]
-    address = ipaddress.IPv6Address(b"".join(words))
-    return str(address.ipv4_mapped or address)
+        if ancestry & standins:
+            try:
+                client.images.remove(image_id, noprune=False)
+                removed += 1
+            except Exception:
+                pass  # in use by a running build or container: next time
+    return removed

@@ -8,7 +8,9 @@ FIGURES: dict = {"cases": 0, "contained": 0, "leaked": {}}
 def pytest_terminal_summary(terminalreporter):
     if not FIGURES["cases"]:
         return
-    leaked = FIGURES["leaked"] or {"container": 0, "network": 0, "volume": 0, "image": 0}
+    from dockyard import sandbox
+
+    leaked = {kind: FIGURES["leaked"].get(kind, 0) for kind in sandbox.KINDS}
     terminalreporter.write_sep("-", "hostile suite")
     terminalreporter.write_line(
         f"{FIGURES['cases']} cases, {FIGURES['contained']} contained; leaked: "

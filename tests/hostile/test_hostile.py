@@ -30,10 +30,7 @@ HONEST = "01-first-image"
 
 def materialize(exercise_id: str, overlay: Path | None, destination: Path) -> Path:
     exercise = exercises.load(exercise_id, ROOT)
-    exercises.materialize(exercise, exercise.solution, destination)
-    if overlay is not None:
-        exercises.materialize(exercise, overlay, destination)
-    return destination
+    return exercises.materialize(exercise, exercise.solution, destination, *([overlay] if overlay else []))
 
 
 def engine_responds_quickly(limit_s: float = 5.0) -> bool:
@@ -107,7 +104,7 @@ def test_hostile_case(case, tmp_path, honest_folder, monkeypatch):
     assert responsive, "the engine stopped answering quickly during the case"
     assert honest_report.status == "graded" and honest_report.score == honest_report.max_score, \
         everything_said(honest_report)
-    left = sandbox.leftovers()
+    left = sandbox.leftovers(run_ids=[report.run_id, honest_report.run_id])
     FIGURES["leaked"] = {kind: FIGURES["leaked"].get(kind, 0) + count for kind, count in left.items()}
     assert left == dict.fromkeys(sandbox.KINDS, 0), f"left behind: {left}"
     FIGURES["contained"] += 1
