@@ -272,8 +272,8 @@ def command(args, env) -> int:
 
     from dockyard.status import ExitStatus
 
-    learners = discover(Path(args.submissions), args.exercise)
     exercises.load(args.exercise)  # unknown exercise: exit 2 before anything starts
+    learners = discover(Path(args.submissions), args.exercise)
     counts = {"failed": 0}
     with Progress(TextColumn("[bold]grading[/]"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("[red]{task.fields[failed]} failed[/]"), TimeRemainingColumn(),

@@ -197,3 +197,9 @@ def write_gradescope(report, path) -> None:
     }
     with open(path, "w") as handle:
         json.dump(data, handle, indent=2)
+
+
+def cmd_batch(args, env) -> ExitStatus:
+    from dockyard import batch
+
+    return batch.command(args, env)
