@@ -112,6 +112,14 @@ def content_hash(folder: Path) -> str:
     return digest.hexdigest()
 
 
+def content_hash_of_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def rubric_version(exercise: exercises.Exercise) -> str:
     from dockyard import __version__
 
@@ -189,8 +197,10 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
             raise concurrent.futures.CancelledError()
         try:
             folder = unpack(learner, scratch)
-        except UsageError as refusal:
-            return learner, Report.failed(exercise_id, refusal.one_line()), False
+        except UsageError as refusal:  # a final verdict on this archive: recorded like a grading
+            report = Report.failed(exercise_id, refusal.one_line())
+            results.record(learner.student, content_hash_of_file(learner.source), version, report)
+            return learner, report, False
         digest = content_hash(folder)
         if not force:
             previous = results.finished(learner.student, digest, version)

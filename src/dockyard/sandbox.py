@@ -386,6 +386,100 @@ def leftovers(engine_url: str | None = None, run_ids: list[str] | None = None) -
     return totals
 
 
+class DiskWatchdog:
+    """Polls the size of each watched container's writable layer and named volumes; kills past the limit.
+
+    Works where the engine's data root is visible from here (a local engine, as root); elsewhere it
+    watches nothing and the run's time bounds are the only bound.
+    """
+
+    def __init__(self, max_bytes: int, interval_s: float = 1.0):
+        import threading
+
+        self.max_bytes = max_bytes
+        self.interval_s = interval_s
+        self.watched: dict[str, tuple[object, list[str]]] = {}
+        self.killed: dict[str, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="disk-watchdog", daemon=True)
+        self._thread.start()
+
+    def watch(self, container) -> None:
+        attrs = container.attrs
+        paths = [attrs.get("GraphDriver", {}).get("Data", {}).get("UpperDir")]
+        paths += [mount.get("Source") for mount in attrs.get("Mounts", []) if mount.get("Type") == "volume"]
+        paths = [path for path in paths if path and os.path.isdir(path)]
+        if paths:
+            self.watched[container.id] = (container, paths)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            for container_id, (container, paths) in list(self.watched.items()):
+                used = sum(_tree_size(path, self.max_bytes + 1) for path in paths)
+                if used > self.max_bytes:
+                    self.watched.pop(container_id, None)
+                    self.killed[container_id] = (f"the container wrote more than {self.max_bytes // 2**20} MiB "
+                                                 "to its disk and was stopped")
+                    try:
+                        container.kill()
+                    except Exception:
+                        pass
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def _tree_size(path: str, stop_after: int) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_blocks * 512
+            except OSError:
+                continue
+            if total > stop_after:
+                return total
+    return total
+
+
+def listening_sockets(box: "Sandbox", container) -> list[tuple[str, int]]:
+    """Parse /proc/net/tcp{,6} of the container's network namespace (state 0A = LISTEN)."""
+    text = ""
+    pid = (container.attrs.get("State") or {}).get("Pid")
+    if pid:
+        for name in ("tcp", "tcp6"):
+            try:
+                text += Path(f"/proc/{pid}/net/{name}").read_text()
+            except OSError:
+                pass
+    if not text:
+        try:
+            text = container.exec_run(["cat", "/proc/net/tcp", "/proc/net/tcp6"]).output.decode("ascii", "replace")
+        except Exception:
+            return []
+    found = set()
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 4 or fields[3] != "0A":
+            continue
+        address_hex, _, port_hex = fields[1].partition(":")
+        address = _decode_address(address_hex)
+        if address != "127.0.0.11":  # Docker's embedded DNS, not the app
+            found.add((address, int(port_hex, 16)))
+    return sorted(found)
+
+
+def _decode_address(address_hex: str) -> str:
+    import ipaddress
+
+    raw = bytes.fromhex(address_hex)
+    if len(raw) == 4:
+        return str(ipaddress.IPv4Address(raw[::-1]))
+    words = [raw[i:i + 4][::-1] for i in range(0, 16, 4)]
+    address = ipaddress.IPv6Address(b"".join(words))
+    return str(address.ipv4_mapped or address)
+
+
 def dangling_images(engine_url: str | None = None) -> set[str]:
     return {image.id for image in engine.client(engine_url).images.list(filters={"dangling": True})}
 
