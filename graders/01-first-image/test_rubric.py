@@ -78,7 +78,7 @@ def test_exec_form(dockerfile):
 @pytest.mark.lesson(f"{NB}#Running-the-image")
 def test_answers(container, probe):
     """The running container answers `Hello from Docker!` on port 8000"""
-    response = probe.http(container, "/", port=8000)
+    response = probe.http(container, "/", port=8000, timeout_s=20)
     assert response.ok and "Hello from Docker!" in response.text, (
         response.explain("Hello from Docker!") + "\n"
         "the app must run when the container starts and listen on 0.0.0.0:8000 "

@@ -4,6 +4,8 @@ import re
 
 import pytest
 
+from dockyard.static.dockerfile import parse_key_values
+
 NB = "05-best-practices.ipynb"
 pytestmark = pytest.mark.lesson(NB)
 
@@ -20,7 +22,7 @@ def test_builds(image):
 @pytest.mark.lesson("04-dockerfile.ipynb#Running-the-image")
 def test_answers(container, probe):
     """The app answers on port 8000 (with its dependency installed)"""
-    response = probe.http(container, "/", port=8000)
+    response = probe.http(container, "/", port=8000, timeout_s=20)
     assert response.ok and "1.2 MB" in response.text, (
         response.explain("Hello! 1234567 bytes is 1.2 MB") + "\n"
         "the app needs `humanize` from requirements.txt installed, and must start with `CMD [\"python\", \"app.py\"]`")
@@ -28,22 +30,59 @@ def test_answers(container, probe):
 
 def _pip_caches(image, probe):
     homes = ["/root"] + [f"/home/{name}" for name in probe.listdir(image, "/home")]
-    found = []
-    for home in homes:
-        cache = f"{home}/.cache/pip"
-        if probe.listdir(image, cache):
-            found.append(cache)
-    return found
+    return [f"{home}/.cache/pip" for home in homes if probe.listdir(image, f"{home}/.cache/pip")]
+
+
+FALSY = {"", "0", "false", "no", "off"}
+
+
+def _cache_disabled(run, env) -> bool:
+    """This pip-install RUN leaves no cache behind: --no-cache-dir, PIP_NO_CACHE_DIR (in the image's
+    environment or on the command line), or the cache removed in the same RUN."""
+    command = " ".join(run.args) if run.json_form else run.value
+    if re.search(r"--no-cache-dir\b", command) or re.search(r"\bpip3?\s+cache\s+purge\b", command):
+        return True
+    if re.search(r"\bPIP_NO_CACHE_DIR=(?![\"']?(0|false|no|off)?[\"']?(\s|$))", command, re.IGNORECASE):
+        return True
+    if re.search(r"\brm\s+(-\S+\s+)*\S*\.cache(/pip)?/?(\s|$|;|&)", command):
+        return True
+    return str(env.get("PIP_NO_CACHE_DIR", "")).strip().lower() not in FALSY
+
+
+def _env_before(stage, line, base_env):
+    """The environment in force at `line` of `stage`: the base image's, then the stage's ENV/ARG lines above it."""
+    env = dict(base_env)
+    for instruction in stage.instructions:
+        if instruction.line >= line:
+            break
+        if instruction.keyword == "ENV":
+            env.update(parse_key_values(instruction.value, legacy=True))
+        elif instruction.keyword == "ARG" and "=" in instruction.value:
+            env.update(parse_key_values(instruction.value, legacy=False))
+    return env
 
 
 @pytest.mark.points(2)
 @pytest.mark.lesson(f"{NB}#No-cache")
-def test_no_pip_cache(image, probe):
-    """No pip cache is left in the image"""
+def test_no_pip_cache(image, probe, dockerfile):
+    """Dependencies are installed with pip's cache disabled (no pip cache in the image)"""
     caches = _pip_caches(image, probe)
     assert not caches, (
         f"pip left its download cache in the image ({', '.join(caches)}): dead weight in every copy of it. "
         "Install with `pip install --no-cache-dir -r requirements.txt` (or set `ENV PIP_NO_CACHE_DIR=1`)")
+    # Some pip builds write no cache at all, so the filesystem alone cannot prove it: check the install step too.
+    stage = dockerfile.final_stage
+    base = stage.lineage()[-1].base
+    try:
+        base_env = probe.image_config(base).env or {}
+    except Exception:  # the image built, so its base exists; be lenient if it cannot be inspected
+        base_env = {}
+    installs = [run for run in dockerfile.final_stage.all("RUN")
+                if re.search(PIP_INSTALL, " ".join(run.args) if run.json_form else run.value)]
+    for run in installs:
+        assert _cache_disabled(run, _env_before(stage, run.line, base_env or {})), (
+            f"line {run.line}: `{run.text[:80]}` keeps pip's download cache (~/.cache/pip) in the image layer. "
+            "Add `--no-cache-dir`: `RUN pip install --no-cache-dir -r requirements.txt` (or set `ENV PIP_NO_CACHE_DIR=1`)")
 
 
 @pytest.mark.points(4)

@@ -29,7 +29,7 @@ def test_builds(image):
 @pytest.mark.lesson("04-dockerfile.ipynb#Running-the-image")
 def test_answers(container, probe):
     """The app answers on port 8000"""
-    response = probe.http(container, "/", port=8000)
+    response = probe.http(container, "/", port=8000, timeout_s=20)
     assert response.ok and "Quote of the day" in response.text, (
         response.explain("Quote of the day: ...") + "\n"
         "is app.py still in the image? A pattern in .dockerignore may be keeping it out")

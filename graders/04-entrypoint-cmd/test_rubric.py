@@ -1,9 +1,24 @@
 """Rubric for 04-entrypoint-cmd: the image is a command (ENTRYPOINT) with a default argument (CMD)."""
 
+import docker.errors
 import pytest
 
 NB = "04-dockerfile.ipynb"
 pytestmark = pytest.mark.lesson(NB)
+
+
+def _run(probe, image, args=None, environment=None):
+    """`docker run img args` as an ExecResult; a container that cannot even start (e.g. `exec: "Alice":
+    executable file not found`) is a learner's outcome too, reported as exit code 127 with the engine's words."""
+    from dockyard.sandbox import ExecResult
+
+    try:
+        return probe.run(image, args, environment=environment)
+    except docker.errors.APIError as exc:  # the container could not start (e.g. no such executable)
+        text = str(getattr(exc, "explanation", None) or exc)
+        if "exec:" in text:
+            text = "exec:" + text.split("exec:", 1)[1].split(": unknown")[0]
+        return ExecResult(127, "", text.strip()[:300])
 
 
 def _shown(result) -> str:
@@ -22,7 +37,7 @@ def _shown(result) -> str:
 @pytest.mark.lesson(f"{NB}#CMD")
 def test_default_run(image, probe):
     """`docker run img` prints `Hello, World!`"""
-    result = probe.run(image)
+    result = _run(probe, image)
     assert (result.stdout or "").strip() == "Hello, World!" and result.exit_code == 0, (
         f"`docker run img` should print `Hello, World!`, it printed {_shown(result)}. "
         "The image needs `ENV GREETING=Hello`, an exec-form ENTRYPOINT running greet.py and `CMD [\"World\"]`")
@@ -32,7 +47,7 @@ def test_default_run(image, probe):
 @pytest.mark.lesson(f"{NB}#ENTRYPOINT")
 def test_name_argument(image, probe):
     """`docker run img Alice` prints `Hello, Alice!`"""
-    result = probe.run(image, ["Alice"])
+    result = _run(probe, image, ["Alice"])
     assert (result.stdout or "").strip() == "Hello, Alice!" and result.exit_code == 0, (
         f"`docker run img Alice` should print `Hello, Alice!`, it printed {_shown(result)}. "
         "Arguments after the image name replace CMD and are appended to ENTRYPOINT: put the fixed command in "
@@ -43,7 +58,7 @@ def test_name_argument(image, probe):
 @pytest.mark.lesson(f"{NB}#ENV")
 def test_greeting_override(image, probe):
     """`docker run -e GREETING=Hi img Bob` prints `Hi, Bob!`"""
-    result = probe.run(image, ["Bob"], environment={"GREETING": "Hi"})
+    result = _run(probe, image, ["Bob"], environment={"GREETING": "Hi"})
     assert (result.stdout or "").strip() == "Hi, Bob!" and result.exit_code == 0, (
         f"`docker run -e GREETING=Hi img Bob` should print `Hi, Bob!`, it printed {_shown(result)}. "
         "The greeting must come from the environment (an `ENV` default that `-e` can override), "
