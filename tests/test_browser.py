@@ -75,6 +75,8 @@ def jupyterlab(tmp_path):
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "jupyter-config"),
                JUPYTER_RUNTIME_DIR=str(tmp_path / "jupyter-runtime"), JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "ws"))
     env.pop("DOCKYARD_SOLUTIONS", None)
+    (tmp_path / "tmp").mkdir()
+    env["TMPDIR"] = str(tmp_path / "tmp")  # the kernel's scratch copies land here, removed with tmp_path
     argv = [str(Path(sys.executable).with_name("jupyter")), "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
             f"--ServerApp.root_dir={work}", "--LabApp.expose_app_in_browser=True",
