@@ -15,7 +15,7 @@ def test_builds(image):
 
 
 @pytest.mark.points(2)
-@pytest.mark.lesson(f"{NB}#FROM")
+@pytest.mark.lesson(f"{NB}#from")
 def test_pinned_base(dockerfile):
     """The base image is a Python image pinned to a specific tag"""
     stage = dockerfile.final_stage
@@ -28,7 +28,7 @@ def test_pinned_base(dockerfile):
 
 
 @pytest.mark.points(1)
-@pytest.mark.lesson(f"{NB}#WORKDIR")
+@pytest.mark.lesson(f"{NB}#workdir")
 def test_workdir(dockerfile):
     """The working directory is /app"""
     workdir = dockerfile.workdir
@@ -38,7 +38,7 @@ def test_workdir(dockerfile):
 
 
 @pytest.mark.points(2)
-@pytest.mark.lesson(f"{NB}#COPY")
+@pytest.mark.lesson(f"{NB}#copy")
 def test_app_in_place(image, probe):
     """The app is at /app/app.py in the image"""
     info = probe.file(image, "/app/app.py")
@@ -52,7 +52,7 @@ def test_app_in_place(image, probe):
 
 
 @pytest.mark.points(1)
-@pytest.mark.lesson(f"{NB}#EXPOSE")
+@pytest.mark.lesson(f"{NB}#expose")
 def test_exposes_8000(dockerfile):
     """Port 8000 is exposed"""
     ports = dockerfile.exposed_ports
@@ -62,7 +62,7 @@ def test_exposes_8000(dockerfile):
 
 
 @pytest.mark.points(1)
-@pytest.mark.lesson(f"{NB}#CMD")
+@pytest.mark.lesson(f"{NB}#cmd-exec-form")
 def test_exec_form(dockerfile):
     """The start command (CMD or ENTRYPOINT) is in exec form"""
     entrypoint, cmd = dockerfile.entrypoint, dockerfile.cmd

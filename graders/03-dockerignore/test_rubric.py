@@ -6,7 +6,7 @@ import fnmatch
 import pytest
 
 NB = "05-best-practices.ipynb"
-pytestmark = pytest.mark.lesson(f"{NB}#Use-.dockerignore")
+pytestmark = pytest.mark.lesson(f"{NB}#use-dockerignore")
 
 API_KEY = "sk-dockyard-fake-3f9a1c7e5b2d4086"  # the fake key in exercises/03-dockerignore/.env
 

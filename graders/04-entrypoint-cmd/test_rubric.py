@@ -34,7 +34,7 @@ def _shown(result) -> str:
 
 
 @pytest.mark.points(2)
-@pytest.mark.lesson(f"{NB}#CMD")
+@pytest.mark.lesson(f"{NB}#cmd")
 def test_default_run(image, probe):
     """`docker run img` prints `Hello, World!`"""
     result = _run(probe, image)
@@ -44,7 +44,7 @@ def test_default_run(image, probe):
 
 
 @pytest.mark.points(2)
-@pytest.mark.lesson(f"{NB}#ENTRYPOINT")
+@pytest.mark.lesson(f"{NB}#entrypoint")
 def test_name_argument(image, probe):
     """`docker run img Alice` prints `Hello, Alice!`"""
     result = _run(probe, image, ["Alice"])
@@ -55,7 +55,7 @@ def test_name_argument(image, probe):
 
 
 @pytest.mark.points(2)
-@pytest.mark.lesson(f"{NB}#ENV")
+@pytest.mark.lesson(f"{NB}#env")
 def test_greeting_override(image, probe):
     """`docker run -e GREETING=Hi img Bob` prints `Hi, Bob!`"""
     result = _run(probe, image, ["Bob"], environment={"GREETING": "Hi"})
@@ -66,7 +66,7 @@ def test_greeting_override(image, probe):
 
 
 @pytest.mark.points(2)
-@pytest.mark.lesson(f"{NB}#ENTRYPOINT")
+@pytest.mark.lesson(f"{NB}#entrypoint")
 def test_exec_entrypoint(image, probe):
     """ENTRYPOINT is set, in exec form"""
     entrypoint = list(probe.image_config(image).entrypoint or [])
@@ -79,7 +79,7 @@ def test_exec_entrypoint(image, probe):
 
 
 @pytest.mark.points(1)
-@pytest.mark.lesson(f"{NB}#ENV")
+@pytest.mark.lesson(f"{NB}#env")
 def test_greeting_env(image, probe):
     """GREETING=Hello is in the image's environment"""
     env = probe.image_config(image).env or {}
@@ -90,7 +90,7 @@ def test_greeting_env(image, probe):
 
 
 @pytest.mark.points(1)
-@pytest.mark.lesson(f"{NB}#CMD")
+@pytest.mark.lesson(f"{NB}#cmd")
 def test_cmd_default(image, probe):
     """CMD supplies the default argument (World)"""
     config = probe.image_config(image)
