@@ -88,11 +88,17 @@ def test_graded_containers_have_no_route_out(no_leaks):
     assert time.monotonic() - started < 20
 
 
-def test_nothing_left_after_a_clean_run(docker_client):
+NOTHING = dict.fromkeys(sandboxes.KINDS, 0)
+
+
+def test_nothing_left_after_a_clean_run(docker_client, tmp_path):
+    (tmp_path / "Dockerfile").write_text(f"FROM {PYTHON}\nRUN echo built > /built\n")
     with Sandbox("test-clean") as box:
-        box.start(PYTHON, command=["sleep", "30"])
+        built = box.build(tmp_path)
+        box.start(built.tag, command=["sleep", "30"])
         box.volume()
-    assert sandboxes.leftovers() == dict.fromkeys(sandboxes.KINDS, 0)
+        assert sandboxes.leftovers(run_ids=[box.run_id]) == {"container": 1, "network": 1, "volume": 1, "image": 1}
+    assert sandboxes.leftovers(run_ids=[box.run_id]) == NOTHING
 
 
 def test_nothing_left_after_an_exception(docker_client):
@@ -101,7 +107,7 @@ def test_nothing_left_after_an_exception(docker_client):
             box.start(PYTHON, command=["sleep", "30"])
             box.volume()
             raise RuntimeError("boom")
-    assert sandboxes.leftovers() == dict.fromkeys(sandboxes.KINDS, 0)
+    assert sandboxes.leftovers(run_ids=[box.run_id]) == NOTHING
 
 
 def test_clean_after_sigkill(docker_client, tmp_path):
@@ -111,29 +117,29 @@ def test_clean_after_sigkill(docker_client, tmp_path):
         box = Sandbox("test-sigkill")
         box.start({PYTHON!r}, command=["sleep", "120"])
         box.volume()
-        print("ready", flush=True)
+        print(box.run_id, flush=True)
         time.sleep(120)
     """)
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
-        assert child.stdout.readline().strip() == "ready"
+        run_id = child.stdout.readline().strip()
         os.kill(child.pid, signal.SIGKILL)
         child.wait(30)
-        assert sandboxes.leftovers()["container"] >= 1, "the killed run should have left its container"
+        assert sandboxes.leftovers(run_ids=[run_id])["container"] == 1, "the killed run should have left its container"
         cleaned = subprocess.run([*DOCKYARD, "clean"], capture_output=True, text=True, timeout=120)
         assert cleaned.returncode == 0, cleaned.stderr
     finally:
         if child.poll() is None:
             child.kill()
-    assert sandboxes.leftovers() == dict.fromkeys(sandboxes.KINDS, 0)
+    assert sandboxes.leftovers(run_ids=[run_id]) == NOTHING
 
 
 def test_clean_spares_live_runs(docker_client):
     with Sandbox("test-live") as box:
         box.start(PYTHON, command=["sleep", "30"])
         subprocess.run([*DOCKYARD, "clean"], capture_output=True, timeout=120, check=True)
-        assert sandboxes.leftovers()["container"] == 1, "a live run's resources must survive `dockyard clean`"
-    assert sandboxes.leftovers()["container"] == 0
+        assert sandboxes.leftovers(run_ids=[box.run_id])["container"] == 1, "a live run's resources must survive `dockyard clean`"
+    assert sandboxes.leftovers(run_ids=[box.run_id]) == NOTHING
 
 
 def test_build_timeout_stops_the_build(tmp_path, no_leaks, docker_client):

@@ -204,8 +204,9 @@ def build_image(
         reader.join(timeout_s)
         timed_out = reader.is_alive()
         if timed_out or outcome["overflow"]:
-            response.close()  # the engine sees the client leave and cancels the build
+            _abort(response)  # the engine sees the client leave and cancels the build
             reader.join(10)
+            response.close()
     duration = time.monotonic() - started
     log_tail = tuple(tail)
     if timed_out:
@@ -226,6 +227,18 @@ def build_image(
         except Exception:
             raise BuildFailed("the build ended without producing an image", list(log_tail)) from None
     return BuildResult(image_id, tag, tuple(steps), log_tail, duration, tuple(layer_ids))
+
+
+def _abort(response) -> None:
+    """Shut the build's socket down under the reader thread (`close()` would wait for the reader's lock)."""
+    import socket
+
+    raw = getattr(getattr(getattr(response.raw, "_fp", None), "fp", None), "raw", None)
+    sock = getattr(raw, "_sock", None) or getattr(raw, "sock", None) or raw
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except Exception:
+        response.close()
 
 
 def _note_line(line: str, steps: list[BuildStep], layer_ids: list[str]) -> None:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import time
@@ -213,6 +214,13 @@ class ComposeProject:
                 self.sandbox.client.volumes.get(name).remove(force=True)
             except Exception:
                 pass  # already gone with `-v`
+
+    def close(self) -> None:
+        """Take the project down with its volumes and built images, and remove the rewritten spec."""
+        try:
+            self.down(volumes=True)
+        finally:
+            shutil.rmtree(self._spec_dir, ignore_errors=True)
 
     def containers(self, service: str | None = None) -> list:
         filters = {"label": [f"com.docker.compose.project={self.name}"]}

@@ -251,7 +251,7 @@ class Sandbox:
             self._watchdog.stop()
         for project in reversed(self._compose_projects):
             try:
-                project.down(volumes=True)
+                project.close()
             except Exception:
                 pass
         sweep(self.engine_url, run_id=self.run_id)
@@ -312,24 +312,26 @@ def sweep(engine_url: str | None = None, run_id: str | None = None, everything: 
         return _owner_is_dead((resource_labels or {}).get(OWNER_LABEL))
 
     removed = dict.fromkeys(KINDS, 0)
-    for container in client.containers.list(all=True, filters={"label": label}):
-        if chosen(container.labels):
+    api = client.api  # raw listings: another run removing its own things must not break this sweep
+    flt = {"label": label}
+    for container in api.containers(all=True, filters=flt):
+        if chosen(container.get("Labels")):
             try:
-                container.remove(force=True, v=True)
+                api.remove_container(container["Id"], force=True, v=True)
                 removed["container"] += 1
             except Exception:
                 pass
-    for network in client.networks.list(filters={"label": label}):
-        if chosen(network.attrs.get("Labels")):
-            _retry(lambda: network.remove())
+    for network in api.networks(filters=flt):
+        if chosen(network.get("Labels")):
+            _retry(lambda: api.remove_network(network["Id"]))
             removed["network"] += 1
-    for volume in client.volumes.list(filters={"label": label}):
-        if chosen(volume.attrs.get("Labels")):
-            _retry(lambda: volume.remove(force=True))
+    for volume in api.volumes(filters=flt).get("Volumes") or []:
+        if chosen(volume.get("Labels")):
+            _retry(lambda: api.remove_volume(volume["Name"], force=True))
             removed["volume"] += 1
-    for image in client.images.list(filters={"label": label}):
-        if chosen(image.labels):  # stand-in bases carry no run label, so they are never listed here
-            if _remove_labelled_chain(client, image.id):
+    for image in api.images(filters=flt):
+        if chosen(image.get("Labels")):  # stand-in bases carry no run label, so they are never listed here
+            if _remove_labelled_chain(client, image["Id"]):
                 removed["image"] += 1
     return removed
 
@@ -377,12 +379,13 @@ def leftovers(engine_url: str | None = None, run_ids: list[str] | None = None) -
     client = engine.client(engine_url)
     labels = [f"{RUN_LABEL}={run_id}" for run_id in run_ids] if run_ids else [RUN_LABEL]
     totals = dict.fromkeys(KINDS, 0)
+    api = client.api  # one listing call per kind: no per-object inspect that races with removals
     for label in labels:
         flt = {"label": label}
-        totals["container"] += len(client.containers.list(all=True, filters=flt))
-        totals["network"] += len(client.networks.list(filters=flt))
-        totals["volume"] += len(client.volumes.list(filters=flt))
-        totals["image"] += len(client.images.list(filters=flt))
+        totals["container"] += len(api.containers(all=True, filters=flt))
+        totals["network"] += len(api.networks(filters=flt))
+        totals["volume"] += len(api.volumes(filters=flt).get("Volumes") or [])
+        totals["image"] += len(api.images(filters=flt))
     return totals
 
 
