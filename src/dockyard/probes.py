@@ -240,7 +240,14 @@ class Probes:
         return self.sandbox.exec(self._container_of(target), command, user=user)
 
     def run(self, image, command=None, environment: dict | None = None) -> ExecResult:
-        return self.sandbox.run_once(_tag(image), command=command, environment=environment)
+        """`docker run --rm image command`; a container that cannot even start is exit code 127, not an exception."""
+        import docker.errors
+
+        try:
+            return self.sandbox.run_once(_tag(image), command=command, environment=environment)
+        except docker.errors.APIError as exc:
+            reason = " ".join(str(getattr(exc, "explanation", "") or exc).split())[:300]
+            return ExecResult(127, "", f"the container could not start: {reason}")
 
     def logs(self, target) -> str:
         if _is_project_pair(target):
