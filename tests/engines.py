@@ -74,7 +74,14 @@ class ExtraEngine:
 
     def restart(self) -> None:
         self.stop()
-        self.start()
+        for attempt in range(3):  # the old daemon may still be letting go of its exec root
+            try:
+                self.start()
+                return
+            except RuntimeError:
+                if attempt == 2:
+                    raise
+                time.sleep(2)
 
     def destroy(self) -> None:
         self.stop()

@@ -219,6 +219,8 @@ def build_image(
         raise _classify(outcome["exception"], tag) from None
     if outcome["error"]:
         failing = steps[-1].instruction if steps else None
+        if "code: 137" in outcome["error"] or "context canceled" in outcome["error"]:
+            _raise_if_engine_went_away(docker_client, tag)  # a restarting engine kills the step it runs
         raise BuildFailed(_explain_error(outcome["error"], failing), list(log_tail), step=failing)
     image_id = outcome["image_id"]
     if not image_id:
@@ -227,6 +229,18 @@ def build_image(
         except Exception:
             raise BuildFailed("the build ended without producing an image", list(log_tail)) from None
     return BuildResult(image_id, tag, tuple(steps), log_tail, duration, tuple(layer_ids))
+
+
+def _raise_if_engine_went_away(docker_client, tag: str, watch_s: float = 8.0) -> None:
+    """A step killed (137) is either the learner's (out of memory) or a daemon shutting down; in the
+    second case the engine stops answering within seconds, and the grading must be retried, not scored."""
+    deadline = time.monotonic() + watch_s
+    while time.monotonic() < deadline:
+        try:
+            docker_client.ping()
+        except Exception:
+            raise EngineLost(f"the Docker engine stopped (or restarted) while building {tag}") from None
+        time.sleep(0.15)
 
 
 def _abort(response) -> None:

@@ -423,7 +423,13 @@ class Probes:
 
     # -- rebuilds --------------------------------------------------------------------------------
     def rebuild_after_change(self, filename: str, append: str = "\n# changed\n"):
-        """Rebuild a copy of the submission with one file changed; the result tells which steps were cached."""
+        """Rebuild a copy of the submission with one file changed; the result tells which steps were cached.
+
+        A unique marker goes with the change: build steps persist as cache between gradings, and the
+        same edit made by an earlier grading would otherwise come from cache too."""
+        import uuid
+
+        append = f"{append}\n# dockyard {uuid.uuid4().hex}\n"
         from dockyard.build import scratch_copy
 
         if self.submission is None:

@@ -316,9 +316,10 @@ class Collector:
         outcome = yield
         report = outcome.get_result()
         if call.excinfo is not None:
-            from dockyard.errors import EngineLost, EngineUnavailable
+            from dockyard.errors import DiskFull, EngineLost, EngineUnavailable
 
-            if isinstance(call.excinfo.value, (EngineLost, EngineUnavailable)) and self.error is None:
+            # Not the learner's doing: the whole grading is an error, to be retried, never a zero.
+            if isinstance(call.excinfo.value, (EngineLost, EngineUnavailable, DiskFull)) and self.error is None:
                 self.error = call.excinfo.value.one_line()
                 self.retry = True
             report.dockyard_feedback = feedback_from(call.excinfo)
