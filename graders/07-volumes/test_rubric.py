@@ -29,32 +29,6 @@ def _notes(probe, project):
     return probe.http((project, SERVICE), "/notes", port=8000)
 
 
-def _restart(probe, project, volumes: bool) -> None:
-    """`down` (with `-v` when asked) and `up --wait`, then remove the anonymous volumes `down` orphaned.
-
-    `docker compose down` without `-v` leaves a container's anonymous volumes (a `- /data` mount, an image's
-    VOLUME) behind, unlabelled: the sandbox would not find them, so this grading removes them itself.
-    """
-    orphans = set()
-    for container in project.containers():
-        for mount in container.attrs.get("Mounts") or []:
-            if mount.get("Type") == "volume" and mount.get("Name"):
-                try:
-                    volume = project.sandbox.client.volumes.get(mount["Name"])
-                except Exception:
-                    continue
-                if not (volume.attrs.get("Labels") or {}):
-                    orphans.add(mount["Name"])
-    try:
-        probe.compose_restart(project, volumes=volumes)
-    finally:
-        for name in orphans:
-            try:
-                project.sandbox.client.volumes.get(name).remove()
-            except Exception:
-                pass  # still in use (reused by the new container) or already gone
-
-
 @pytest.mark.points(1)
 @pytest.mark.lesson("08-compose.ipynb")
 def test_compose_valid(submission):
@@ -108,7 +82,7 @@ def test_survives_down_up(compose_project, probe):
     marker = f"keep-me-{uuid.uuid4().hex[:8]}"
     saved = _post_note(probe, compose_project, marker)
     assert saved.ok, saved.explain("POST /notes to answer 201 before the restart")
-    _restart(probe, compose_project, volumes=False)
+    probe.compose_restart(compose_project, volumes=False)
     notes = _notes(probe, compose_project)
     assert notes.ok, notes.explain("the app to answer again after `docker compose down` and `up`")
     assert marker in notes.text, (
@@ -123,7 +97,7 @@ def test_gone_after_down_v(compose_project, probe):
     marker = f"drop-me-{uuid.uuid4().hex[:8]}"
     saved = _post_note(probe, compose_project, marker)
     assert saved.ok, saved.explain("POST /notes to answer 201")
-    _restart(probe, compose_project, volumes=True)
+    probe.compose_restart(compose_project, volumes=True)
     notes = _notes(probe, compose_project)
     assert notes.ok, notes.explain("the app to answer again after `docker compose down -v` and `up`")
     assert marker not in notes.text, (

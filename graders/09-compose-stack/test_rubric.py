@@ -34,32 +34,6 @@ def _visits(probe, project):
     return response, int(found.group(1)) if found else None
 
 
-def _restart(probe, project, volumes: bool) -> None:
-    """`down` (with `-v` when asked) and `up --wait`, then remove the anonymous volumes `down` orphaned.
-
-    `docker compose down` without `-v` leaves a container's anonymous volumes (a `- /data` mount, an image's
-    VOLUME) behind, unlabelled: the sandbox would not find them, so this grading removes them itself.
-    """
-    orphans = set()
-    for container in project.containers():
-        for mount in container.attrs.get("Mounts") or []:
-            if mount.get("Type") == "volume" and mount.get("Name"):
-                try:
-                    volume = project.sandbox.client.volumes.get(mount["Name"])
-                except Exception:
-                    continue
-                if not (volume.attrs.get("Labels") or {}):
-                    orphans.add(mount["Name"])
-    try:
-        probe.compose_restart(project, volumes=volumes)
-    finally:
-        for name in orphans:
-            try:
-                project.sandbox.client.volumes.get(name).remove()
-            except Exception:
-                pass  # still in use (reused by the new container) or already gone
-
-
 @pytest.mark.points(1)
 def test_up_wait(compose_project, probe):
     """`docker compose up --wait` succeeds and the api answers"""
@@ -84,7 +58,7 @@ def test_survives_restart(compose_project, probe):
     """The count survives `docker compose down` and `up`"""
     _, before = _visits(probe, compose_project)
     assert before is not None, "the counter did not answer before the restart"
-    _restart(probe, compose_project, volumes=False)
+    probe.compose_restart(compose_project, volumes=False)
     response, after = _visits(probe, compose_project)
     assert after is not None, response.explain("`Visits: N` after `docker compose down` and `up`")
     assert after > before, (

@@ -200,14 +200,16 @@ class ComposeProject:
         self._compose(*argv, timeout_s=timeout + 30)
         self.up_done = True
 
-    def down(self, volumes: bool = False) -> None:
+    def down(self, volumes: bool = False, images: bool = False) -> None:
         """`down` (named volumes kept unless `volumes`). Anonymous volumes go either way: they carry no
         labels, no later container can mount them again, and left alone they would leak."""
         anonymous = {mount["Name"] for container in self.containers() for mount in container.attrs.get("Mounts", [])
                      if mount.get("Type") == "volume" and re.fullmatch(r"[0-9a-f]{64}", mount.get("Name", ""))}
         argv = ["down", "--remove-orphans", "--timeout", str(self.sandbox.limits.stop_timeout_s)]
         if volumes:
-            argv += ["-v", "--rmi", "local"]
+            argv.append("-v")
+        if images:
+            argv += ["--rmi", "local"]
         self._compose(*argv, timeout_s=120, check=False)
         for name in anonymous:
             try:
@@ -218,7 +220,7 @@ class ComposeProject:
     def close(self) -> None:
         """Take the project down with its volumes and built images, and remove the rewritten spec."""
         try:
-            self.down(volumes=True)
+            self.down(volumes=True, images=True)
         finally:
             shutil.rmtree(self._spec_dir, ignore_errors=True)
 

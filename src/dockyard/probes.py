@@ -468,10 +468,7 @@ class Probes:
         return HttpResult(False, None, "", f"the probe could not run: {_last_lines(result.stderr, 2)}", 0, url)
 
     def compose_restart(self, project, volumes: bool = False) -> None:
-        argv = ["down", "--remove-orphans", "--timeout", str(self.sandbox.limits.stop_timeout_s)]
-        if volumes:
-            argv.append("-v")
-        project._compose(*argv, timeout_s=120)
+        project.down(volumes=volumes)  # the project's own down: it also removes orphaned anonymous volumes
         project.up()
 
     def published_ports(self, project) -> dict[str, list[int]]:
