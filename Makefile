@@ -38,7 +38,7 @@ lab: setup
 
 test: setup
 	@scripts/ensure-test-tools
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	DOCKYARD_NO_SKIPS=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 doctor: venv
 	@$(BIN)/dockyard doctor

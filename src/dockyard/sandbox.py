@@ -337,15 +337,19 @@ def sweep(engine_url: str | None = None, run_id: str | None = None, everything: 
 
 
 def _remove_labelled_chain(client, image_id: str) -> bool:
-    """Remove an image and those of its parents that carry a run label (the builder's LABEL steps),
-    but keep the learner's own steps below them: they are the build cache the next grading reuses."""
+    """Remove an image and those of its parents that are the builder's per-run LABEL steps (they carry
+    the run label or this run's owner label, which no later grading can reuse), but keep the learner's
+    own steps below them: they are the build cache the next grading reuses."""
     removed = False
+    owner = None
     while image_id:
         try:
             image = client.images.get(image_id)
         except Exception:
             return removed
         parent = image.attrs.get("Parent") or ""
+        if owner is None:
+            owner = (image.labels or {}).get(OWNER_LABEL, "")
         try:
             client.images.remove(image.id, force=True, noprune=True)
             removed = True
@@ -357,7 +361,7 @@ def _remove_labelled_chain(client, image_id: str) -> bool:
             parent_labels = client.images.get(parent).labels or {}
         except Exception:
             return removed
-        if RUN_LABEL not in parent_labels:
+        if RUN_LABEL not in parent_labels and not (owner and parent_labels.get(OWNER_LABEL) == owner):
             return removed
         image_id = parent
     return removed
