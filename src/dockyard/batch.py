@@ -21,7 +21,6 @@ import shutil
 import tarfile
 import tempfile
 import threading
-import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path

@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import os
 import socket
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -73,6 +74,7 @@ class Sandbox:
         self.run_id = run_id or new_run_id()
         self.client = engine.client(engine_url)
         self._network: str | None = None
+        self._network_lock = threading.Lock()
         self._created: dict[str, list[str]] = collections.defaultdict(list)
         self._layer_ids: list[str] = []
         self._compose_projects: list = []
@@ -103,6 +105,10 @@ class Sandbox:
     # -- networks and volumes -------------------------------------------------------
     def network(self) -> str:
         """This run's own bridge network (created once). Its egress is refused by the firewall rules."""
+        with self._network_lock:  # the prefetch and an item may both ask first
+            return self._create_network()
+
+    def _create_network(self) -> str:
         if self._network is None:
             name = self.name("net")
             bridge = firewall.BRIDGE_PREFIX + self.run_id[:12]
@@ -242,10 +248,11 @@ class Sandbox:
         except Exception:
             pass
 
-    def close(self) -> None:
-        """Remove everything this run made. Never raises: cleanup must not hide the real outcome."""
+    def close(self) -> bool:
+        """Remove everything this run made; True when the sweep completed. Never raises: cleanup
+        must not hide the real outcome (and whoever started the run sweeps again when it is False)."""
         if self.closed:
-            return
+            return True
         self.closed = True
         if self._watchdog is not None:
             self._watchdog.stop()
@@ -254,7 +261,11 @@ class Sandbox:
                 project.close()
             except Exception:
                 pass
-        sweep(self.engine_url, run_id=self.run_id)
+        try:
+            sweep(self.engine_url, run_id=self.run_id)
+        except Exception:
+            return False
+        return True
         # The learner's build steps stay as (unlabelled) build cache: a re-grade after editing one line
         # must rebuild from that line only. Only images carrying this run's label are removed (by sweep).
 
@@ -311,29 +322,53 @@ def sweep(engine_url: str | None = None, run_id: str | None = None, everything: 
             return True
         return _owner_is_dead((resource_labels or {}).get(OWNER_LABEL))
 
-    removed = dict.fromkeys(KINDS, 0)
     api = client.api  # raw listings: another run removing its own things must not break this sweep
     flt = {"label": label}
-    for container in api.containers(all=True, filters=flt):
-        if chosen(container.get("Labels")):
-            try:
-                api.remove_container(container["Id"], force=True, v=True)
-                removed["container"] += 1
-            except Exception:
-                pass
-    for network in api.networks(filters=flt):
-        if chosen(network.get("Labels")):
-            _retry(lambda: api.remove_network(network["Id"]))
-            removed["network"] += 1
-    for volume in api.volumes(filters=flt).get("Volumes") or []:
-        if chosen(volume.get("Labels")):
-            _retry(lambda: api.remove_volume(volume["Name"], force=True))
-            removed["volume"] += 1
-    for image in api.images(filters=flt):
-        if chosen(image.get("Labels")):  # stand-in bases carry no run label, so they are never listed here
-            if _remove_labelled_chain(client, image["Id"]):
-                removed["image"] += 1
+
+    def remove_container(container) -> bool:
+        try:
+            api.remove_container(container["Id"], force=True, v=True)
+            return True
+        except Exception:
+            return False
+
+    def remove_network(network) -> bool:
+        _retry(lambda: api.remove_network(network["Id"]))
+        return True
+
+    def remove_volume(volume) -> bool:
+        _retry(lambda: api.remove_volume(volume["Name"], force=True))
+        return True
+
+    def remove_image(image) -> bool:
+        return _remove_labelled_chain(client, image["Id"])
+
+    # Containers first (they hold the networks, volumes and images); then the rest, all at once:
+    # each removal is an engine round trip of its own, and a grading waits for its sweep.
+    containers = [("container", remove_container, c) for c in api.containers(all=True, filters=flt)
+                  if chosen(c.get("Labels"))]
+    removed = dict.fromkeys(KINDS, 0)
+    _remove_all(containers, removed)
+    rest = [("network", remove_network, n) for n in api.networks(filters=flt) if chosen(n.get("Labels"))]
+    rest += [("volume", remove_volume, v) for v in api.volumes(filters=flt).get("Volumes") or []
+             if chosen(v.get("Labels"))]
+    # stand-in bases carry no run label, so they are never listed here
+    rest += [("image", remove_image, i) for i in api.images(filters=flt) if chosen(i.get("Labels"))]
+    _remove_all(rest, removed)
     return removed
+
+
+def _remove_all(work: list, removed: dict[str, int]) -> None:
+    """Run (kind, remove, resource) removals side by side; count those that removed something."""
+    if len(work) <= 1:
+        results = [remove(resource) for _, remove, resource in work]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(8, len(work))) as pool:
+            results = list(pool.map(lambda job: job[1](job[2]), work))
+    for (kind, _, _), ok in zip(work, results):
+        removed[kind] += bool(ok)
 
 
 def _remove_labelled_chain(client, image_id: str) -> bool:

@@ -59,6 +59,27 @@ class Submission:
     def is_empty(self) -> bool:
         return not any(self.path.iterdir())
 
+    def build_blocker(self) -> str | None:
+        """Why this folder cannot be built at all (one learner-facing line), or None when it can."""
+        if self.refused:
+            return f"the build context was refused: {self.refused}"
+        if not (self.path / "Dockerfile").is_file():
+            return self.no_dockerfile_message()
+        if self.dockerfile_error and "not a text file" in self.dockerfile_error:
+            return self.dockerfile_error
+        return None
+
+    def no_dockerfile_message(self) -> str:
+        if self.refused:
+            return f"the build context was refused: {self.refused}"
+        try:
+            near = [p.name for p in self.path.iterdir() if p.name.lower().startswith("dockerfile")]
+        except OSError:
+            near = []
+        if near:
+            return f"no file named exactly `Dockerfile` in your folder (found {', '.join(sorted(near)[:3])})"
+        return "no Dockerfile in your folder: create a file named `Dockerfile`"
+
     def close(self) -> None:
         if self._scratch_root is not None:
             shutil.rmtree(self._scratch_root, ignore_errors=True)

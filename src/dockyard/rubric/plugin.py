@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from dockyard.rubric.progress import emit as progress
+
 FEEDBACK_MAX_CHARS = 1200
 FEEDBACK_MAX_LINES = 12
 LOG_TAIL_LINES = 5
@@ -43,16 +45,6 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "lesson(ref): where the course teaches this item, e.g. 04-dockerfile.ipynb#WORKDIR")
     if config.getoption("dockyard_exercise", None):
         config.pluginmanager.register(Collector(config), "dockyard-collector")
-
-
-def progress(message: str) -> None:
-    """A progress line for the runner (a pipe it passes as DOCKYARD_PROGRESS_FD); silent otherwise."""
-    fd = os.environ.get("DOCKYARD_PROGRESS_FD")
-    if fd:
-        try:
-            os.write(int(fd), (message.replace("\n", " ") + "\n").encode())
-        except OSError:
-            pass
 
 
 # -- fixtures ---------------------------------------------------------------------------------------
@@ -86,19 +78,32 @@ def exercise(dockyard_settings):
 
 
 @pytest.fixture(scope="session")
-def sandbox(exercise, dockyard_settings):
+def sandbox(exercise, dockyard_settings, pytestconfig):
+    from dockyard.rubric import prefetch
     from dockyard.sandbox import Sandbox
 
-    with Sandbox(exercise.id, exercise.limits, engine_url=dockyard_settings.engine_url,
-                 run_id=dockyard_settings.run_id) as run_sandbox:
+    prefetched = prefetch.current()
+    if prefetched is not None:
+        run_sandbox = prefetched.sandbox.result()
+    else:
+        run_sandbox = Sandbox(exercise.id, exercise.limits, engine_url=dockyard_settings.engine_url,
+                              run_id=dockyard_settings.run_id)
+    try:
         yield run_sandbox
+    finally:
+        if prefetched is not None:
+            prefetched.wait()  # nothing may be created in this run once it is swept
+        pytestconfig.dockyard_swept = run_sandbox.close()
 
 
 @pytest.fixture(scope="session")
 def submission(exercise, dockyard_settings):
+    from dockyard.rubric import prefetch
     from dockyard.submission import load_submission
 
-    with load_submission(dockyard_settings.submission, exercise) as loaded:
+    prefetched = prefetch.current()
+    loaded = prefetched.submission.result() if prefetched is not None else None
+    with loaded or load_submission(dockyard_settings.submission, exercise) as loaded:
         yield loaded
 
 
@@ -108,7 +113,7 @@ def dockerfile(submission):
     if submission.dockerfile_error:
         pytest.fail(submission.dockerfile_error, pytrace=False)
     if submission.dockerfile is None:
-        pytest.fail(_no_dockerfile_message(submission), pytrace=False)
+        pytest.fail(submission.no_dockerfile_message(), pytrace=False)
     return submission.dockerfile
 
 
@@ -118,16 +123,17 @@ def image(sandbox, submission):
     __tracebackhide__ = True
     from dockyard.errors import BuildFailed
     from dockyard.probes import BuiltImage
+    from dockyard.rubric import prefetch
 
-    if submission.refused:
-        pytest.fail(f"the build context was refused: {submission.refused}", pytrace=False)
-    if not (submission.path / "Dockerfile").is_file():
-        pytest.fail(_no_dockerfile_message(submission), pytrace=False)
-    if submission.dockerfile_error and "not a text file" in submission.dockerfile_error:
-        pytest.fail(submission.dockerfile_error, pytrace=False)
-    progress("building image")
+    blocker = submission.build_blocker()
+    if blocker:
+        pytest.fail(blocker, pytrace=False)
+    prefetched = prefetch.current()
     try:
-        result = sandbox.build(submission.path)
+        result = prefetched.image.result() if prefetched is not None else None
+        if result is None:
+            progress("building image")
+            result = sandbox.build(submission.path)
     except BuildFailed as exc:
         pytest.fail(_build_failure(exc), pytrace=False)
     return BuiltImage(result.tag, result.image_id, result)
@@ -139,17 +145,18 @@ def container(sandbox, image, probe):
     __tracebackhide__ = True
     import docker.errors
 
-    ports = tuple(sorted(set(probe.image_config(image).exposed_ports) | {8000}))
-    progress("starting container")
+    from dockyard.rubric import prefetch
+
+    prefetched = prefetch.current()
     try:
-        running = sandbox.start(image.tag, ports=ports, name="app")
+        running = prefetched.container.result() if prefetched is not None else None
+        if running is None:
+            progress("starting container")
+            running = sandbox.start(image.tag, ports=prefetch.app_ports(probe, image), name="app")
     except docker.errors.APIError as exc:
         pytest.fail(f"the container could not start: {_clean(exc.explanation or str(exc), 300)}", pytrace=False)
     yield running
-    try:
-        running.container.remove(force=True, v=True)
-    except Exception:
-        pass  # the sandbox sweeps what is left
+    # no removal here: the sandbox's sweep removes all the run's containers at once, side by side
 
 
 @pytest.fixture(scope="session")
@@ -199,18 +206,6 @@ def hadolint(submission):
     from dockyard.static.hadolint import lint
 
     return lint(dockerfile_path)
-
-
-def _no_dockerfile_message(submission) -> str:
-    if submission.refused:
-        return f"the build context was refused: {submission.refused}"
-    try:
-        near = [p.name for p in submission.path.iterdir() if p.name.lower().startswith("dockerfile")]
-    except OSError:
-        near = []
-    if near:
-        return f"no file named exactly `Dockerfile` in your folder (found {', '.join(sorted(near)[:3])})"
-    return "no Dockerfile in your folder: create a file named `Dockerfile`"
 
 
 def _build_failure(exc) -> str:
@@ -362,7 +357,11 @@ class Collector:
         path = self.config.getoption("dockyard_report")
         if not path:
             return
-        report = self.build_report()
+        import json
+
+        data = self.build_report().to_dict()
+        # the runner skips its own sweep of the run when the sandbox fixture swept it completely
+        data["swept"] = getattr(self.config, "dockyard_swept", False)
         temporary = Path(path).with_suffix(".partial")
-        temporary.write_text(report.to_json())
+        temporary.write_text(json.dumps(data, ensure_ascii=False))
         os.replace(temporary, path)

@@ -1,0 +1,131 @@
+"""The grading child: one process per grading, which runs the rubric with pytest and writes the Report.
+
+How it starts matters for speed. Exec'ing a new interpreter (`python -m pytest`) cost ~0.25 s of
+imports per grading. Instead the child is forked:
+- from the caller itself when the caller has a single thread (`dockyard grade`, `dockyard check`):
+  fork is safe then, and the child imports pytest while its prefetch already builds the image;
+- from a forkserver when the caller has threads (batch's workers, a Jupyter kernel): forking a
+  threaded process can inherit a lock held by another thread, so a small server process, started
+  once with pytest and the plugin already imported (rubric/warm.py), forks the children instead.
+Either way the child is a process of its own, as before: its own session (killable as a group),
+its own pytest state and modules, its output in a file, never on the caller's stdout.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import threading
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+WARM_MODULES = ["dockyard.rubric.warm"]
+_forkserver_lock = threading.Lock()
+_forkserver_context = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything one grading child needs (picklable: the forkserver gets it by pickle)."""
+
+    exercise_id: str
+    folder: str
+    grader: str
+    course: str
+    run_id: str
+    engine_url: str | None
+    runtime: str | None
+    report_file: str
+    output_file: str
+    progress: object  # the write end of a multiprocessing.Pipe
+
+    def pytest_args(self) -> list[str]:
+        args = [
+            "-p", "dockyard.rubric.plugin", self.grader,
+            "-q", "-p", "no:cacheprovider", "--tb=short", "-c", os.devnull, "--rootdir", self.grader,
+            "--import-mode=importlib",
+            "--dockyard-exercise", self.exercise_id, "--dockyard-submission", self.folder,
+            "--dockyard-report", self.report_file, "--dockyard-run-id", self.run_id,
+        ]
+        if self.engine_url:
+            args += ["--dockyard-engine", self.engine_url]
+        if self.runtime:
+            args += ["--dockyard-runtime", self.runtime]
+        return args
+
+
+def context():
+    """fork when this process has one thread, else the warm forkserver (see the module docstring)."""
+    global _forkserver_context
+    if threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    with _forkserver_lock:
+        if _forkserver_context is None:
+            _forkserver_context = multiprocessing.get_context("forkserver")
+            _forkserver_context.set_forkserver_preload(WARM_MODULES)
+        return _forkserver_context
+
+
+def main(job: Job) -> None:
+    """The child's whole life. Always ends in os._exit: no atexit handler of the caller runs twice."""
+    code = 3
+    try:
+        _isolate(job)
+        code = _grade(job)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        try:
+            from dockyard.rubric import prefetch
+
+            prefetch.close_current()  # whatever no fixture closed (a rubric that did not load, say)
+        except BaseException:
+            traceback.print_exc()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        os._exit(code)
+
+
+def _isolate(job: Job) -> None:
+    """Own session, own output file, the environment a rubric run expects."""
+    os.setsid()
+    output = os.open(job.output_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    os.close(output)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.environ.update({
+        "DOCKYARD_PROGRESS_FD": str(job.progress.fileno()),
+        "DOCKYARD_COURSE": job.course,
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",  # only our plugin: faster start, nothing else in the way
+    })
+    os.environ.pop("PYTEST_ADDOPTS", None)
+    sys.dont_write_bytecode = True  # never write __pycache__ into graders/ from a grading
+    os.chdir(job.grader)
+    from dockyard import engine
+
+    engine.client.cache_clear()  # a forked child never shares the caller's engine connections
+
+
+def _grade(job: Job) -> int:
+    import dataclasses
+
+    from dockyard import exercises
+    from dockyard.rubric import prefetch
+    from dockyard.rubric.progress import emit
+
+    exercise = exercises.load(job.exercise_id)
+    if job.runtime:
+        exercise = dataclasses.replace(exercise, limits=dataclasses.replace(exercise.limits, runtime=job.runtime))
+    prefetch.start(exercise, Path(job.folder), run_id=job.run_id, engine_url=job.engine_url,
+                   wants=prefetch.wanted_fixtures(Path(job.grader)), progress=emit)
+    import pytest  # after the prefetch started: the image builds while pytest loads
+
+    return int(pytest.main(job.pytest_args()))
