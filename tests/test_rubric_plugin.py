@@ -104,3 +104,40 @@ def test_feedback_is_only_the_assertion_message(tmp_path):
 
     assert _clean("\x1b[31mred\x1b[0m\x07 and \x1b]0;title\x07done") == "red and done"
     assert len(_clean("x" * 10000)) == 1200
+
+
+def test_prefetched_work_is_done_once_and_used():
+    """The child builds and starts while pytest loads; the fixtures take that work rather than redo it."""
+    messages = []
+    report = runner.grade("t-web", SUBMISSIONS / "good", progress=messages.append)
+    assert report.score == report.max_score, report
+    assert messages.count("building image") == 1 and messages.count("starting container") == 1, messages
+    assert messages.index("building image") < messages.index("starting container")
+
+
+def test_threaded_caller_grades_through_the_warm_forkserver():
+    """From a thread (batch, a notebook kernel) the child comes from the forkserver, not a fork: same report."""
+    import threading
+
+    from dockyard.rubric import child
+
+    reports = []
+    worker = threading.Thread(target=lambda: reports.append(runner.grade("t-web", SUBMISSIONS / "never-listens")))
+    worker.start()
+    worker.join(300)
+    child.stop_forkserver()
+    direct = runner.grade("t-web", SUBMISSIONS / "never-listens")
+    assert reports and reports[0].status == direct.status == "graded"
+    assert [(i.id, i.points) for i in reports[0].items] == [(i.id, i.points) for i in direct.items]
+    assert not run_leftovers(reports[0].run_id) and not run_leftovers(direct.run_id)
+
+
+def test_wanted_fixtures_read_from_the_rubric(tmp_path):
+    from dockyard.rubric.prefetch import wanted_fixtures
+
+    (tmp_path / "test_static.py").write_text("def test_a(dockerfile):\n    pass\n")
+    assert wanted_fixtures(tmp_path) == frozenset()
+    (tmp_path / "conftest.py").write_text("import pytest\n@pytest.fixture\ndef served(container):\n    return 1\n")
+    (tmp_path / "test_broken.py").write_text("def test_b(:\n")  # pytest reports it; no prefetch comes of it
+    assert wanted_fixtures(tmp_path) == frozenset({"image", "container"})
+    assert wanted_fixtures(FIXTURES / "course" / "graders" / "t-web") == frozenset({"image", "container"})

@@ -244,6 +244,9 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
         pool.shutdown(wait=True, cancel_futures=True)
         write_outputs(out, exercise, results)
         shutil.rmtree(scratch, ignore_errors=True)
+        from dockyard.rubric import child
+
+        child.stop_forkserver()
         for url, before in cache_before.items():  # the build cache this class added: a class must not fill the disk
             try:
                 sandbox.prune_build_cache(url, keep=before)

@@ -100,7 +100,10 @@ class Finding:
 
 def free_bytes_on_data_root(docker_client) -> tuple[int, str] | None:
     """Free bytes where the engine keeps images, when that folder is visible from here."""
-    root = docker_client.info().get("DockerRootDir") or "/var/lib/docker"
+    root = getattr(docker_client, "_dockyard_root_dir", None)
+    if root is None:  # `docker info` is slow (tens of ms) and the data root does not move: ask once
+        root = docker_client.info().get("DockerRootDir") or "/var/lib/docker"
+        docker_client._dockyard_root_dir = root
     probe = Path(root)
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 WARM_MODULES = ["dockyard.rubric.warm"]
+PREFETCH_HEAD_START_S = 1.0  # at most this long does the child wait for its prefetch to reach the engine
 _forkserver_lock = threading.Lock()
 _forkserver_context = None
 
@@ -66,6 +67,21 @@ def context():
             _forkserver_context = multiprocessing.get_context("forkserver")
             _forkserver_context.set_forkserver_preload(WARM_MODULES)
         return _forkserver_context
+
+
+def stop_forkserver() -> None:
+    """Stop the warm forkserver, if one runs (at the end of a batch): it is then waited for, so the
+    CPU time of the gradings it forked counts in this process's children, as `time` and benchmarks expect."""
+    global _forkserver_context
+    with _forkserver_lock:
+        if _forkserver_context is None:
+            return
+        from multiprocessing import forkserver
+
+        stop = getattr(forkserver._forkserver, "_stop", None)  # CPython's own shutdown of its forkserver
+        if stop is not None:
+            stop()
+        _forkserver_context = None
 
 
 def main(job: Job) -> None:
@@ -124,8 +140,9 @@ def _grade(job: Job) -> int:
     exercise = exercises.load(job.exercise_id)
     if job.runtime:
         exercise = dataclasses.replace(exercise, limits=dataclasses.replace(exercise.limits, runtime=job.runtime))
-    prefetch.start(exercise, Path(job.folder), run_id=job.run_id, engine_url=job.engine_url,
-                   wants=prefetch.wanted_fixtures(Path(job.grader)), progress=emit)
-    import pytest  # after the prefetch started: the image builds while pytest loads
+    started = prefetch.start(exercise, Path(job.folder), run_id=job.run_id, engine_url=job.engine_url,
+                             wants=prefetch.wanted_fixtures(Path(job.grader)), progress=emit)
+    started.underway.wait(PREFETCH_HEAD_START_S)
+    import pytest  # once the engine builds: pytest loads while the image builds
 
     return int(pytest.main(job.pytest_args()))

@@ -65,6 +65,9 @@ class Prefetch:
         self.image: Future = Future()
         self.container: Future = Future()
         self._threads: list[threading.Thread] = []
+        # Set once the engine has its slow work (or there is none): until then the grading child
+        # holds back its own start-up, which would only compete for the interpreter's lock.
+        self.underway = threading.Event()
 
     def start(self) -> "Prefetch":
         self._spawn(self._run, "dockyard-prefetch")
@@ -82,6 +85,12 @@ class Prefetch:
         thread.start()
 
     def _run(self) -> None:
+        try:
+            self._prefetch()
+        finally:
+            self.underway.set()
+
+    def _prefetch(self) -> None:
         from dockyard.sandbox import Sandbox
         from dockyard.submission import load_submission
 
@@ -110,6 +119,7 @@ class Prefetch:
             self.container.set_result(None)
             return
         self.progress("building image")
+        self.underway.set()
         if not _settle(self.image, lambda: box.build(submission.path)):
             self.container.set_result(None)  # the image fixture reports the failed build
             return
