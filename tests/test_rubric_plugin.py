@@ -141,3 +141,26 @@ def test_wanted_fixtures_read_from_the_rubric(tmp_path):
     (tmp_path / "test_broken.py").write_text("def test_b(:\n")  # pytest reports it; no prefetch comes of it
     assert wanted_fixtures(tmp_path) == frozenset({"image", "container"})
     assert wanted_fixtures(FIXTURES / "course" / "graders" / "t-web") == frozenset({"image", "container"})
+
+
+def test_no_prefetch_past_a_fixture_that_prepares_the_folder(tmp_path):
+    """An autouse fixture taking `submission` may change the folder before the build: build when asked."""
+    from dockyard.rubric.prefetch import wanted_fixtures
+
+    (tmp_path / "test_rubric.py").write_text("def test_a(image):\n    pass\n")
+    (tmp_path / "conftest.py").write_text(
+        "import pytest\n@pytest.fixture(scope='session', autouse=True)\ndef prepare(submission):\n    pass\n")
+    assert wanted_fixtures(tmp_path) == frozenset()
+    (tmp_path / "conftest.py").write_text(
+        "import pytest\n@pytest.fixture(scope='session', autouse=False)\ndef keys(submission):\n    pass\n")
+    assert wanted_fixtures(tmp_path) == frozenset({"image"})
+
+
+def test_prepare_py_runs_on_the_scratch_copy_only(tmp_path):
+    from dockyard import exercises
+
+    course = Path(__file__).resolve().parents[1]
+    exercise = exercises.load("03-dockerignore", course)
+    with load_submission(course / "solutions" / "03-dockerignore", exercise) as loaded:
+        assert (loaded.path / ".git" / "HEAD").is_file()
+    assert not (course / "solutions" / "03-dockerignore" / ".git").exists()

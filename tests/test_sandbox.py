@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from dockyard import sandbox as sandboxes
-from dockyard.errors import BuildTimedOut, ContextRefused
+from dockyard.errors import BuildFailed, BuildTimedOut, ContextRefused
 from dockyard.limits import Limits
 from dockyard.sandbox import Sandbox
 
@@ -51,6 +51,16 @@ def test_memory_hog_is_oom_killed(no_leaks):
     assert result.oom_killed, result
     assert result.exit_code == 137
     assert engine_responds_quickly()
+
+
+def test_a_build_step_out_of_memory_is_the_learners_failure_not_an_engine_fault(no_leaks, tmp_path):
+    """Exit 137 in a RUN step: the engine's events show an OOM of that step, so it is scored, not retried."""
+    (tmp_path / "Dockerfile").write_text(
+        "FROM python:3.11-slim\nRUN python3 -c \"x = bytearray(400 * 2**20); print(len(x))\"\n")
+    with Sandbox("test-build-oom", Limits(build_memory="128m")) as box:
+        with pytest.raises(BuildFailed) as failed:
+            box.build(tmp_path)
+    assert "137" in failed.value.reason  # an EngineLost would not be caught here: it is no BuildFailed
 
 
 def test_fork_bomb_stops_at_the_pids_limit(no_leaks):

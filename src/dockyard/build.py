@@ -22,6 +22,7 @@ from dockyard.errors import BuildFailed, BuildTimedOut, ContextRefused, EngineLo
 
 STEP_LINE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 LAYER_ID = re.compile(r"^ ---> ([0-9a-f]{12})$")
+STEP_CONTAINER = re.compile(r"^ ---> Running in ([0-9a-f]{12})$")
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,7 @@ def build_image(
     tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
     steps: list[BuildStep] = []
     layer_ids: list[str] = []
+    step_containers: list[str] = []  # short ids of the containers RUN steps ran in, in order
     outcome: dict = {"error": None, "image_id": None, "overflow": False, "exception": None}
 
     with _context_tar(context, dockerfile) as fileobj:
@@ -194,7 +196,7 @@ def build_image(
                         outcome["overflow"] = True
                         return
                     for line in text.splitlines():
-                        _note_line(line, steps, layer_ids)
+                        _note_line(line, steps, layer_ids, step_containers)
                         tail.append(line[:500])
             except Exception as exc:  # the connection closed under us (timeout, overflow, engine gone)
                 outcome["exception"] = exc
@@ -220,7 +222,9 @@ def build_image(
     if outcome["error"]:
         failing = steps[-1].instruction if steps else None
         if "code: 137" in outcome["error"] or "context canceled" in outcome["error"]:
-            _raise_if_engine_went_away(docker_client, tag)  # a restarting engine kills the step it runs
+            # a restarting engine kills the step it runs
+            _raise_if_engine_went_away(docker_client, tag, step_containers[-1] if step_containers else None,
+                                       since=time.time() - duration)
         raise BuildFailed(_explain_error(outcome["error"], failing), list(log_tail), step=failing)
     image_id = outcome["image_id"]
     if not image_id:
@@ -231,9 +235,24 @@ def build_image(
     return BuildResult(image_id, tag, tuple(steps), log_tail, duration, tuple(layer_ids))
 
 
-def _raise_if_engine_went_away(docker_client, tag: str, watch_s: float = 8.0) -> None:
-    """A step killed (137) is either the learner's (out of memory) or a daemon shutting down; in the
-    second case the engine stops answering within seconds, and the grading must be retried, not scored."""
+def _raise_if_engine_went_away(docker_client, tag: str, step_container: str | None, since: float,
+                               watch_s: float = 8.0) -> None:
+    """A step killed (137) is the learner's (out of memory, or its own `kill -9`) or the engine's (a daemon
+    shutting down kills what it runs); the second must be retried, not scored. The engine's events tell
+    which: the learner's OOM is an `oom` event of the step's container, the engine's kill a `kill` event
+    (nothing inside a container makes one), and a restarted engine has no events of that step at all."""
+    if step_container:
+        try:
+            events = docker_client.api.events(since=int(since) - 1, until=int(time.time()) + 1, decode=True,
+                                              filters={"type": "container"})
+            actions = {event.get("Action") or event.get("status") for event in events
+                       if str(event.get("id", "")).startswith(step_container)}
+        except Exception:
+            raise EngineLost(f"the Docker engine stopped (or restarted) while building {tag}") from None
+        if "oom" in actions or (actions and "kill" not in actions):
+            return  # the learner's doing
+        raise EngineLost(f"the Docker engine stopped (or restarted) while building {tag}")
+    # no step container seen (nothing to ask the events about): a stopping engine stops answering soon
     deadline = time.monotonic() + watch_s
     while time.monotonic() < deadline:
         try:
@@ -255,7 +274,7 @@ def _abort(response) -> None:
         response.close()
 
 
-def _note_line(line: str, steps: list[BuildStep], layer_ids: list[str]) -> None:
+def _note_line(line: str, steps: list[BuildStep], layer_ids: list[str], step_containers: list[str]) -> None:
     match = STEP_LINE.match(line)
     if match:
         steps.append(BuildStep(int(match.group(1)), match.group(3), cached=False))
@@ -267,6 +286,10 @@ def _note_line(line: str, steps: list[BuildStep], layer_ids: list[str]) -> None:
     match = LAYER_ID.match(line)
     if match:
         layer_ids.append(match.group(1))
+        return
+    match = STEP_CONTAINER.match(line)
+    if match:
+        step_containers.append(match.group(1))
 
 
 PULL_FAILURES = ("pull access denied", "repository does not exist", "manifest unknown", "no such host",

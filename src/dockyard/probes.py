@@ -239,12 +239,14 @@ class Probes:
     def exec(self, target, command, user: str | None = None) -> ExecResult:
         return self.sandbox.exec(self._container_of(target), command, user=user)
 
-    def run(self, image, command=None, environment: dict | None = None) -> ExecResult:
-        """`docker run --rm image command`; a container that cannot even start is exit code 127, not an exception."""
+    def run(self, image, command=None, environment: dict | None = None, entrypoint=None) -> ExecResult:
+        """`docker run --rm [--entrypoint …] image command`; a container that cannot even start is exit
+        code 127, not an exception. `entrypoint` replaces the image's (say, to run python whatever it has)."""
         import docker.errors
 
+        extra = {"entrypoint": entrypoint} if entrypoint is not None else {}
         try:
-            return self.sandbox.run_once(_tag(image), command=command, environment=environment)
+            return self.sandbox.run_once(_tag(image), command=command, environment=environment, **extra)
         except docker.errors.APIError as exc:
             reason = " ".join(str(getattr(exc, "explanation", "") or exc).split())[:300]
             return ExecResult(127, "", f"the container could not start: {reason}")

@@ -204,9 +204,16 @@ class Sandbox:
 
     def exec(self, container, command, user: str | None = None, timeout_s: float = 30) -> ExecResult:
         """Run a command in a running container (through `timeout`, so it cannot hang the grading)."""
+        import docker.errors
+
         argv = command if isinstance(command, list) else ["sh", "-c", command]
         wrapped = ["timeout", "-s", "KILL", str(int(timeout_s)), *argv]
-        result = self._call(lambda: container.exec_run(wrapped, demux=True, user=user or ""))
+        try:
+            result = self._call(lambda: container.exec_run(wrapped, demux=True, user=user or ""))
+        except docker.errors.APIError as exc:
+            if getattr(exc, "status_code", None) != 409:  # 409: the container is not running
+                raise
+            return ExecResult(-1, "", _not_running(container))
         stdout, stderr = result.output if result.output else (b"", b"")
         code = result.exit_code
         if code == 126 or code == 127:  # no `timeout` in the image: run plainly
@@ -277,6 +284,19 @@ class Sandbox:
             if _is_connection_error(exc):
                 raise EngineLost(f"the Docker engine stopped answering: {str(exc).splitlines()[0][:160]}") from None
             raise
+
+
+def _not_running(container) -> str:
+    """Why nothing can run in a stopped container, in the words a learner needs (its exit, its last line)."""
+    try:
+        container.reload()
+        state = container.attrs.get("State") or {}
+        last = [line for line in _tail(container.logs(), 5).splitlines() if line.strip()][-1:]
+    except Exception:
+        return "the container is not running"
+    said = f"the container is not running (it stopped with exit code {state.get('ExitCode')}"
+    said += " after running out of memory)" if state.get("OOMKilled") else ")"
+    return said + (f"; its last output: {last[0][:200]}" if last else "")
 
 
 def _is_connection_error(exc: BaseException) -> bool:

@@ -3,7 +3,7 @@
 Nothing here raises for a learner's mistake: a refused context, a Dockerfile that does not
 parse (or is binary junk), a compose file with a YAML error are kept as one-line strings on
 the `Submission`, and the rubric items that need them fail with those lines.
-The grader adds nothing to the copy; exercise-specific preparation belongs in the rubric's conftest.
+The grader adds nothing to the copy but what the rubric's own `prepare.py` adds (see `prepare`).
 """
 
 from __future__ import annotations
@@ -112,9 +112,25 @@ def load_submission(folder: Path, exercise) -> Submission:
         path = builds.scratch_copy(folder)
     submission = Submission(path=path, original=folder.resolve(), exercise_id=exercise_id, refused=refused,
                             _scratch_root=path.parent)
+    if not refused:
+        prepare(submission.path, getattr(exercise, "grader", None))
     _parse_dockerfile(submission)
     _parse_compose(submission)
     return submission
+
+
+def prepare(path: Path, grader: Path | None) -> None:
+    """Run the rubric's own preparation of the scratch copy, `graders/<id>/prepare.py: prepare(path)`,
+    before anything reads or builds it (03-dockerignore adds a `.git/` folder, which git cannot carry)."""
+    script = Path(grader) / "prepare.py" if grader else None
+    if script is None or not script.is_file():
+        return
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"dockyard_prepare_{Path(grader).name.replace('-', '_')}", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.prepare(Path(path))
 
 
 def _empty_dir() -> Path:

@@ -41,6 +41,7 @@ class Job:
     report_file: str
     output_file: str
     progress: object  # the write end of a multiprocessing.Pipe
+    environment: dict  # the caller's, at the call: a forkserver child would otherwise see the server's
 
     def pytest_args(self) -> list[str]:
         args = [
@@ -117,6 +118,8 @@ def _isolate(job: Job) -> None:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
+    os.environ.clear()
+    os.environ.update(job.environment)
     os.environ.update({
         "DOCKYARD_PROGRESS_FD": str(job.progress.fileno()),
         "DOCKYARD_COURSE": job.course,

@@ -8,7 +8,10 @@ fixtures then take its results (the very objects, failures included) instead of 
 themselves. Without a prefetch (pytest run by hand on a rubric) the fixtures do it all as before.
 
 Only work the rubric will ask for is started: which fixtures it uses is read from its source
-(a parameter named `image` or `container` on any test or fixture in graders/<id>/).
+(a parameter named `image` or `container` on any test or fixture in graders/<id>/). A rubric with
+an autouse fixture that takes `submission` may change the folder before the build (the way to do
+that is `prepare.py`, which runs before the prefetch; see submission.prepare), so its image is
+never prefetched: it is built when an item asks, after that fixture ran, as without a prefetch.
 """
 
 from __future__ import annotations
@@ -39,9 +42,21 @@ def wanted_fixtures(grader: Path) -> frozenset[str]:
         for node in ast.walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 arguments = node.args
-                names.update(a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs))
+                parameters = {a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
+                if "submission" in parameters and _is_autouse_fixture(node):
+                    return frozenset()  # it may prepare the folder before the build: build when asked
+                names.update(parameters)
     wanted = names & PREFETCHABLE
     return frozenset(wanted | ({"image"} if "container" in wanted else set()))
+
+
+def _is_autouse_fixture(function) -> bool:
+    for decorator in function.decorator_list:
+        if isinstance(decorator, ast.Call) and any(
+                keyword.arg == "autouse" and not (isinstance(keyword.value, ast.Constant) and not keyword.value.value)
+                for keyword in decorator.keywords):
+            return True
+    return False
 
 
 class Prefetch:

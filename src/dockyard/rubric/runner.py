@@ -61,7 +61,7 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
         job = child.Job(exercise_id=exercise_id, folder=str(folder.resolve()), grader=str(exercise.grader),
                         course=str(exercise.folder.parents[1]), run_id=run_id, engine_url=engine_url,
                         runtime=runtime, report_file=str(report_file), output_file=str(output_file),
-                        progress=writer)
+                        progress=writer, environment=dict(os.environ))
         process = context.Process(target=child.main, args=(job,), name=f"dockyard-grade-{run_id}")
         timed_out = False
         try:
