@@ -256,7 +256,7 @@ class Sandbox:
             pass
 
     def close(self) -> bool:
-        """Remove everything this run made; True when the sweep completed. Never raises: cleanup
+        """Remove everything this run made; True when nothing of it is left. Never raises: cleanup
         must not hide the real outcome (and whoever started the run sweeps again when it is False)."""
         if self.closed:
             return True
@@ -270,9 +270,10 @@ class Sandbox:
                 pass
         try:
             sweep(self.engine_url, run_id=self.run_id)
+            # a removal that failed quietly (a busy engine, say) leaves something: say so, to be swept again
+            return not any(leftovers(self.engine_url, run_ids=[self.run_id]).values())
         except Exception:
             return False
-        return True
         # The learner's build steps stay as (unlabelled) build cache: a re-grade after editing one line
         # must rebuild from that line only. Only images carrying this run's label are removed (by sweep).
 

@@ -118,6 +118,9 @@ def _isolate(job: Job) -> None:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
+    # the caller's sys.stdout may be no file at all (pytest's capture, a notebook's stream): ours is fd 1
+    sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
+    sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
     os.environ.clear()
     os.environ.update(job.environment)
     os.environ.update({
