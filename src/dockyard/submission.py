@@ -107,7 +107,9 @@ def load_submission(folder: Path, exercise) -> Submission:
         refused = f"the folder could not be read: {exc}"
     if refused and "over" in refused:
         # too big to copy usefully: grade an empty copy (every build item fails with the reason)
-        path = Path(builds.scratch_copy(_empty_dir()))
+        empty = _empty_dir()
+        path = Path(builds.scratch_copy(empty))
+        shutil.rmtree(empty, ignore_errors=True)
     else:
         path = builds.scratch_copy(folder)
     submission = Submission(path=path, original=folder.resolve(), exercise_id=exercise_id, refused=refused,
