@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -83,6 +84,7 @@ def main() -> None:
     print(f"peak memory of a grader process (batch, or one rubric run): {peak_mb:.0f} MB (target < 200 MB)")
     print(f"labelled resources left: {sandbox.leftovers()} (target: all 0)")
     print(f"dangling images added: {dangling_images() - dangling_before} (target: 0)")
+    shutil.rmtree(work, ignore_errors=True)  # the synthetic class and its gradebooks
 
 
 if __name__ == "__main__":

@@ -202,3 +202,20 @@ def test_doctor_is_happy_on_this_machine():
     result = subprocess.run([*DOCKYARD, "doctor"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "compose" in result.stdout and "base images" in result.stdout
+
+
+def test_clean_removes_scratch_folders_of_gone_graders_only(tmp_path):
+    """A grading killed with SIGKILL leaves its scratch copy; `dockyard clean` removes it, never one in use."""
+    from dockyard import scratch
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    dead = tmp_path / f"dockyard-copy-{gone.pid}-abc"
+    (dead / "submission").mkdir(parents=True)
+    (dead / "submission" / "app.py").write_text("print('a learner file')\n")
+    alive = tmp_path / f"{scratch.prefix('grade')}def"
+    alive.mkdir()
+    unrelated = tmp_path / "dockyard-notes"
+    unrelated.mkdir()
+    assert scratch.sweep(tmp_path) == 1
+    assert not dead.exists() and alive.is_dir() and unrelated.is_dir()

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dockyard import exercises, sandbox
+from dockyard import scratch as scratches
 from dockyard.errors import UsageError
 from dockyard.report.model import Report
 
@@ -186,7 +187,7 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
     grade_one = grade_one or runner.grade
     summary = BatchSummary()
     used_engines: set[str] = set()
-    scratch = Path(tempfile.mkdtemp(prefix="dockyard-batch-"))
+    scratch = Path(tempfile.mkdtemp(prefix=scratches.prefix("batch")))
     cache_before = {url: sandbox.dangling_images(url) for url in engines}
     stop = threading.Event()
     notify = progress or (lambda *args: None)

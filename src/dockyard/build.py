@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dockyard import scratch
 from dockyard.errors import BuildFailed, BuildTimedOut, ContextRefused, EngineLost
 
 STEP_LINE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
@@ -323,6 +324,6 @@ def scratch_copy(source: Path, parent: Path | None = None) -> Path:
     """Copy a learner's folder to a private scratch folder, keeping symlinks as links (never following them)."""
     import shutil
 
-    destination = Path(tempfile.mkdtemp(prefix="dockyard-", dir=parent)) / "submission"
+    destination = Path(tempfile.mkdtemp(prefix=scratch.prefix("copy"), dir=parent)) / "submission"
     shutil.copytree(source, destination, symlinks=True, ignore_dangling_symlinks=True)
     return destination

@@ -49,9 +49,13 @@ def cmd_clean(args, env) -> ExitStatus:
 
     removed = sandbox.sweep(engine_url(args), everything=args.all)
     cache = sandbox.prune_build_cache(engine_url(args))
+    from dockyard import scratch as scratches
+
+    scratch = scratches.sweep()
     left = sandbox.leftovers(engine_url(args))
     summary = ", ".join(f"{count} {kind}(s)" for kind, count in removed.items())
-    print(f"removed {summary}, and {cache} cached build step(s)", file=env.stdout)
+    print(f"removed {summary}, {cache} cached build step(s), and {scratch} scratch folder(s) of gone gradings",
+          file=env.stdout)
     if any(left.values()) and args.all:
         print("still present: " + ", ".join(f"{n} {k}(s)" for k, n in left.items() if n), file=env.stderr)
         return ExitStatus.ERROR

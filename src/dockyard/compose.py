@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard import engine, firewall
+from dockyard import engine, firewall, scratch
 from dockyard.errors import ComposeError, DockyardError, EngineLost
 from dockyard.limits import CAP_DROP
 
@@ -158,7 +158,7 @@ class ComposeProject:
         self.name = f"dy{sandbox.run_id}{len(sandbox._compose_projects)}"
         self.model = config(self.project_dir, self.files, sandbox.engine_url)
         self.ports_declared = declared_ports(self.model)
-        self._spec_dir = Path(tempfile.mkdtemp(prefix="dockyard-compose-"))
+        self._spec_dir = Path(tempfile.mkdtemp(prefix=scratch.prefix("compose")))
         self.spec_file = self._spec_dir / "compose.sandboxed.json"
         self.spec_file.write_text(json.dumps(
             sandboxed_model(self.model, self.name, sandbox.labels, sandbox.limits), indent=1))

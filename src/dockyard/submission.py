@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard import build as builds
+from dockyard import scratch
 from dockyard.compose import find_compose_file
 from dockyard.errors import ContextRefused
 
@@ -138,7 +139,7 @@ def prepare(path: Path, grader: Path | None) -> None:
 def _empty_dir() -> Path:
     import tempfile
 
-    return Path(tempfile.mkdtemp(prefix="dockyard-empty-"))
+    return Path(tempfile.mkdtemp(prefix=scratch.prefix("empty")))
 
 
 def _parse_dockerfile(submission: Submission) -> None:

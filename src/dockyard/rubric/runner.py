@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-from dockyard import engine, exercises
+from dockyard import engine, exercises, scratch
 from dockyard.errors import UsageError
 from dockyard.report.model import Report
 
@@ -53,9 +53,9 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
     progress = progress or (lambda message: None)
 
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="dockyard-grade-") as scratch:
-        report_file = Path(scratch) / "report.json"
-        output_file = Path(scratch) / "pytest.out"
+    with tempfile.TemporaryDirectory(prefix=scratch.prefix("grade")) as grading_dir:
+        report_file = Path(grading_dir) / "report.json"
+        output_file = Path(grading_dir) / "pytest.out"
         context = child.context()
         reader, writer = context.Pipe(duplex=False)
         job = child.Job(exercise_id=exercise_id, folder=str(folder.resolve()), grader=str(exercise.grader),
