@@ -182,19 +182,26 @@ def codes(findings: list[LintFinding]) -> set[str]:
     return {finding.code for finding in findings}
 
 
-_CONFIG: str | None = None
+NEUTRAL_CONFIG = "ignored: []\n"
 
 
 def _neutral_config() -> str:
-    global _CONFIG
-    if _CONFIG is None or not os.path.isfile(_CONFIG):
-        import tempfile
-
-        fd, path = tempfile.mkstemp(prefix="dockyard-hadolint-", suffix=".yaml")
-        with os.fdopen(fd, "w") as handle:
-            handle.write("ignored: []\n")
-        _CONFIG = path
-    return _CONFIG
+    """Our empty hadolint config: one file in the user's cache, written when missing (never one per run)."""
+    root = os.environ.get("DOCKYARD_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "dockyard")
+    path = os.path.join(root, "hadolint.yaml")
+    try:
+        with open(path) as handle:
+            if handle.read() == NEUTRAL_CONFIG:
+                return path
+    except OSError:
+        pass
+    os.makedirs(root, exist_ok=True)
+    partial = f"{path}.{os.getpid()}.partial"
+    with open(partial, "w") as handle:
+        handle.write(NEUTRAL_CONFIG)
+    os.replace(partial, path)  # atomic: gradings running side by side never read half a file
+    return path
 
 
 def _neutral_cwd() -> str:
