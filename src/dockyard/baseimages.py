@@ -334,9 +334,9 @@ def present(client, image: str) -> bool:
 
 def cache_dir() -> Path:
     """Where exported stand-in tarballs are kept: `$DOCKYARD_CACHE/images` or `~/.cache/dockyard/images`."""
-    root = os.environ.get("DOCKYARD_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "dockyard")
-    return Path(root) / "images"
+    from dockyard import scratch
+
+    return scratch.cache_root() / "images"
 
 
 def cached_tarball(recipe: Recipe) -> Path:

@@ -98,12 +98,15 @@ class Finding:
     required: bool = True
 
 
+_DATA_ROOTS: dict[str, str] = {}  # engine URL -> its data root
+
+
 def free_bytes_on_data_root(docker_client) -> tuple[int, str] | None:
     """Free bytes where the engine keeps images, when that folder is visible from here."""
-    root = getattr(docker_client, "_dockyard_root_dir", None)
-    if root is None:  # `docker info` is slow (tens of ms) and the data root does not move: ask once
-        root = docker_client.info().get("DockerRootDir") or "/var/lib/docker"
-        docker_client._dockyard_root_dir = root
+    key = docker_client.api.base_url
+    if key not in _DATA_ROOTS:  # `docker info` is slow (tens of ms) and the data root does not move: ask once
+        _DATA_ROOTS[key] = docker_client.info().get("DockerRootDir") or "/var/lib/docker"
+    root = _DATA_ROOTS[key]
     probe = Path(root)
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent

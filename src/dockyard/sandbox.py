@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dockyard import build as builds
-from dockyard import engine, firewall
+from dockyard import engine, firewall, scratch
 from dockyard.errors import DiskFull, DockyardError, EngineLost
 from dockyard.limits import CAP_DROP, DEFAULT_LIMITS, Limits
 
@@ -268,14 +268,14 @@ class Sandbox:
                 project.close()
             except Exception:
                 pass
+        # The learner's build steps stay as (unlabelled) build cache: a re-grade after editing one line
+        # must rebuild from that line only. Only images carrying this run's label are removed (by sweep).
         try:
             sweep(self.engine_url, run_id=self.run_id)
             # a removal that failed quietly (a busy engine, say) leaves something: say so, to be swept again
             return not any(leftovers(self.engine_url, run_ids=[self.run_id]).values())
         except Exception:
             return False
-        # The learner's build steps stay as (unlabelled) build cache: a re-grade after editing one line
-        # must rebuild from that line only. Only images carrying this run's label are removed (by sweep).
 
     def _call(self, action):
         """Run an engine call, turning "the engine went away" into EngineLost (retry-worthy, not the learner's fault)."""
@@ -320,13 +320,7 @@ def _owner_is_dead(owner: str | None) -> bool:
     host, _, pid = owner.rpartition(":")
     if host != socket.gethostname():
         return False  # another machine's run: not ours to judge
-    try:
-        os.kill(int(pid), 0)
-    except (ProcessLookupError, ValueError):
-        return True
-    except PermissionError:
-        return False
-    return False
+    return not pid.isdigit() or not scratch.process_alive(int(pid))
 
 
 def sweep(engine_url: str | None = None, run_id: str | None = None, everything: bool = False) -> dict[str, int]:

@@ -62,15 +62,14 @@ class Submission:
 
     def build_blocker(self) -> str | None:
         """Why this folder cannot be built at all (one learner-facing line), or None when it can."""
-        if self.refused:
-            return f"the build context was refused: {self.refused}"
-        if not (self.path / "Dockerfile").is_file():
-            return self.no_dockerfile_message()
+        if self.refused or not (self.path / "Dockerfile").is_file():
+            return self.no_dockerfile_message()  # which says the refusal first
         if self.dockerfile_error and "not a text file" in self.dockerfile_error:
             return self.dockerfile_error
         return None
 
     def no_dockerfile_message(self) -> str:
+        """What to do about a missing Dockerfile (or a refused folder, which hides it)."""
         if self.refused:
             return f"the build context was refused: {self.refused}"
         try:

@@ -183,25 +183,28 @@ def codes(findings: list[LintFinding]) -> set[str]:
 
 
 NEUTRAL_CONFIG = "ignored: []\n"
+_CONFIG: str | None = None  # checked once per process
 
 
 def _neutral_config() -> str:
     """Our empty hadolint config: one file in the user's cache, written when missing (never one per run)."""
-    root = os.environ.get("DOCKYARD_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "dockyard")
-    path = os.path.join(root, "hadolint.yaml")
+    global _CONFIG
+    if _CONFIG is not None and os.path.isfile(_CONFIG):
+        return _CONFIG
+    from dockyard import scratch
+
+    path = scratch.cache_root() / "hadolint.yaml"
     try:
-        with open(path) as handle:
-            if handle.read() == NEUTRAL_CONFIG:
-                return path
+        current = path.read_text()
     except OSError:
-        pass
-    os.makedirs(root, exist_ok=True)
-    partial = f"{path}.{os.getpid()}.partial"
-    with open(partial, "w") as handle:
-        handle.write(NEUTRAL_CONFIG)
-    os.replace(partial, path)  # atomic: gradings running side by side never read half a file
-    return path
+        current = None
+    if current != NEUTRAL_CONFIG:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        partial.write_text(NEUTRAL_CONFIG)
+        os.replace(partial, path)  # atomic: gradings running side by side never read half a file
+    _CONFIG = str(path)
+    return _CONFIG
 
 
 def _neutral_cwd() -> str:
