@@ -41,6 +41,7 @@ lab: setup
 
 test: setup
 	@scripts/ensure-test-tools
+	@scripts/ensure-redis
 	DOCKYARD_NO_SKIPS=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 doctor: venv
