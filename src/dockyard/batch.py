@@ -168,12 +168,15 @@ class BatchSummary:
     failed: int = 0  # status error (grading could not run)
     retry: int = 0  # engine trouble: marked for retry, not recorded as a zero
     interrupted: bool = False
-    engines_used: tuple[str, ...] = ()
 
 
 def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | None = None, force: bool = False,
-              engines: list[str] | None = None, progress=None, grade_one=None) -> BatchSummary:
-    """Grade every learner; `progress(event, student, report)` is called as work moves on."""
+              engine_url: str | None = None, progress=None, grade_one=None, queue_url: str | None = None,
+              result_ttl: int | None = None) -> BatchSummary:
+    """Grade every learner; `progress(event, student, report)` is called as work moves on.
+
+    With `queue_url`, the class goes to the workers of that queue (dockyard.queue) instead of this
+    host's engine; the outputs are the same files, written by the same code."""
     from dockyard.rubric import runner
 
     exercise = exercises.load(exercise_id)
@@ -182,13 +185,14 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
     out.mkdir(parents=True, exist_ok=True)
     version = rubric_version(exercise)
     results = Results(out, exercise_id, version)
+    if queue_url:
+        return _run_batch_on_queue(exercise, learners, out, results, version, queue_url=queue_url, force=force,
+                                   progress=progress, result_ttl=result_ttl)
     jobs = max(1, jobs or os.cpu_count() or 1)
-    engines = engines or [None]
     grade_one = grade_one or runner.grade
     summary = BatchSummary()
-    used_engines: set[str] = set()
     scratch = Path(tempfile.mkdtemp(prefix=scratches.prefix("batch")))
-    cache_before = {url: sandbox.dangling_images(url) for url in engines}
+    cache_before = sandbox.dangling_images(engine_url)
     stop = threading.Event()
     notify = progress or (lambda *args: None)
 
@@ -206,8 +210,6 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
             previous = results.finished(learner.student, digest, version)
             if previous is not None:
                 return learner, previous, True
-        engine_url = engines[index % len(engines)]
-        used_engines.add(engine_url or "default")
         notify("start", learner.student, None)
         report = grade_one(exercise_id, folder, engine_url=engine_url)
         if not stop.is_set():
@@ -248,12 +250,78 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
         from dockyard.rubric import child
 
         child.stop_forkserver()
-        for url, before in cache_before.items():  # the build cache this class added: a class must not fill the disk
+        try:  # the build cache this class added: a class must not fill the disk
+            sandbox.prune_build_cache(engine_url, keep=cache_before)
+        except Exception:
+            pass  # an engine that went away keeps its cache; `dockyard clean` prunes it later
+    return summary
+
+
+def _run_batch_on_queue(exercise, learners: list[Learner], out: Path, results: Results, version: str, *,
+                        queue_url: str, force: bool, progress, result_ttl: int | None) -> BatchSummary:
+    """Enqueue one job per changed submission (or attach to the one already there), then record each as it ends."""
+    from dockyard import queue as queues
+    from dockyard.queue import client, jobs
+
+    notify = progress or (lambda *args: None)
+    summary = BatchSummary()
+    rq_queue = queues.queue(queues.connect(queue_url))
+    result_ttl = result_ttl or queues.DEFAULT_RESULT_TTL_S
+    scratch = Path(tempfile.mkdtemp(prefix=scratches.prefix("batch")))
+    pending: list[client.Pending] = []
+    digests: dict[str, str] = {}
+
+    def finished(student: str, report: Report, reused: bool = False) -> None:
+        if reused:
+            summary.reused += 1
+        elif report.retry:
+            summary.retry += 1
+        elif report.status == "error":
+            summary.failed += 1
+        else:
+            summary.graded += 1
+        notify("done", student, report)
+
+    try:
+        for learner in learners:
             try:
-                sandbox.prune_build_cache(url, keep=before)
-            except Exception:
-                pass  # an engine that went away keeps its cache; `dockyard clean` prunes it later
-    summary.engines_used = tuple(sorted(used_engines))
+                folder = unpack(learner, scratch)
+            except UsageError as refusal:  # the same final verdict as a local batch
+                report = Report.failed(exercise.id, refusal.one_line())
+                results.record(learner.student, content_hash_of_file(learner.source), version, report)
+                finished(learner.student, report)
+                continue
+            digest = content_hash(folder)
+            if not force:
+                previous = results.finished(learner.student, digest, version)
+                if previous is not None:
+                    finished(learner.student, previous, reused=True)
+                    continue
+            try:
+                payload = jobs.pack(folder, exercise=exercise.id, rubric_version=version, student=learner.student,
+                                    content_hash=digest)
+            except jobs.PayloadRefused as refusal:
+                report = Report.failed(exercise.id, f"{learner.source.name}: {refusal}")
+                results.record(learner.student, digest, version, report)
+                finished(learner.student, report)
+                continue
+            job = client.enqueue(rq_queue, payload, result_ttl=result_ttl, force=force)
+            digests[learner.student] = digest
+            pending.append(client.Pending(learner.student, job.id))
+            notify("queued", learner.student, None)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+        def done(student: str, report: Report) -> None:
+            results.record(student, digests[student], version, report)
+            finished(student, report)
+
+        client.wait(rq_queue, pending, exercise.id, on_done=done)
+    except KeyboardInterrupt:
+        summary.interrupted = True  # the jobs stay queued: the same command attaches to them again
+        raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        write_outputs(out, exercise, results)
     return summary
 
 
@@ -305,7 +373,8 @@ def command(args, env) -> int:
                            else f"{student}: {'retry' if report.retry else 'error'}")
 
         summary = run_batch(args.exercise, Path(args.submissions), Path(args.out), jobs=args.jobs,
-                            force=args.force, engines=args.engine or None, progress=progress)
+                            force=args.force, engine_url=args.engine, progress=progress,
+                            queue_url=getattr(args, "queue", None), result_ttl=getattr(args, "result_ttl", None))
     print(f"{summary.graded} graded, {summary.reused} unchanged (kept), {summary.failed} failed, "
           f"{summary.retry} to retry → {Path(args.out) / 'gradebook.csv'}", file=env.stdout)
     return ExitStatus.OK

@@ -38,9 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Learn Docker by doing: check your exercises, grade a class, keep the engine tidy.",
     )
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--engine", metavar="URL", action="append",
-                        help="Docker engine URL (default: DOCKER_HOST or the local socket); "
-                             "`batch` takes it more than once to spread a class over engines")
+    common.add_argument("--engine", metavar="URL",
+                        help="this host's Docker engine socket (default: DOCKER_HOST or the local socket); "
+                             "to grade on other hosts, run `dockyard worker` there and pass --queue")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add = lambda name, help: commands.add_parser(name, help=help, description=help, parents=[common])  # noqa: E731
 
@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
     grade.add_argument("--gradescope", metavar="FILE", help="also write Gradescope's results.json")
     grade.add_argument("--runtime", help="container runtime for learner containers, e.g. runsc")
+    grade.add_argument("--queue", metavar="REDIS_URL", help="grade on a `dockyard worker` of this queue, not here")
+    grade.add_argument("--wait", type=float, default=900, metavar="SECONDS",
+                       help="with --queue: how long to wait for a worker's result (default: 900)")
 
     batch = add("batch", "grade a whole class in parallel")
     batch.add_argument("exercise")
@@ -69,6 +72,20 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--jobs", type=int, default=None, help="gradings at once (default: number of cores)")
     batch.add_argument("--out", default="gradebook", help="output folder (default: ./gradebook)")
     batch.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
+    batch.add_argument("--queue", metavar="REDIS_URL",
+                       help="grade on the `dockyard worker`s of this queue (redis://HOST:PORT/DB, rediss://…)")
+    for parser_with_queue in (grade, batch):
+        parser_with_queue.add_argument("--result-ttl", type=int, default=None, metavar="SECONDS",
+                                       help="with --queue: how long the queue keeps each result (default: a week)")
+
+    worker = add("worker", "grade queued submissions with this host's engine (run one on every Docker host)")
+    worker.add_argument("--queue", metavar="REDIS_URL", required=True,
+                        help="redis://[user:password@]HOST:PORT/DB, rediss://… (TLS) or unix:///path")
+    worker.add_argument("--processes", type=int, default=None, help="gradings at once (default: number of cores)")
+    worker.add_argument("--result-ttl", type=int, default=7 * 24 * 3600, metavar="SECONDS",
+                        help="how long a result is kept when the sender did not say (default: a week)")
+    worker.add_argument("--base-images", metavar="IMAGE,IMAGE",
+                        help="the base images the preflight requires (default: every course image)")
     return parser
 
 

@@ -5,8 +5,23 @@ from __future__ import annotations
 from dockyard.status import ExitStatus
 
 
+LOCAL_ENGINE_SCHEMES = ("unix://", "npipe://")
+
+
 def engine_url(args) -> str | None:
-    return args.engine[0] if getattr(args, "engine", None) else None
+    return getattr(args, "engine", None) or None
+
+
+def local_engine_url(args) -> str | None:
+    """--engine for grading: this host's socket only. A remote engine would get this host's probes,
+    firewall and disk checks, none of which reach it: grading runs on the engine's own host."""
+    from dockyard.errors import UsageError
+
+    url = engine_url(args)
+    if url and not url.startswith(LOCAL_ENGINE_SCHEMES):
+        raise UsageError(f"--engine {url}: grading must run on the engine's own host; there, run "
+                         "`dockyard worker --queue redis://…` and pass --queue redis://… here instead")
+    return url
 
 
 def cmd_doctor(args, env) -> ExitStatus:
@@ -114,8 +129,14 @@ def _grade(args, env, progress):
     if not Path(folder).is_dir():
         exercises.load(args.exercise)  # an unknown exercise is the better message
         raise UsageError(f"no such folder: {folder}")
-    return runner.grade(args.exercise, folder, engine_url=engine_url(args), runtime=getattr(args, "runtime", None),
-                        progress=progress)
+    if getattr(args, "queue", None):
+        from dockyard import queue as queues
+        from dockyard.queue import client
+
+        return client.submit_one(queues.check_url(args.queue), args.exercise, Path(folder), budget_s=args.wait,
+                                 result_ttl=args.result_ttl or queues.DEFAULT_RESULT_TTL_S)
+    return runner.grade(args.exercise, folder, engine_url=local_engine_url(args),
+                        runtime=getattr(args, "runtime", None), progress=progress)
 
 
 def _exit_for(report) -> ExitStatus:
@@ -206,4 +227,16 @@ def write_gradescope(report, path) -> None:
 def cmd_batch(args, env) -> ExitStatus:
     from dockyard import batch
 
+    local_engine_url(args)
+    if args.queue:
+        from dockyard import queue as queues
+
+        queues.check_url(args.queue)
     return batch.command(args, env)
+
+
+def cmd_worker(args, env) -> ExitStatus:
+    from dockyard.queue import worker
+
+    local_engine_url(args)
+    return worker.command(args, env)

@@ -1,0 +1,121 @@
+"""The sender's side: enqueue submissions, attach to their jobs, turn finished jobs into Reports.
+
+A job's id is its content (jobs.job_id: exercise, rubric version, content hash), so a batch that
+is killed and started again finds the jobs it enqueued (queued, in progress or finished) and waits
+for those instead of enqueuing them again; an unchanged submission whose job finished is not
+graded again; two identical submissions share one grading.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from dockyard.queue import jobs
+from dockyard.report.model import Report
+
+RETRIES = 2  # an engine error or a dead worker: the job runs at most 1 + RETRIES times
+POLL_S = 0.5
+FINAL_FAILED = ("failed", "stopped", "canceled")
+
+
+@dataclass
+class Pending:
+    key: str  # the caller's name for it (a student)
+    job_id: str
+
+
+def enqueue(rq_queue, payload: jobs.Payload, *, result_ttl: int, force: bool = False):
+    """The payload's job: the existing one (attach) unless it failed for good or `force`; else a new one."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, Retry
+
+    try:
+        existing = Job.fetch(payload.job_id, connection=rq_queue.connection, serializer=rq_queue.serializer)
+        status = existing.get_status(refresh=False)
+        if not force and status is not None and str(getattr(status, "value", status)) not in FINAL_FAILED:
+            return existing
+        existing.delete()
+    except NoSuchJobError:
+        pass
+    return rq_queue.enqueue_call(jobs.GRADE_FUNCTION, args=(payload.to_data(),), job_id=payload.job_id,
+                                 timeout=3600, result_ttl=result_ttl, failure_ttl=result_ttl,
+                                 retry=Retry(max=RETRIES), description=f"{payload.exercise} for {payload.student}")
+
+
+def outcome(job, exercise_id: str) -> Report | None:
+    """The job's Report once it is final (finished, or failed with no retry left), else None."""
+    status = job.get_status(refresh=True)
+    status = str(getattr(status, "value", status))
+    if status == "finished":
+        result = job.return_value(refresh=True)
+        if isinstance(result, dict):
+            try:
+                return Report.from_dict(result)
+            except (TypeError, ValueError):
+                pass
+        return Report.failed(exercise_id, "the worker returned something that is not a Report", retry=True)
+    if status in FINAL_FAILED:
+        reason = _last_line(job)
+        return Report.failed(exercise_id, f"the queue could not grade it after {RETRIES + 1} tries: {reason}", retry=True)
+    return None
+
+
+def _last_line(job) -> str:
+    try:
+        latest = job.latest_result()
+        text = (latest.exc_string if latest is not None else None) or job.exc_info or ""
+    except Exception:
+        text = job.exc_info or ""
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no reason given"
+
+
+def wait(rq_queue, pending: list[Pending], exercise_id: str, *, budget_s: float | None = None, on_done=None) -> dict:
+    """Poll the jobs until each is final (or the budget is spent); `on_done(key, report)` as each ends."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    left = {item.key: item for item in pending}
+    reports: dict[str, Report] = {}
+    deadline = None if budget_s is None else time.monotonic() + budget_s
+    while left:
+        for key, item in list(left.items()):
+            try:
+                job = Job.fetch(item.job_id, connection=rq_queue.connection, serializer=rq_queue.serializer)
+            except NoSuchJobError:  # expired or deleted under us: say so rather than wait for ever
+                report = Report.failed(exercise_id, f"job {item.job_id} is gone from the queue", retry=True)
+            else:
+                report = outcome(job, exercise_id)
+            if report is not None:
+                reports[key] = report
+                del left[key]
+                if on_done:
+                    on_done(key, report)
+        if not left or (deadline is not None and time.monotonic() >= deadline):
+            break
+        time.sleep(POLL_S)
+    return reports
+
+
+def submit_one(url: str, exercise_id: str, folder: Path, *, budget_s: float, result_ttl: int, force: bool = False) -> Report:
+    """`dockyard grade --queue`: one job, waited for within the budget."""
+    from dockyard import batch, exercises
+    from dockyard import queue as queues
+
+    exercise = exercises.load(exercise_id)
+    version = batch.rubric_version(exercise)
+    digest = batch.content_hash(folder)
+    try:
+        payload = jobs.pack(folder, exercise=exercise_id, rubric_version=version, student=Path(folder).name or "submission",
+                            content_hash=digest)
+    except jobs.PayloadRefused as refusal:
+        return Report.failed(exercise_id, str(refusal))
+    rq_queue = queues.queue(queues.connect(url))
+    job = enqueue(rq_queue, payload, result_ttl=result_ttl, force=force)
+    reports = wait(rq_queue, [Pending("one", job.id)], exercise_id, budget_s=budget_s)
+    if "one" in reports:
+        return reports["one"]
+    return Report.failed(exercise_id, f"no worker finished it within {budget_s:g} s (job {job.id} stays queued; "
+                                      "run the same command again to wait for it)", retry=True)

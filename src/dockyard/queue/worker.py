@@ -1,0 +1,300 @@
+"""`dockyard worker --queue redis://…`: grade queued submissions with this host's own engine.
+
+One RQ worker per process (`--processes N` supervises N of them). Each takes a job only while its
+engine is healthy (preflight: the engine answers, the base images are present, the disk has room,
+the egress firewall is in place), checked before the first job, every PREFLIGHT_EVERY_S, and again
+after any grading that ended in an engine error; an unhealthy worker logs why, takes nothing, and
+resumes by itself when the engine is back. It runs nothing but `grade_job` (a job naming any other
+function is failed with a logged reason), and `grade_job` checks the payload (jobs.validate) before
+it uses any of it.
+
+Faults: a learner's own fault is a graded Report, returned as the result and never retried. An
+engine error raises EngineTrouble, so RQ retries the job (bounded, `Retry(max=…)` set by the
+sender) and this worker re-checks its engine before it takes another. A worker that dies (SIGKILL,
+the host gone) stops renewing its lease on the job (RQ's execution heartbeat, LEASE_S); a live
+worker's maintenance then finds the job abandoned and requeues it while it has retries left. The
+dead worker's engine leftovers are swept when it starts again (its gradings' owner is dead), and
+by `dockyard clean` on its host.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from dockyard.queue import jobs
+
+log = logging.getLogger("dockyard.worker")
+
+MONITOR_INTERVAL_S = 5  # how often a busy worker renews its lease on the job it grades
+LEASE_S = 25  # a job whose lease is not renewed for this long is abandoned (its worker died)
+MAINTENANCE_S = 10  # how often an idle worker looks for abandoned jobs
+WORKER_TTL_S = 20  # an idle worker's registration lives this long between heartbeats (dequeue waits ttl-15 s)
+PREFLIGHT_EVERY_S = 60.0
+UNHEALTHY_RETRY_S = 5.0
+JOB_TIMEOUT_S = 3600  # RQ's own bound; runner.grade enforces the exercise's tighter one
+
+
+class EngineTrouble(RuntimeError):
+    """The engine failed the grading (not the learner): RQ retries the job, on another worker if this one is sick."""
+
+
+def _report_failed(payload_exercise: str, error: str) -> dict:
+    from dockyard.report.model import Report
+
+    return Report.failed(payload_exercise, error).to_dict()
+
+
+def grade_job(payload) -> dict:
+    """THE job function: validate the payload, unpack it, grade it with the local engine, return the Report's dict."""
+    from dockyard import batch, engine, exercises
+    from dockyard.rubric import child, runner
+
+    exercise_hint = payload.get("exercise") if isinstance(payload, dict) and isinstance(payload.get("exercise"), str) else "unknown"
+    try:
+        checked = jobs.validate(payload)
+        exercise = exercises.load(checked.exercise)
+        if batch.rubric_version(exercise) != checked.rubric_version:
+            raise jobs.PayloadRefused(f"rubric version {checked.rubric_version} is not this worker's "
+                                      f"({batch.rubric_version(exercise)}): update Dockyard on this host or the sender")
+    except jobs.PayloadRefused as refusal:
+        log.warning("refused a job: %s", refusal)
+        return _report_failed(exercise_hint[:64], f"refused by the worker: {refusal}")
+    except Exception as exc:  # an unknown exercise and the like: the payload is not for this course
+        log.warning("refused a job: %s", exc)
+        return _report_failed(exercise_hint[:64], f"refused by the worker: {type(exc).__name__}: {str(exc)[:200]}")
+    engine.client.cache_clear()  # never reuse a connection inherited from the worker's own process
+    scratch_root = Path(tempfile.mkdtemp(prefix=_scratch_prefix()))
+    try:
+        try:
+            folder = jobs.unpack(checked, scratch_root / "submission")
+        except jobs.PayloadRefused as refusal:
+            log.warning("refused a job for %s: %s", checked.student, refusal)
+            return _report_failed(checked.exercise, f"refused by the worker: {refusal}")
+        log.info("grading %s for %s", checked.exercise, checked.student)
+        try:
+            report = runner.grade(checked.exercise, folder, engine_url=os.environ.get("DOCKYARD_WORKER_ENGINE") or None)
+        except Exception as exc:  # EngineUnavailable before the grading started
+            _flag_engine_error()
+            raise EngineTrouble(f"the engine could not grade: {exc}") from None
+        finally:
+            child.stop_forkserver()
+        if report.retry:
+            _flag_engine_error()
+            raise EngineTrouble(f"engine error: {report.error}")
+        return report.to_dict()
+    finally:
+        shutil.rmtree(scratch_root, ignore_errors=True)
+
+
+def _scratch_prefix() -> str:
+    from dockyard import scratch
+
+    return scratch.prefix("queue")
+
+
+def _flag_engine_error() -> None:
+    """Tell the worker (our parent: we run in RQ's work horse) to preflight before its next job."""
+    try:
+        from rq import get_current_job
+
+        job = get_current_job()
+        if job is not None:
+            job.meta["engine_error"] = True
+            job.save_meta()
+    except Exception:
+        pass
+
+
+# -- preflight ------------------------------------------------------------------------------------
+def preflight(engine_url: str | None, images: list[str] | None = None) -> list[str]:
+    """What keeps this host from grading now (empty: healthy). A fresh client: never a cached, dead one."""
+    import docker
+
+    from dockyard import baseimages, engine, firewall
+
+    url = engine.engine_url(engine_url)
+    try:
+        client = docker.DockerClient(base_url=url, timeout=20, version="auto")
+        client.ping()
+    except Exception as exc:
+        return [f"the engine at {url} does not answer ({str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__})"]
+    problems: list[str] = []
+    try:
+        wanted = images if images is not None else baseimages.course_images()
+        missing = [image for image in wanted if not baseimages.present(client, image)]
+        if missing:
+            problems.append("base images missing: " + ", ".join(missing) + " (run `dockyard images`)")
+        engine._DATA_ROOTS.pop(client.api.base_url, None)
+        free = engine.free_bytes_on_data_root(client)
+        if free is not None and free[0] < engine.MIN_FREE_BYTES:
+            problems.append(f"only {free[0] / 2**30:.1f} GiB free on {free[1]} (needs {engine.MIN_FREE_BYTES / 2**30:.0f})")
+    except Exception as exc:
+        problems.append(f"the engine failed a check: {str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__}")
+    finally:
+        client.close()
+    if not (firewall.ensure() and firewall.active()):
+        problems.append("the egress firewall is not in place (run the worker as root on the engine's host)")
+    return problems
+
+
+# -- the RQ worker ----------------------------------------------------------------------------------
+def worker_class():
+    from rq import Worker
+    from rq.job import JobStatus
+
+    class GradingWorker(Worker):
+        """RQ's forking worker that runs only grade_job, and only while its engine is healthy."""
+
+        engine_url: str | None = None
+        images: list[str] | None = None
+        _healthy_until = 0.0
+        _was_unhealthy = False
+
+        def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
+            return LEASE_S  # RQ's default adds 60 s: a dead worker's job would wait over a minute
+
+        def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+            self.wait_until_healthy()
+            return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+
+        def wait_until_healthy(self) -> None:
+            while time.monotonic() >= self._healthy_until:
+                problems = preflight(self.engine_url, self.images)
+                if not problems:
+                    if self._was_unhealthy:
+                        log.warning("worker %s: healthy again, taking jobs", self.name)
+                    self._was_unhealthy = False
+                    self._healthy_until = time.monotonic() + PREFLIGHT_EVERY_S
+                    return
+                log.error("worker %s: unhealthy, taking no jobs: %s", self.name, "; ".join(problems))
+                self._was_unhealthy = True
+                self.heartbeat()
+                if self.should_run_maintenance_tasks:  # a sick worker still requeues others' abandoned jobs
+                    self.run_maintenance_tasks()
+                time.sleep(UNHEALTHY_RETRY_S)
+                if self._stop_requested:
+                    return
+
+        def execute_job(self, job, queue):
+            try:
+                name = job.func_name
+            except Exception as exc:  # data that does not even decode as a job
+                name = f"<undecodable: {type(exc).__name__}>"
+            if name != jobs.GRADE_FUNCTION:
+                reason = f"refused: this worker runs only {jobs.GRADE_FUNCTION}, not {name[:120]}"
+                log.warning("worker %s: job %s %s", self.name, job.id, reason)
+                job.retries_left = 0
+                self.handle_job_failure(job, queue=queue, exc_string=reason)
+                return
+            super().execute_job(job, queue)
+            try:
+                job.refresh()
+                if job.meta.get("engine_error"):
+                    log.warning("worker %s: job %s met an engine error; checking the engine before the next job",
+                                self.name, job.id)
+                    self._healthy_until = 0.0
+            except Exception:
+                self._healthy_until = 0.0
+
+    return GradingWorker
+
+
+def run_one(url: str, engine_url: str | None, images: list[str] | None, result_ttl: int, burst: bool = False) -> int:
+    """One RQ worker in this process, until SIGTERM/SIGINT (RQ's warm shutdown: the job in hand finishes)."""
+    from rq.serializers import JSONSerializer
+
+    from dockyard import queue as queues
+
+    connection = queues.connect(url)
+    cls = worker_class()
+    worker = cls([queues.queue(connection)], connection=connection, serializer=JSONSerializer,
+                 default_result_ttl=result_ttl, job_monitoring_interval=MONITOR_INTERVAL_S,
+                 maintenance_interval=MAINTENANCE_S, worker_ttl=WORKER_TTL_S)
+    worker.engine_url = engine_url
+    worker.images = images
+    worker.work(burst=burst, logging_level="INFO", with_scheduler=False)
+    return 0
+
+
+def sweep_leftovers(engine_url: str | None) -> None:
+    """What dead gradings on this host left: engine resources whose owner died, and their scratch folders."""
+    from dockyard import sandbox, scratch
+
+    try:
+        removed = sandbox.sweep(engine_url)
+        folders = scratch.sweep()
+        if any(removed.values()) or folders:
+            log.warning("swept what dead gradings left: %s, %d scratch folder(s)",
+                        ", ".join(f"{n} {k}(s)" for k, n in removed.items() if n) or "no engine resources", folders)
+    except Exception as exc:
+        log.warning("could not sweep leftovers yet (%s); the next start or `dockyard clean` will", exc)
+
+
+def command(args, env) -> int:
+    """`dockyard worker`: sweep, then run --processes workers (supervised: one that dies is started again)."""
+    from dockyard import queue as queues
+    from dockyard.status import ExitStatus
+
+    logging.basicConfig(level=logging.INFO, stream=env.stderr, format="%(asctime)s %(name)s %(message)s")
+    url = queues.check_url(args.queue)
+    queues.connect(url)  # fail now, in one line, when Redis does not answer
+    engine_url = args.engine
+    if engine_url:
+        os.environ["DOCKYARD_WORKER_ENGINE"] = engine_url  # grade_job runs in RQ's work horse: it reads this
+        os.environ["DOCKER_HOST"] = engine_url
+    images = [image for image in (args.base_images or "").split(",") if image] or None
+    processes = args.processes or os.cpu_count() or 1
+    sweep_leftovers(engine_url)
+    log.info("worker on %s for engine %s: %d process(es)", queues.redacted(url), engine_url or "local", processes)
+    if processes == 1:
+        run_one(url, engine_url, images, args.result_ttl)
+        return ExitStatus.OK
+    return _supervise(args, processes)
+
+
+def _supervise(args, processes: int) -> int:
+    """N single-process workers; one that dies is started again (after a pause, so a crash loop stays slow)."""
+    from dockyard.status import ExitStatus
+
+    argv = [sys.executable, "-m", "dockyard", "worker", "--queue", args.queue, "--processes", "1",
+            "--result-ttl", str(args.result_ttl)]
+    if args.engine:
+        argv += ["--engine", args.engine]
+    if args.base_images:
+        argv += ["--base-images", args.base_images]
+    children: list[subprocess.Popen] = [subprocess.Popen(argv) for _ in range(processes)]
+    stopping = False
+
+    def stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+        for process in children:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        while not stopping:
+            time.sleep(1)
+            for index, process in enumerate(children):
+                if process.poll() is not None and not stopping:
+                    log.warning("worker process %d exited (%s); starting another in 5 s", process.pid, process.returncode)
+                    time.sleep(5)
+                    if not stopping:
+                        children[index] = subprocess.Popen(argv)
+    finally:
+        for process in children:
+            try:
+                process.wait(timeout=3700)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    return ExitStatus.OK
