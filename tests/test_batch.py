@@ -1,4 +1,4 @@
-"""Classroom grading: a small mixed class, graded in parallel, over two engines, resumed, killed and restarted."""
+"""Classroom grading: a small mixed class, graded in parallel, resumed, killed and restarted (several hosts: test_queue.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from dockyard import batch, exercises, sandbox
-from tests.engines import ExtraEngine, load_image
 
 ROOT = Path(__file__).resolve().parents[1]
 EXERCISE = "01-first-image"
@@ -54,14 +53,6 @@ def classroom(tmp_path_factory):
     return make_class(tmp_path_factory.mktemp("class"))
 
 
-@pytest.fixture(scope="module")
-def second_engine(docker_client):
-    extra = ExtraEngine("batch", Path("/tmp/dockyard-engine-batch")).start()
-    load_image(docker_client, extra.url, "python:3.11-slim")
-    yield extra
-    extra.destroy()
-
-
 @pytest.fixture(autouse=True)
 def short_ready_timeout(monkeypatch):
     monkeypatch.setenv("DOCKYARD_LIMITS", "ready_timeout_s=10")
@@ -89,14 +80,12 @@ def test_archive_with_a_path_leading_out_is_refused(tmp_path):
     assert not (tmp_path / "escaped.txt").exists()
 
 
-def test_class_graded_the_same_with_one_job_and_with_two_jobs_over_two_engines(classroom, second_engine, tmp_path):
+def test_class_graded_the_same_with_one_job_and_with_two_jobs(classroom, tmp_path):
     serial = batch.run_batch(EXERCISE, classroom, tmp_path / "serial", jobs=1)
-    parallel = batch.run_batch(EXERCISE, classroom, tmp_path / "parallel", jobs=2,
-                               engines=[None, second_engine.url])
+    parallel = batch.run_batch(EXERCISE, classroom, tmp_path / "parallel", jobs=2)
     assert serial.graded == parallel.graded == 6
-    assert len(parallel.engines_used) == 2, "both engines must have graded someone"
     one, two = read_gradebook(tmp_path / "serial"), read_gradebook(tmp_path / "parallel")
-    assert one == two, "scores must not depend on --jobs or on the engine"
+    assert one == two, "scores must not depend on --jobs"
 
     book = one
     full = book["ada"]["max_score"]
@@ -114,7 +103,6 @@ def test_class_graded_the_same_with_one_job_and_with_two_jobs_over_two_engines(c
     assert failing and all(item["title"] in feedback for item in failing)
     assert (tmp_path / "serial" / "feedback" / "dee.html").read_text().lstrip().lower().startswith("<!doctype html")
     assert sandbox.leftovers(orphaned_only=True) == dict.fromkeys(sandbox.KINDS, 0)
-    assert sandbox.leftovers(second_engine.url, orphaned_only=True) == dict.fromkeys(sandbox.KINDS, 0)
 
     again = batch.run_batch(EXERCISE, classroom, tmp_path / "serial", jobs=2)
     assert again.graded == 0 and again.reused == 6, "an unchanged class is not graded again"

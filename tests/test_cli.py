@@ -45,6 +45,15 @@ def test_engine_unreachable_exits_3_with_one_line():
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
 
+def test_a_remote_engine_is_refused_in_one_line_pointing_to_the_worker():
+    for command in (["check", "t-web"], ["grade", "t-web", str(FIXTURES / "submissions" / "good")],
+                    ["batch", "t-web", str(FIXTURES / "submissions")], ["worker", "--queue", "redis://127.0.0.1:1/0"]):
+        result = run(*command, "--engine", "tcp://127.0.0.1:2375")
+        assert result.returncode == 2, (command, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "engine's own host" in lines[0] and "dockyard worker" in lines[0], result.stderr
+
+
 def test_list_shows_points():
     result = run("list")
     assert result.returncode == 0 and "t-web" in result.stdout and "7 points" in result.stdout
