@@ -275,26 +275,31 @@ def test_class_through_the_queue_equals_a_local_batch(farm, classroom, local_gra
 def test_a_worker_killed_mid_class_loses_nothing(farm, classroom, local_gradebook, tmp_path):
     server, (victim, survivor), _ = farm
     out = tmp_path / "killed"
-    before = victim.text().count("grading 01-first-image for")
+    names = re.findall(r"Worker (\w+): started with PID", victim.text())
+    assert names, victim.text()[-2000:]
     command = [*DOCKYARD, "batch", EXERCISE, str(classroom), "--queue", server.url, "--out", str(out), "--force"]
     sender = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    rq_queue = queues.queue(queues.connect(server.url))
+    taken = None
     deadline = time.monotonic() + 300
-    while victim.text().count("grading 01-first-image for") == before:
-        assert time.monotonic() < deadline, "the victim never took a job"
-        time.sleep(0.2)
-    time.sleep(1.5)  # in the middle of the build
-    taken = re.findall(r"dockyard-grading: .*? \((dy-[A-Za-z0-9_-]+)\)", victim.text())[-1]
+    while taken is None:  # kill it while it holds a job for at least a second: in the middle of that grading
+        assert time.monotonic() < deadline and sender.poll() is None, "the victim never held a job long enough"
+        for job_id in rq_queue.started_job_registry.get_job_ids():
+            job = rq_queue.fetch_job(job_id.split(":")[0])
+            if job is not None and job.worker_name == names[-1] and job.started_at and \
+                    (time.time() - job.started_at.timestamp()) > 1.0 and str(job.get_status().value) == "started":
+                taken = job.id
+        time.sleep(0.1)
     victim.kill_tree()
     stdout, stderr = sender.communicate(timeout=900)
     assert sender.returncode == 0, stderr
     assert "6 graded" in stdout and "0 to retry" in stdout, stdout
     assert read_gradebook(out) == local_gradebook, "the class is complete and equal"
 
-    rq_queue = queues.queue(queues.connect(server.url))
     job = rq_queue.fetch_job(taken)
     assert str(job.get_status().value) == "finished"
     assert job.retries_left == client.RETRIES - 1, "the killed worker's job was retried once"
-    assert f"({taken})" in survivor.text(), "and graded by the other worker"
+    assert job.worker_name == worker_name(survivor) and f"({taken})" in survivor.text(), "graded by the other worker"
     print(f"killed worker's job {taken}: retried, finished on the survivor; retries left {job.retries_left}")
 
     victim.start()  # its next start sweeps what its dead grading left
@@ -305,4 +310,52 @@ def test_a_worker_killed_mid_class_loses_nothing(farm, classroom, local_gradeboo
     for extra in (victim.engine, survivor.engine):
         cleaned = subprocess.run([*DOCKYARD, "clean", "--engine", extra.url], capture_output=True, text=True, timeout=300)
         assert cleaned.returncode == 0, cleaned.stderr
+        assert sandbox.leftovers(extra.url, orphaned_only=True) == dict.fromkeys(sandbox.KINDS, 0), extra.name
+
+
+def worker_name(worker: Worker) -> str:
+    names = re.findall(r"Worker (\w+): started with PID", worker.text())
+    assert names, worker.text()[-2000:]
+    return names[-1]
+
+
+def hold_a_job(rq_queue, worker: Worker, sender: subprocess.Popen, held_s: float = 1.0) -> str:
+    """The id of a job `worker` has been grading for `held_s` seconds (waits for one)."""
+    name = worker_name(worker)
+    deadline = time.monotonic() + 300
+    while True:
+        assert time.monotonic() < deadline and sender.poll() is None, f"{worker.name} never held a job long enough"
+        for job_id in rq_queue.started_job_registry.get_job_ids():
+            job = rq_queue.fetch_job(job_id.split(":")[0])
+            if job is not None and job.worker_name == name and job.started_at and \
+                    (time.time() - job.started_at.timestamp()) > held_s and str(job.get_status().value) == "started":
+                return job.id
+        time.sleep(0.1)
+
+
+def test_an_engine_stopped_mid_class_sends_its_job_to_the_other_worker(farm, classroom, local_gradebook, tmp_path):
+    server, (sick, healthy), _ = farm
+    out = tmp_path / "engine-stopped"
+    command = [*DOCKYARD, "batch", EXERCISE, str(classroom), "--queue", server.url, "--out", str(out), "--force"]
+    sender = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    rq_queue = queues.queue(queues.connect(server.url))
+    taken = hold_a_job(rq_queue, sick, sender)
+    sick.engine.stop()
+    try:
+        stdout, stderr = sender.communicate(timeout=900)
+        assert sender.returncode == 0, stderr
+        assert "6 graded" in stdout and "0 to retry" in stdout, stdout
+        assert read_gradebook(out) == local_gradebook
+        job = rq_queue.fetch_job(taken)
+        assert str(job.get_status().value) == "finished" and job.retries_left < client.RETRIES
+        assert job.worker_name == worker_name(healthy), "finished by the healthy worker"
+        assert "unhealthy, taking no jobs" in sick.text() and "does not answer" in sick.text()
+    finally:
+        sick.engine.restart()
+    deadline = time.monotonic() + 120
+    while "healthy again, taking jobs" not in sick.text():
+        assert time.monotonic() < deadline, sick.text()[-2000:]
+        time.sleep(0.5)
+    for extra in (sick.engine, healthy.engine):
+        subprocess.run([*DOCKYARD, "clean", "--engine", extra.url], capture_output=True, text=True, timeout=300)
         assert sandbox.leftovers(extra.url, orphaned_only=True) == dict.fromkeys(sandbox.KINDS, 0), extra.name

@@ -6,6 +6,9 @@ results.json (every report, written after each grading so a killed run keeps its
 and feedback/<student>.md|.html. A submission whose content hash and rubric version match
 a finished result is not graded again.
 
+Beyond one machine: `--queue redis://…` sends the class to `dockyard worker`s on the Docker hosts
+(dockyard.queue) instead of grading here; the outputs are written by the same code below.
+
 Fairness: each grading runs in its own pytest process and sandbox (own network, own image
 tag, own limits), so one learner's hung build or crash cannot touch another's result.
 """

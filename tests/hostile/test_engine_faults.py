@@ -79,7 +79,7 @@ def test_batch_marks_an_engine_failure_for_retry(second_engine, tmp_path):
     class_dir = tmp_path / "class"
     slow_submission(class_dir / "ada")
     restarter = restart_after(second_engine, 6)
-    summary = batch.run_batch("01-first-image", class_dir, tmp_path / "out", jobs=1, engines=[second_engine.url])
+    summary = batch.run_batch("01-first-image", class_dir, tmp_path / "out", jobs=1, engine_url=second_engine.url)
     restarter.join()
     assert summary.retry == 1 and summary.graded == 0
     gradebook = (tmp_path / "out" / "gradebook.csv").read_text().splitlines()
