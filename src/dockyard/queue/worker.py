@@ -71,6 +71,7 @@ def grade_job(payload) -> dict:
         log.warning("refused a job: %s", exc)
         return _report_failed(exercise_hint[:64], f"refused by the worker: {type(exc).__name__}: {str(exc)[:200]}")
     engine.client.cache_clear()  # never reuse a connection inherited from the worker's own process
+    _flag_engine_error(False)  # a retried job: its last try's engine error was another worker's
     scratch_root = Path(tempfile.mkdtemp(prefix=_scratch_prefix()))
     try:
         try:
@@ -100,14 +101,14 @@ def _scratch_prefix() -> str:
     return scratch.prefix("queue")
 
 
-def _flag_engine_error() -> None:
+def _flag_engine_error(flag: bool = True) -> None:
     """Tell the worker (our parent: we run in RQ's work horse) to preflight before its next job."""
     try:
         from rq import get_current_job
 
         job = get_current_job()
-        if job is not None:
-            job.meta["engine_error"] = True
+        if job is not None and bool(job.meta.get("engine_error")) != flag:
+            job.meta["engine_error"] = flag
             job.save_meta()
     except Exception:
         pass
@@ -129,7 +130,7 @@ def preflight(engine_url: str | None, images: list[str] | None = None) -> list[s
     problems: list[str] = []
     try:
         wanted = images if images is not None else baseimages.course_images()
-        missing = [image for image in wanted if not baseimages.present(client, image)]
+        missing = [image for image in wanted if not _exists(client, image)]
         if missing:
             problems.append("base images missing: " + ", ".join(missing) + " (run `dockyard images`)")
         engine._DATA_ROOTS.pop(client.api.base_url, None)
@@ -143,6 +144,17 @@ def preflight(engine_url: str | None, images: list[str] | None = None) -> list[s
     if not (firewall.ensure() and firewall.active()):
         problems.append("the egress firewall is not in place (run the worker as root on the engine's host)")
     return problems
+
+
+def _exists(client, image: str) -> bool:
+    """The image is on this engine (pulled, loaded or a stand-in of any recipe: `dockyard images` refreshes those)."""
+    import docker.errors
+
+    try:
+        client.images.get(image)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
 
 
 # -- the RQ worker ----------------------------------------------------------------------------------
