@@ -190,3 +190,18 @@ def test_image_size(image, probe):
         f"({size / 1e6:.0f} MB in all). Start from the slim image, skip build-essential (the wheels need no "
         "compiler), install with --no-cache-dir, and keep tests/, venvs and caches out with .dockerignore."
     )
+
+
+# What exercises/10-ml-api/README.md item 7 keeps out of the image (looked for in the app's folder).
+JUNK = ("tests", "__pycache__", ".pytest_cache", "venv", ".venv", ".env")
+
+
+@pytest.mark.points(1)
+@pytest.mark.lesson("05-best-practices.ipynb#dockerignore")
+def test_context_kept_lean(image, probe):
+    """The image holds no tests, caches, virtual environments or .env files"""
+    appdir = probe.image_config(image).working_dir or "/"
+    found = [name for name in JUNK if probe.file(image, f"{appdir.rstrip('/')}/{name}").exists]
+    assert not found, (
+        f"expected none of tests/, caches, venvs or .env in {appdir}, found {', '.join(found)}: `COPY . .` copies "
+        "whatever `.dockerignore` lets through. List them in .dockerignore (`tests/`, `__pycache__/`, `.venv/`, `.env`)")
