@@ -9,10 +9,11 @@
 set -uo pipefail
 EXERCISE="$1"
 # shellcheck source=/dev/null
-source /grade/serverFilesCourse/dockyard/config.env  # DOCKYARD_HOST=grader@docker-host
+GRADE="${GRADE_ROOT:-/grade}"  # PrairieLearn's root (another one only for a local trial)
+source "$GRADE/serverFilesCourse/dockyard/config.env"  # DOCKYARD_HOST=grader@docker-host
 BUDGET_S="${BUDGET_S:-570}"
-mkdir -p /grade/results  # "not automatically created"
-RESULTS=/grade/results/results.json
+mkdir -p "$GRADE/results"  # "not automatically created"
+RESULTS="$GRADE/results/results.json"
 
 ungradable() {
   python3 - "$1" > "$RESULTS" <<'PY'
@@ -22,14 +23,14 @@ print(json.dumps({"gradable": False, "format_errors": [sys.argv[1]],
 PY
 }
 
-if [[ -z "$(ls -A /grade/student 2>/dev/null)" ]]; then
+if [[ -z "$(ls -A "$GRADE/student" 2>/dev/null)" ]]; then
   ungradable "no files were submitted"
   exit 0
 fi
-if tar -C /grade -czf - student \
+if tar -C "$GRADE" -czf - student \
     | timeout "$BUDGET_S" ssh -o BatchMode=yes -o ConnectTimeout=20 \
-        -i /grade/serverFilesCourse/dockyard/id_ed25519 \
-        -o UserKnownHostsFile=/grade/serverFilesCourse/dockyard/known_hosts \
+        -i "$GRADE"/serverFilesCourse/dockyard/id_ed25519 \
+        -o UserKnownHostsFile="$GRADE"/serverFilesCourse/dockyard/known_hosts \
         "$DOCKYARD_HOST" "prairielearn $EXERCISE" > "$RESULTS.tmp" \
     && python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$RESULTS.tmp" 2>/dev/null; then
   mv "$RESULTS.tmp" "$RESULTS"
