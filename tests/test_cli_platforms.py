@@ -59,6 +59,7 @@ def test_batch_roster_usage_errors(tmp_path):
     usage_error(run("batch", "t-web", str(tmp_path / "class"), "--roster", str(roster)), "no 'submission' column")
     usage_error(run("batch", "t-web", str(tmp_path / "class"), "--roster", str(roster), "--export", "blackboard"),
                 "invalid choice")
+    usage_error(run("batch", "t-web", str(tmp_path / "class"), "--export", "moodle"), "--export applies to --roster")
     assert not (tmp_path / "gradebook").exists()
 
 

@@ -326,7 +326,7 @@ def command(args, env) -> int:
     print(f"{summary.graded} graded, {summary.reused} unchanged (kept), {summary.failed} failed, "
           f"{summary.retry} to retry → {Path(args.out) / 'gradebook.csv'}", file=env.stdout)
     if roster is not None:
-        export = write_lms(Path(args.out), args.exercise, roster, getattr(args, "export", "canvas") or "canvas")
+        export = write_lms(Path(args.out), args.exercise, roster, getattr(args, "export", None) or "canvas")
         print(f"{len(export.rows)} student(s) on the roster → {Path(args.out) / LMS_FILE} ({args.export or 'canvas'})",
               file=env.stdout)
         if export.missing:

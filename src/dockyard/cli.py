@@ -87,8 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
     batch.add_argument("--roster", metavar="CSV",
                        help="roster mapping each submission to the LMS's student ids: writes <out>/lms.csv")
-    batch.add_argument("--export", choices=("canvas", "moodle"), default="canvas",
-                       help="columns of lms.csv (default: canvas)")
+    batch.add_argument("--export", choices=("canvas", "moodle"), default=None,
+                       help="columns of lms.csv, with --roster (default: canvas)")
     return parser
 
 

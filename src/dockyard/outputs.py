@@ -135,6 +135,8 @@ def lms_roster(args) -> list[dict] | None:
 
     roster = getattr(args, "roster", None)
     if roster is None:
+        if getattr(args, "export", None):
+            raise UsageError("--export applies to --roster CSV, which is missing")
         return None
     try:
         return lms.read_roster(roster)
