@@ -48,7 +48,7 @@ def test_prairielearn_timeout_fits_the_budget():
 
 
 def test_scripts_parse():
-    for script in ("gradescope/setup.sh", "gradescope/run_autograder", "gradescope/dockyard-ssh-grade",
+    for script in ("gradescope/setup.sh", "gradescope/run_autograder", "host/dockyard-ssh-grade",
                    "prairielearn/run.sh"):
         path = PLATFORMS / script
         assert os.access(path, os.X_OK), f"{script} is not executable"
@@ -89,10 +89,10 @@ def test_prairielearn_unreachable_host_and_empty_submission_are_ungradable(tmp_p
     assert data["gradable"] is False and "did not answer" in data["format_errors"][0]
 
 
-def upload(submission: Path, metadata: dict | None) -> bytes:
+def upload(submission: Path, metadata: dict | None, name: str = "submission") -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        archive.add(submission, arcname="submission")
+        archive.add(submission, arcname=name)
         if metadata is not None:
             data = json.dumps(metadata).encode()
             info = tarfile.TarInfo("submission_metadata.json")
@@ -102,18 +102,29 @@ def upload(submission: Path, metadata: dict | None) -> bytes:
 
 
 def test_host_forced_command_grades_and_refuses(tmp_path, docker_client):
+    """The Docker host's side, for real: a Gradescope upload (with metadata) and a PrairieLearn upload give each
+    platform's file; anything but the two commands is refused with nothing on stdout."""
     submission = tmp_path / "submission"
     shutil.copytree(ROOT / "exercises" / "01-first-image", submission)
     shutil.copytree(ROOT / "solutions" / "01-first-image", submission, dirs_exist_ok=True)
     metadata = {"created_at": "2026-03-02T01:00:00+00:00", "assignment": {"due_date": "2026-03-02T00:00:00+00:00"}}
-    command = [str(PLATFORMS / "gradescope/dockyard-ssh-grade")]
+    command = [str(PLATFORMS / "host/dockyard-ssh-grade")]
     env = dict(os.environ, DOCKYARD=str(DOCKYARD), SSH_ORIGINAL_COMMAND="grade 01-first-image after_due_date")
     result = subprocess.run(command, input=upload(submission, metadata), capture_output=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr.decode()
     data = json.loads(result.stdout)
     assert data["score"] == 10.0 and {t["visibility"] for t in data["tests"]} == {"after_due_date"}
     assert data["extra_data"]["late"] is True
-    for bad in ("rm -rf / ", "grade ../etc", "grade 01-first-image; id", "grade 01-first-image sometimes"):
+    student = tmp_path / "student"
+    submission.rename(student)
+    result = subprocess.run(command, input=upload(student, None, "student"), capture_output=True, timeout=600,
+                            env=dict(env, SSH_ORIGINAL_COMMAND="prairielearn 01-first-image"))
+    assert result.returncode == 0, result.stderr.decode()
+    assert json.loads(result.stdout)["score"] == 1.0 and json.loads(result.stdout)["gradable"] is True
+    for bad in ("rm -rf / ", "grade ../etc", "grade 01-first-image; id", "grade 01-first-image sometimes",
+                "prairielearn 01-first-image hidden", "grade 01-first-image hidden extra", ""):
         refused = subprocess.run(command, input=b"", capture_output=True, timeout=30,
                                  env=dict(env, SSH_ORIGINAL_COMMAND=bad))
         assert refused.returncode == 2 and b"refused" in refused.stderr and refused.stdout == b"", bad
+    garbage = subprocess.run(command, input=b"not a tarball", capture_output=True, timeout=30, env=env)
+    assert garbage.returncode == 2 and b"not a tar.gz" in garbage.stderr and garbage.stdout == b""

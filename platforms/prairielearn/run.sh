@@ -2,7 +2,8 @@
 # PrairieLearn external grader entry point (serverFilesCourse/dockyard/run.sh <exercise-id>).
 #
 # PrairieLearn's grading container has no Docker engine either, so, as on Gradescope, the submission
-# (/grade/student) goes over SSH to a Docker host running Dockyard, whose forced command runs
+# (/grade/student) goes over SSH to a Docker host running Dockyard, whose forced command
+# (platforms/host/dockyard-ssh-grade) runs
 #   dockyard grade <id> <folder> --prairielearn <folder>/results.json      (budget: 540 s by default)
 # and prints it. Anything short of a results file is `gradable: false`: no points lost, no attempt used.
 # The question's timeout is 600 s at most; BUDGET_S stays under it so this script always writes a result.
