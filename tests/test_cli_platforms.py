@@ -90,6 +90,13 @@ def test_grade_writes_every_platform_file(tmp_path, docker_client):
     assert cg.find(".//properties") is None and sum(float(c.get("weight")) for c in cg.iter("testcase")) == 7.0
     gs = json.loads(out["gs.json"].read_text())
     assert {t["visibility"] for t in gs["tests"]} == {"after_due_date"} and gs["extra_data"]["late"] is True
+    hidden = tmp_path / "gs-hidden.json"  # the rubric marks cmd-exec-form after_due_date; ITEM= beats it
+    result = run("grade", "t-web", str(FIXTURES / "submissions" / "never-listens"), "--gradescope", str(hidden),
+                 "--visibility", "builds=hidden")
+    assert result.returncode == 0, result.stderr
+    by_tag = {t["tags"][0]: t["visibility"] for t in json.loads(hidden.read_text())["tests"]}
+    assert by_tag == {"builds": "hidden", "workdir": "visible", "serves-hello": "visible",
+                      "cmd-exec-form": "after_due_date"}
     pl = json.loads(out["pl.json"].read_text())
     assert pl["gradable"] is True and abs(pl["score"] - 4 / 7) < 1e-3
     name, _, value = out["github_output"].read_text().strip().partition("=")

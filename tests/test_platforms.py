@@ -182,6 +182,13 @@ def test_gradescope_visibility_per_item_and_metadata(report):
     with pytest.raises(ValueError):
         gradescope.lateness({"created_at": "yesterday", "assignment": {"due_date": None}})
     jsonschema.validate(gradescope.to_dict(report), GS_SCHEMA)
+    marked = Report.from_items("01-first-image", [Item("a", "A", 1.0, 1.0, True, visibility="hidden"),
+                                                  Item("b", "B", 1.0, 1.0, True, visibility="bogus"),
+                                                  Item("c", "C", 1.0, 1.0, True)], 1.0)
+    assert [t["visibility"] for t in gradescope.to_dict(marked, "after_published")["tests"]] == [
+        "hidden", "after_published", "after_published"]  # the rubric's marker, unless it is no visibility
+    assert [t["visibility"] for t in gradescope.to_dict(marked, item_visibility={"a": "visible"})["tests"]] == [
+        "visible", "visible", "visible"]
 
 
 # -- CodeGrade --------------------------------------------------------------------------------------------

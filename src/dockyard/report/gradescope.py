@@ -6,7 +6,8 @@ test per rubric item with `name`, `number`, `score`, `max_score`, `status` ("pas
 takes it over the tests' sum, and it is the same number. Nothing else lives at top level (the
 exercise id and max score go to `extra_data`) so the file stays within the spec.
 
-Visibility: one default for every test, overridden per rubric item (`{"serves-hello": "hidden"}`);
+Visibility: one default for every test; a rubric item's own `@pytest.mark.visibility(...)` beats it,
+and a per-item override (`{"serves-hello": "hidden"}`, the CLI's `--visibility ITEM=WHEN`) beats both;
 the top level takes the default. Gradescope's rule: with hidden tests the learner does not see the
 total either, so hiding an item hides the score until the instructor publishes it.
 
@@ -105,7 +106,8 @@ def to_dict(report: Report, visibility: str = "visible", item_visibility: dict[s
             "status": "passed" if item.passed else "failed",
             "output": output,
             "output_format": "text",  # feedback quotes the learner's files: never render it as HTML/Markdown
-            "visibility": item_visibility.get(item.id, visibility),
+            "visibility": item_visibility.get(item.id, item.visibility if item.visibility in VISIBILITIES
+                                              else visibility),
             "tags": [item.id],
         })
     if report.status == "error":
