@@ -106,7 +106,7 @@ def grade_outputs(args, item_ids: list[str] | None = None) -> GradeOutputs:
         if deadline is not None and deadline > prairielearn.TIMEOUT_CAP_S:
             raise UsageError(f"--deadline {deadline:g}: PrairieLearn stops every job at "
                              f"{prairielearn.TIMEOUT_CAP_S} s, so the results would never be written",
-                             hint=f"use {prairielearn.BUDGET_S} or less (and set the question's timeout above it)")
+                             hint=f"use {prairielearn.BUDGET_S} or less, and set the question's timeout above it")
         deadline = deadline or prairielearn.BUDGET_S
     outputs.deadline_s = deadline
     return outputs
