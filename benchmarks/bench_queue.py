@@ -52,6 +52,7 @@ def run_workers(url: str, count: int) -> None:
 
     jobs.GRADE_FUNCTION = NOOP
     worker.preflight = lambda *args, **kwargs: []
+    worker._warm_imports()  # as run_one does
     connection = queues.connect(url)
     cls = worker.worker_class()
     instance = cls([queues.queue(connection)], connection=connection, serializer=JSONSerializer,
@@ -110,7 +111,7 @@ def wait_all(rq_queue, ids: list[str], timeout_s: float = 600) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 4, 16])
-    parser.add_argument("--jobs", type=int, default=1000, help="jobs per throughput run (default: 1000)")
+    parser.add_argument("--jobs", type=int, default=300, help="jobs per throughput run (default: 300)")
     parser.add_argument("--enqueue", type=int, default=10_000)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
