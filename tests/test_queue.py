@@ -297,7 +297,8 @@ def test_a_worker_killed_mid_class_loses_nothing(farm, classroom, local_gradeboo
     taken = None
     deadline = time.monotonic() + 300
     while taken is None:  # kill it while it holds a job for at least a second: in the middle of that grading
-        assert time.monotonic() < deadline and sender.poll() is None, "the victim never held a job long enough"
+        assert time.monotonic() < deadline and sender.poll() is None, \
+            f"the victim never held a job long enough: {sender.poll() is not None and sender.communicate()}"
         for job_id in rq_queue.started_job_registry.get_job_ids():
             job = rq_queue.fetch_job(job_id.split(":")[0])
             if job is not None and job.worker_name == names[-1] and job.started_at and \
@@ -338,7 +339,8 @@ def hold_a_job(rq_queue, worker: Worker, sender: subprocess.Popen, held_s: float
     name = worker_name(worker)
     deadline = time.monotonic() + 300
     while True:
-        assert time.monotonic() < deadline and sender.poll() is None, f"{worker.name} never held a job long enough"
+        assert time.monotonic() < deadline and sender.poll() is None, \
+            f"{worker.name} never held a job long enough: {sender.poll() is not None and sender.communicate()}"
         for job_id in rq_queue.started_job_registry.get_job_ids():
             job = rq_queue.fetch_job(job_id.split(":")[0])
             if job is not None and job.worker_name == name and job.started_at and \

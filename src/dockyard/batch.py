@@ -273,6 +273,7 @@ def _run_batch_on_queue(exercise, learners: list[Learner], out: Path, results: R
     scratch = Path(tempfile.mkdtemp(prefix=scratches.prefix("batch")))
     pending: list[client.Pending] = []
     digests: dict[str, str] = {}
+    enqueued: dict[str, object] = {}  # job id -> job, in this run
 
     def finished(student: str, report: Report, reused: bool = False) -> None:
         if reused:
@@ -308,7 +309,9 @@ def _run_batch_on_queue(exercise, learners: list[Learner], out: Path, results: R
                 results.record(learner.student, digest, version, report)
                 finished(learner.student, report)
                 continue
-            job = client.enqueue(rq_queue, payload, result_ttl=result_ttl, force=force)
+            job = enqueued.get(payload.job_id)  # two learners with the same files share one grading
+            if job is None:
+                job = enqueued[payload.job_id] = client.enqueue(rq_queue, payload, result_ttl=result_ttl, force=force)
             digests[learner.student] = digest
             pending.append(client.Pending(learner.student, job.id))
             notify("queued", learner.student, None)

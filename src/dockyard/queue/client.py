@@ -27,14 +27,16 @@ class Pending:
 
 
 def enqueue(rq_queue, payload: jobs.Payload, *, result_ttl: int, force: bool = False):
-    """The payload's job: the existing one (attach) unless it failed for good or `force`; else a new one."""
+    """The payload's job: the existing one (attach) unless it failed for good, or `force` and it is over
+    (a job queued or in progress is a fresh grading already: attach to it even with `force`); else a new one."""
     from rq.exceptions import NoSuchJobError
     from rq.job import Job, Retry
 
     try:
         existing = Job.fetch(payload.job_id, connection=rq_queue.connection, serializer=rq_queue.serializer)
         status = existing.get_status(refresh=False)
-        if not force and status is not None and str(getattr(status, "value", status)) not in FINAL_FAILED:
+        status = str(getattr(status, "value", status)) if status is not None else None
+        if status is not None and status not in FINAL_FAILED and not (force and status == "finished"):
             return existing
         existing.delete()
     except NoSuchJobError:
