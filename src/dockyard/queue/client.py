@@ -38,7 +38,10 @@ def enqueue(rq_queue, payload: jobs.Payload, *, result_ttl: int, force: bool = F
         status = str(getattr(status, "value", status)) if status is not None else None
         if status is not None and status not in FINAL_FAILED and not (force and status == "finished"):
             return existing
-        existing.delete()
+        try:
+            existing.delete()
+        except Exception:  # RQ cannot tidy a job whose execution was abandoned (its worker died): drop the hash
+            rq_queue.connection.delete(existing.key)
     except NoSuchJobError:
         pass
     return rq_queue.enqueue_call(jobs.GRADE_FUNCTION, args=(payload.to_data(),), job_id=payload.job_id,
