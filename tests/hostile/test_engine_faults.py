@@ -18,8 +18,8 @@ import pytest
 from dockyard import batch, exercises, sandbox
 from dockyard.rubric import runner
 from tests.engines import ExtraEngine, load_image
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 DOCKYARD = [sys.executable, "-m", "dockyard"]
 
 

@@ -21,22 +21,11 @@ import pytest
 
 from dockyard import engine, exercises, sandbox
 from dockyard.rubric import runner
+from tests.helpers import ROOT, engine_responds_quickly, materialize
 from tests.hostile.conftest import FIGURES
 
-ROOT = Path(__file__).resolve().parents[2]
 CASES = sorted(p for p in (Path(__file__).parent / "cases").iterdir() if (p / "expect.toml").is_file())
 HONEST = "01-first-image"
-
-
-def materialize(exercise_id: str, overlay: Path | None, destination: Path) -> Path:
-    exercise = exercises.load(exercise_id, ROOT)
-    return exercises.materialize(exercise, exercise.solution, destination, *([overlay] if overlay else []))
-
-
-def engine_responds_quickly(limit_s: float = 5.0) -> bool:
-    started = time.monotonic()
-    subprocess.run(["docker", "ps", "-q"], capture_output=True, timeout=60)
-    return time.monotonic() - started < limit_s
 
 
 def containers_created_since(since: datetime.datetime, exercise_id: str) -> int:

@@ -13,7 +13,7 @@ import pytest
 from dockyard import exercises, sandbox
 from dockyard.rubric import runner
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CASES_DIR = ROOT / "tests" / "exercises"
 REPEATED = ("01-first-image", "04-entrypoint-cmd")  # graded three times: the score must not move
 

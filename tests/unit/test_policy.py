@@ -9,7 +9,7 @@ import pytest
 from dockyard.errors import ComposeError, PolicyViolation
 from dockyard.static.policy import check_compose, enforce, explain_config_error
 
-FIXTURES = Path(__file__).parent / "fixtures" / "static"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "static"
 
 
 def write(folder: Path, text: str, name: str = "compose.yaml") -> Path:
@@ -222,15 +222,3 @@ def test_explain_config_error_finds_the_line(tmp_path):
         .startswith("broken.yaml:4: YAML error: ")
 
 
-@pytest.mark.skipif(shutil.which("docker") is None, reason="docker CLI not installed")
-def test_validate_with_the_real_compose(tmp_path):
-    from dockyard.static.policy import validate
-
-    path = write(tmp_path, "services:\n  api:\n    image: x\n    ports: 5\n")
-    try:
-        with pytest.raises(ComposeError, match=r"compose.yaml:4: .*ports must be a list"):
-            validate(path)
-    except Exception as exc:  # no compose plugin here: nothing to validate with
-        if "compose" in str(exc).lower() and "not" in str(exc).lower() and not isinstance(exc, AssertionError):
-            pytest.skip(str(exc))
-        raise

@@ -15,7 +15,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import exercise_filter, orphans
+
+ROOT = Path(__file__).resolve().parents[2]
 COURSE = ROOT / "nbgrader"
 NBGRADER = Path(sys.executable).with_name("nbgrader")
 ASSIGNMENTS = ["01-first-image", "09-compose-stack"]
@@ -67,26 +69,6 @@ def course(tmp_path_factory):
     return root
 
 
-def orphans(exercise_id: str) -> list[str]:
-    """Labelled containers, networks and volumes of `exercise_id` whose maker is dead: what a grading run by
-    nbgrader left behind. (Gradings other people run at the same time have live makers and are not counted;
-    images are left out: the grader keeps build steps as cache by design, and sandbox.sweep decides.)"""
-    from dockyard import engine, sandbox
-
-    client = engine.client()
-    flt = {"label": f"{sandbox.EXERCISE_LABEL}={exercise_id}"}
-    found = []
-    for kind, listing in (("container", lambda: client.containers.list(all=True, filters=flt)),
-                          ("network", lambda: client.networks.list(filters=flt)),
-                          ("volume", lambda: client.volumes.list(filters=flt)),
-                          ):
-        for resource in listing():
-            labels = (resource.attrs.get("Labels") if kind in ("network", "volume") else resource.labels) or {}
-            if sandbox.RUN_LABEL in labels and sandbox._owner_is_dead(labels.get(sandbox.OWNER_LABEL)):
-                found.append(f"{kind} {getattr(resource, 'name', None) or resource.short_id}")
-    return found
-
-
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_generate_and_autograde(course, assignment):
     from nbgrader.api import Gradebook
@@ -95,7 +77,7 @@ def test_generate_and_autograde(course, assignment):
     from dockyard import exercises
 
     points = rubric_points(exercises.load(assignment).grader)
-    orphans_before = set(orphans(assignment))
+    orphans_before = set(orphans(exercise_filter(assignment)))
     nbgrader(course, "generate_assignment", assignment, "--force")
     release = course / "release" / assignment / f"{assignment}.ipynb"
     assert release.is_file(), f"generate_assignment wrote no {release}"
@@ -121,25 +103,7 @@ def test_generate_and_autograde(course, assignment):
         f"the reference solution should get full marks ({points:g}), got {scores['reference']}\n{result.stderr[-3000:]}")
     assert scores["starter"][1] == points
     assert scores["starter"][0] < points, f"the untouched starter should not get full marks: {scores['starter']}"
-    left = sorted(set(orphans(assignment)) - orphans_before)
+    left = sorted(set(orphans(exercise_filter(assignment))) - orphans_before)
     assert not left, (f"the gradings nbgrader ran left resources behind: {left})")
 
 
-def test_source_notebooks_match_the_exercises():
-    """nbgrader/source/ is generated from exercises/, solutions/ and the rubrics' points: it must not drift."""
-    result = subprocess.run([str(ROOT / "scripts" / "make-nbgrader-source"), "--check"], capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 0, result.stderr or result.stdout
-
-
-def test_every_assignment_has_solution_regions_and_a_grade_cell():
-    for notebook_path in sorted((COURSE / "source").glob("*/*.ipynb")):
-        nb = nbformat.read(notebook_path, as_version=4)
-        metas = [cell.metadata.get("nbgrader", {}) for cell in nb.cells]
-        solutions = [cell for cell in nb.cells if cell.metadata.get("nbgrader", {}).get("solution")]
-        assert solutions and all("### BEGIN SOLUTION" in c.source and "### END SOLUTION" in c.source for c in solutions)
-        grades = [meta for meta in metas if meta.get("grade")]
-        assert len(grades) == 1 and grades[0]["points"] > 0, notebook_path.name
-        grade_cell = next(cell for cell in nb.cells if cell.metadata.get("nbgrader", {}).get("grade"))
-        last_line = grade_cell.source.strip().splitlines()[-1]
-        assert last_line.startswith("partial_credit(report, "), last_line

@@ -8,7 +8,7 @@ from dockyard.errors import DockyardError
 from dockyard.static import hadolint
 from dockyard.static.hadolint import LintFinding, codes, lint
 
-FIXTURES = Path(__file__).parent / "fixtures" / "static"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "static"
 NOTEBOOKS = ("04-dockerfile.ipynb", "05-best-practices.ipynb", "09-env-and-secrets.ipynb", "11-production.ipynb")
 
 try:
@@ -96,7 +96,7 @@ def test_lesson_anchors_exist_in_the_notebooks_that_are_written():
     import json
     import re
 
-    notebooks = Path(__file__).parent.parent / "notebooks"
+    notebooks = Path(__file__).resolve().parents[2] / "notebooks"
     lessons = {lesson for _, lesson, _ in hadolint.RULES.values()} | {hadolint.SHELLCHECK_LESSON}
     missing = []
     for lesson in sorted(lessons):

@@ -8,7 +8,7 @@ from dockyard.errors import DockyardError
 from dockyard.static.dockerfile import (DockerfileError, DockerfileFacts, is_pinned, is_python_base,
                                         parse_dockerfile, split_image_ref)
 
-FIXTURES = Path(__file__).parent / "fixtures" / "static"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "static"
 
 
 def test_outline_basic_dockerfile():

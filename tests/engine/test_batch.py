@@ -18,8 +18,8 @@ import pytest
 
 from dockyard import batch, exercises, sandbox
 from tests.engines import ExtraEngine, load_image
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 EXERCISE = "01-first-image"
 DOCKYARD = [sys.executable, "-m", "dockyard"]
 

@@ -16,16 +16,10 @@ from dockyard import sandbox as sandboxes
 from dockyard.errors import BuildFailed, BuildTimedOut, ContextRefused
 from dockyard.limits import Limits
 from dockyard.sandbox import Sandbox
+from tests.helpers import ROOT, engine_responds_quickly
 
 PYTHON = "python:3.11-slim"
-ROOT = Path(__file__).resolve().parents[1]
 DOCKYARD = [sys.executable, "-m", "dockyard"]
-
-
-def engine_responds_quickly(limit_s: float = 5.0) -> bool:
-    started = time.monotonic()
-    subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, timeout=30)
-    return time.monotonic() - started < limit_s
 
 
 def test_graded_container_gets_the_limits(no_leaks):
@@ -124,6 +118,7 @@ def test_clean_after_sigkill(docker_client, tmp_path):
     script = textwrap.dedent(f"""
         import time
         from dockyard.sandbox import Sandbox
+from tests.helpers import ROOT, engine_responds_quickly
         box = Sandbox("test-sigkill")
         box.start({PYTHON!r}, command=["sleep", "120"])
         box.volume()

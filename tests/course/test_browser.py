@@ -20,10 +20,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import exercise_filter, orphans, run_filter
+
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 EXERCISE = "01-first-image"
 NOTEBOOK = "browser-check"  # the run id of this test's notebook: labels `dockyard.run=notebook-browser-check`
+# what this test's grading or kernel could leave: of exercise 01-first-image or of this notebook
+ORPHAN_FILTERS = (exercise_filter(EXERCISE), run_filter(f"notebook-{NOTEBOOK}"))
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
                                 reason="Debian's chromium is not installed (/usr/bin/chromium): run scripts/ensure-test-tools")
@@ -115,31 +119,11 @@ def jupyterlab(tmp_path):
         nb.cleanup(NOTEBOOK, quiet=True)  # the kernel's scratch copy and anything labelled for this notebook
 
 
-def orphans() -> list[str]:
-    """Containers, networks and volumes this test's grading or kernel could have left: of exercise 01-first-image
-    or of this notebook, whose maker is dead (concurrent runs by others have live makers and are not counted).
-    Images are left out here: the grader keeps build steps as cache by design (sandbox.sweep decides)."""
-    from dockyard import engine, sandbox
-
-    client = engine.client()
-    found = []
-    for flt in ({"label": f"{sandbox.EXERCISE_LABEL}={EXERCISE}"}, {"label": f"{sandbox.RUN_LABEL}=notebook-{NOTEBOOK}"}):
-        for kind, listing in (("container", lambda: client.containers.list(all=True, filters=flt)),
-                              ("network", lambda: client.networks.list(filters=flt)),
-                              ("volume", lambda: client.volumes.list(filters=flt)),
-                              ):
-            for resource in listing():
-                labels = (resource.attrs.get("Labels") if kind in ("network", "volume") else resource.labels) or {}
-                if sandbox.RUN_LABEL in labels and sandbox._owner_is_dead(labels.get(sandbox.OWNER_LABEL)):
-                    found.append(f"{kind} {getattr(resource, 'name', None) or resource.short_id}")
-    return found
-
-
 @pytest.fixture()
 def no_new_orphans():
-    before = set(orphans())
+    before = set(orphans(*ORPHAN_FILTERS))
     yield
-    left = sorted(set(orphans()) - before)
+    left = sorted(set(orphans(*ORPHAN_FILTERS)) - before)
     assert not left, f"left behind: {left}"
 
 

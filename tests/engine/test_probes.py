@@ -12,7 +12,7 @@ from dockyard import sandbox as sandboxes
 from dockyard.probes import BuiltImage, Probes
 from dockyard.submission import load_submission
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 BASE = "gradertest-base:perl"
 
 
