@@ -14,6 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from dockyard import engine
+from dockyard.course import exercises
+from dockyard.engine import gc
+from dockyard.engine.labels import EXERCISE_LABEL, OWNER_LABEL, RUN_LABEL, owner_is_dead
+
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ROOT / "tests"
 FIXTURES = TESTS / "fixtures"
@@ -31,8 +36,6 @@ TEST_BASE_DOCKERFILE = b"FROM debian:bookworm-slim\nLABEL dockyard.testbase=1\n"
 
 @pytest.fixture(scope="session")
 def docker_client():
-    from dockyard import engine
-
     return engine.client()
 
 
@@ -49,21 +52,17 @@ def test_base_image(docker_client):
 @pytest.fixture(scope="session", autouse=True)
 def no_build_cache_left(docker_client):
     """Gradings keep the learner's build steps as cache; the suite removes the cache it added."""
-    from dockyard import sandbox
-
-    before = sandbox.dangling_images()
+    before = gc.dangling_images()
     yield
-    sandbox.prune_build_cache(keep=before)
+    gc.prune_build_cache(keep=before)
 
 
 @pytest.fixture()
 def no_leaks(docker_client):
     """Asserts the test left no labelled container, network, volume or image behind."""
-    from dockyard import sandbox
-
-    before = sandbox.leftovers()
+    before = gc.leftovers()
     yield
-    after = sandbox.leftovers()
+    after = gc.leftovers()
     grown = {kind: after[kind] - before[kind] for kind in after if after[kind] > before[kind]}
     assert not grown, f"labelled resources left behind: {grown}"
 
@@ -75,8 +74,6 @@ def orphans(*filters: dict) -> list[str]:
     """Labelled containers, networks and volumes matching any of `filters` whose maker is dead: what a grading
     (by nbgrader, by a notebook kernel) left behind. Gradings other people run at the same time have live makers
     and are not counted; images are left out: the grader keeps build steps as cache by design."""
-    from dockyard import engine, sandbox
-
     client = engine.client()
     found = []
     for flt in filters:
@@ -86,21 +83,17 @@ def orphans(*filters: dict) -> list[str]:
                               ):
             for resource in listing():
                 labels = (resource.attrs.get("Labels") if kind in ("network", "volume") else resource.labels) or {}
-                if sandbox.RUN_LABEL in labels and sandbox._owner_is_dead(labels.get(sandbox.OWNER_LABEL)):
+                if RUN_LABEL in labels and owner_is_dead(labels.get(OWNER_LABEL)):
                     found.append(f"{kind} {getattr(resource, 'name', None) or resource.short_id}")
     return found
 
 
 def exercise_filter(exercise_id: str) -> dict:
-    from dockyard import sandbox
-
-    return {"label": f"{sandbox.EXERCISE_LABEL}={exercise_id}"}
+    return {"label": f"{EXERCISE_LABEL}={exercise_id}"}
 
 
 def run_filter(run_id: str) -> dict:
-    from dockyard import sandbox
-
-    return {"label": f"{sandbox.RUN_LABEL}={run_id}"}
+    return {"label": f"{RUN_LABEL}={run_id}"}
 
 
 def engine_responds_quickly(limit_s: float = 5.0) -> bool:
@@ -111,7 +104,5 @@ def engine_responds_quickly(limit_s: float = 5.0) -> bool:
 
 def materialize(exercise_id: str, overlay: Path | None, destination: Path) -> Path:
     """The exercise's reference solution copied to `destination`, with `overlay`'s files on top."""
-    from dockyard import exercises
-
     exercise = exercises.load(exercise_id, ROOT)
     return exercises.materialize(exercise, exercise.solution, destination, *([overlay] if overlay else []))

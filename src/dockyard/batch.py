@@ -25,10 +25,11 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard import exercises, sandbox
+from dockyard.course import exercises
 from dockyard import scratch as scratches
 from dockyard.errors import UsageError
 from dockyard.report.model import Report
+from dockyard.engine import gc
 
 ARCHIVE_MAX_BYTES = 200 * 2**20  # refuse archives that unpack to more than this
 RESULTS_FILE = "results.json"
@@ -188,7 +189,7 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
     summary = BatchSummary()
     used_engines: set[str] = set()
     scratch = Path(tempfile.mkdtemp(prefix=scratches.prefix("batch")))
-    cache_before = {url: sandbox.dangling_images(url) for url in engines}
+    cache_before = {url: gc.dangling_images(url) for url in engines}
     stop = threading.Event()
     notify = progress or (lambda *args: None)
 
@@ -250,7 +251,7 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
         child.stop_forkserver()
         for url, before in cache_before.items():  # the build cache this class added: a class must not fill the disk
             try:
-                sandbox.prune_build_cache(url, keep=before)
+                gc.prune_build_cache(url, keep=before)
             except Exception:
                 pass  # an engine that went away keeps its cache; `dockyard clean` prunes it later
     summary.engines_used = tuple(sorted(used_engines))
@@ -286,7 +287,7 @@ def command(args, env) -> int:
     """`dockyard batch`: a rich progress bar (done / failed / ETA) on stderr, a summary on stdout."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from dockyard.status import ExitStatus
+    from dockyard.errors import ExitStatus
 
     exercises.load(args.exercise)  # unknown exercise: exit 2 before anything starts
     learners = discover(Path(args.submissions), args.exercise)

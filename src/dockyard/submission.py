@@ -12,9 +12,9 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockyard import build as builds
+from dockyard.sandbox.context import check_context, scratch_copy
 from dockyard import scratch
-from dockyard.compose import find_compose_file
+from dockyard.sandbox.compose import find_compose_file
 from dockyard.errors import ContextRefused
 
 MAX_TEXT_BYTES = 1 * 2**20  # a Dockerfile or compose file bigger than this is not a learner's
@@ -100,7 +100,7 @@ def load_submission(folder: Path, exercise) -> Submission:
     max_bytes = limits.context_max_bytes if limits else 50 * 2**20
     refused = None
     try:
-        builds.check_context(folder, max_bytes)
+        check_context(folder, max_bytes)
     except ContextRefused as exc:
         refused = exc.reason
     except Exception as exc:  # an unreadable .dockerignore and the like: a learner-facing line, not a crash
@@ -108,10 +108,10 @@ def load_submission(folder: Path, exercise) -> Submission:
     if refused and "over" in refused:
         # too big to copy usefully: grade an empty copy (every build item fails with the reason)
         empty = _empty_dir()
-        path = Path(builds.scratch_copy(empty))
+        path = Path(scratch_copy(empty))
         shutil.rmtree(empty, ignore_errors=True)
     else:
-        path = builds.scratch_copy(folder)
+        path = scratch_copy(folder)
     submission = Submission(path=path, original=folder.resolve(), exercise_id=exercise_id, refused=refused,
                             _scratch_root=path.parent)
     if not refused:

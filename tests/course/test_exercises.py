@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from dockyard import exercises, sandbox
+from dockyard.course import exercises
 from dockyard.rubric import runner
+from dockyard.engine import gc
+from dockyard.engine.labels import KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES_DIR = ROOT / "tests" / "exercises"
@@ -61,7 +63,7 @@ def test_case(exercise_id, kind, overlay, tmp_path):
     for item in report.items:
         if not item.passed:
             assert item.feedback.strip(), f"{item.id} failed without feedback"
-    assert sandbox.leftovers() == dict.fromkeys(sandbox.KINDS, 0), "the grading left resources behind"
+    assert gc.leftovers() == dict.fromkeys(KINDS, 0), "the grading left resources behind"
 
 
 @pytest.mark.parametrize("exercise_id", REPEATED)

@@ -14,7 +14,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dockyard import exercises, sandbox
+from dockyard.course import exercises
+from dockyard.engine.labels import OWNER_LABEL, RUN_LABEL
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -29,7 +30,7 @@ def ids(paths):
 def labelled_by(client, owner: str) -> list[str]:
     """Everything carrying `dockyard.owner=<owner>` (images included: images built FROM a course stand-in inherit
     its `dockyard.standin` label, so that label does not exempt them)."""
-    flt = {"label": f"{sandbox.OWNER_LABEL}={owner}"}
+    flt = {"label": f"{OWNER_LABEL}={owner}"}
     found = [f"container:{c.name}" for c in client.containers.list(all=True, filters=flt)]
     found += [f"network:{n.name}" for n in client.networks.list(filters=flt)]
     found += [f"volume:{v.name}" for v in client.volumes.list(filters=flt)]
@@ -64,7 +65,7 @@ def test_notebook_executes_and_leaves_nothing(path, tmp_path, docker_client, mon
         nbformat.write(notebook, workdir / path.name)  # executed copy, for a look after a failure
     elapsed = time.monotonic() - started
     print(f"{path.name}: executed in {elapsed:.1f} s")
-    mine = {"label": f"{sandbox.RUN_LABEL}=notebook-{path.stem}"}
+    mine = {"label": f"{RUN_LABEL}=notebook-{path.stem}"}
     left = (docker_client.containers.list(all=True, filters=mine) + docker_client.networks.list(filters=mine)
             + docker_client.volumes.list(filters=mine) + docker_client.images.list(filters=mine))
     assert not left, f"{path.name} left labelled resources: {left}"
@@ -83,7 +84,7 @@ def test_check_widget_grades_the_reference_solution(tmp_path, docker_client, no_
     """The widget's own path (grader → Report → HTML table): the solution of 04-entrypoint-cmd gets all ✓."""
     pytest.importorskip("dockyard.rubric.runner")
     from dockyard import notebook as nb
-    from dockyard.widgets import check_widget
+    from dockyard.notebook.widgets import check_widget
 
     exercise = exercises.load("04-entrypoint-cmd", ROOT)
     folder = exercises.materialize(exercise, exercise.solution, tmp_path / exercise.id)

@@ -16,9 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from dockyard import batch, exercises, sandbox
+from dockyard import batch
+from dockyard.course import exercises
 from tests.engines import ExtraEngine, load_image
 from tests.helpers import ROOT
+from dockyard.engine import gc
+from dockyard.engine.labels import KINDS
 
 EXERCISE = "01-first-image"
 DOCKYARD = [sys.executable, "-m", "dockyard"]
@@ -113,8 +116,8 @@ def test_class_graded_the_same_with_one_job_and_with_two_jobs_over_two_engines(c
                if not row["passed"]]
     assert failing and all(item["title"] in feedback for item in failing)
     assert (tmp_path / "serial" / "feedback" / "dee.html").read_text().lstrip().lower().startswith("<!doctype html")
-    assert sandbox.leftovers() == dict.fromkeys(sandbox.KINDS, 0)
-    assert sandbox.leftovers(second_engine.url) == dict.fromkeys(sandbox.KINDS, 0)
+    assert gc.leftovers() == dict.fromkeys(KINDS, 0)
+    assert gc.leftovers(second_engine.url) == dict.fromkeys(KINDS, 0)
 
     again = batch.run_batch(EXERCISE, classroom, tmp_path / "serial", jobs=2)
     assert again.graded == 0 and again.reused == 6, "an unchanged class is not graded again"
@@ -140,4 +143,4 @@ def test_killed_batch_resumes_and_leaves_nothing(classroom, tmp_path):
     assert second.returncode == 0, second.stderr
     assert f"{finished_before} unchanged" in second.stdout, second.stdout
     assert len(read_gradebook(out)) == 6
-    assert sandbox.leftovers() == dict.fromkeys(sandbox.KINDS, 0)
+    assert gc.leftovers() == dict.fromkeys(KINDS, 0)

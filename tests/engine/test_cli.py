@@ -6,11 +6,9 @@ import json
 import os
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pytest
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 DOCKYARD = [sys.executable, "-m", "dockyard"]

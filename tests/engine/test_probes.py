@@ -11,6 +11,7 @@ import pytest
 from dockyard import sandbox as sandboxes
 from dockyard.probes import BuiltImage, Probes
 from dockyard.submission import load_submission
+from dockyard.engine.labels import RUN_LABEL
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 BASE = "gradertest-base:perl"
@@ -21,7 +22,7 @@ def run(docker_client):
     with sandboxes.Sandbox("probe-test") as sandbox:
         with load_submission(FIXTURES / "probe-app", "probe-test") as submission:
             yield sandbox, submission
-    flt = {"label": f"{sandboxes.RUN_LABEL}={sandbox.run_id}"}
+    flt = {"label": f"{RUN_LABEL}={sandbox.run_id}"}
     left = [*docker_client.containers.list(all=True, filters=flt), *docker_client.networks.list(filters=flt),
             *docker_client.volumes.list(filters=flt), *docker_client.images.list(all=True, filters=flt)]
     assert not left, left

@@ -12,6 +12,7 @@ import pytest
 from dockyard import sandbox
 from dockyard.rubric import runner
 from dockyard.submission import load_submission
+from dockyard.engine.labels import RUN_LABEL
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SUBMISSIONS = FIXTURES / "submissions"
@@ -26,7 +27,7 @@ def course(monkeypatch, docker_client):
 def run_leftovers(run_id):
     """What this run left (other people's notebooks may hold labelled resources of their own meanwhile)."""
     client = sandbox.engine.client()
-    flt = {"label": f"{sandbox.RUN_LABEL}={run_id}"}
+    flt = {"label": f"{RUN_LABEL}={run_id}"}
     return [*client.containers.list(all=True, filters=flt), *client.networks.list(filters=flt),
             *client.volumes.list(filters=flt), *client.images.list(all=True, filters=flt)]
 
@@ -126,7 +127,7 @@ def test_threaded_caller_grades_through_the_warm_forkserver():
 
 
 def test_prepare_py_runs_on_the_scratch_copy_only(tmp_path):
-    from dockyard import exercises
+    from dockyard.course import exercises
 
     course = Path(__file__).resolve().parents[2]
     exercise = exercises.load("03-dockerignore", course)

@@ -8,15 +8,15 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 
-from dockyard import sandbox as sandboxes
 from dockyard.errors import BuildFailed, BuildTimedOut, ContextRefused
-from dockyard.limits import Limits
+from dockyard.course.limits import Limits
 from dockyard.sandbox import Sandbox
-from tests.helpers import ROOT, engine_responds_quickly
+from tests.helpers import engine_responds_quickly
+from dockyard.engine import gc
+from dockyard.engine.labels import KINDS, RUN_LABEL
 
 PYTHON = "python:3.11-slim"
 DOCKYARD = [sys.executable, "-m", "dockyard"]
@@ -35,7 +35,7 @@ def test_graded_container_gets_the_limits(no_leaks):
         assert "NET_RAW" in host_config["CapDrop"]
         bindings = running.container.attrs["NetworkSettings"]["Ports"]["8000/tcp"]
         assert bindings[0]["HostIp"] == "127.0.0.1" and int(bindings[0]["HostPort"]) > 1024
-        assert running.container.labels[sandboxes.RUN_LABEL] == box.run_id
+        assert running.container.labels[RUN_LABEL] == box.run_id
 
 
 def test_memory_hog_is_oom_killed(no_leaks):
@@ -92,7 +92,7 @@ def test_graded_containers_have_no_route_out(no_leaks):
     assert time.monotonic() - started < 20
 
 
-NOTHING = dict.fromkeys(sandboxes.KINDS, 0)
+NOTHING = dict.fromkeys(KINDS, 0)
 
 
 def test_nothing_left_after_a_clean_run(docker_client, tmp_path):
@@ -101,8 +101,8 @@ def test_nothing_left_after_a_clean_run(docker_client, tmp_path):
         built = box.build(tmp_path)
         box.start(built.tag, command=["sleep", "30"])
         box.volume()
-        assert sandboxes.leftovers(run_ids=[box.run_id]) == {"container": 1, "network": 1, "volume": 1, "image": 1}
-    assert sandboxes.leftovers(run_ids=[box.run_id]) == NOTHING
+        assert gc.leftovers(run_ids=[box.run_id]) == {"container": 1, "network": 1, "volume": 1, "image": 1}
+    assert gc.leftovers(run_ids=[box.run_id]) == NOTHING
 
 
 def test_nothing_left_after_an_exception(docker_client):
@@ -111,14 +111,13 @@ def test_nothing_left_after_an_exception(docker_client):
             box.start(PYTHON, command=["sleep", "30"])
             box.volume()
             raise RuntimeError("boom")
-    assert sandboxes.leftovers(run_ids=[box.run_id]) == NOTHING
+    assert gc.leftovers(run_ids=[box.run_id]) == NOTHING
 
 
 def test_clean_after_sigkill(docker_client, tmp_path):
     script = textwrap.dedent(f"""
         import time
         from dockyard.sandbox import Sandbox
-from tests.helpers import ROOT, engine_responds_quickly
         box = Sandbox("test-sigkill")
         box.start({PYTHON!r}, command=["sleep", "120"])
         box.volume()
@@ -130,21 +129,21 @@ from tests.helpers import ROOT, engine_responds_quickly
         run_id = child.stdout.readline().strip()
         os.kill(child.pid, signal.SIGKILL)
         child.wait(30)
-        assert sandboxes.leftovers(run_ids=[run_id])["container"] == 1, "the killed run should have left its container"
+        assert gc.leftovers(run_ids=[run_id])["container"] == 1, "the killed run should have left its container"
         cleaned = subprocess.run([*DOCKYARD, "clean"], capture_output=True, text=True, timeout=120)
         assert cleaned.returncode == 0, cleaned.stderr
     finally:
         if child.poll() is None:
             child.kill()
-    assert sandboxes.leftovers(run_ids=[run_id]) == NOTHING
+    assert gc.leftovers(run_ids=[run_id]) == NOTHING
 
 
 def test_clean_spares_live_runs(docker_client):
     with Sandbox("test-live") as box:
         box.start(PYTHON, command=["sleep", "30"])
         subprocess.run([*DOCKYARD, "clean"], capture_output=True, timeout=120, check=True)
-        assert sandboxes.leftovers(run_ids=[box.run_id])["container"] == 1, "a live run's resources must survive `dockyard clean`"
-    assert sandboxes.leftovers(run_ids=[box.run_id]) == NOTHING
+        assert gc.leftovers(run_ids=[box.run_id])["container"] == 1, "a live run's resources must survive `dockyard clean`"
+    assert gc.leftovers(run_ids=[box.run_id]) == NOTHING
 
 
 def test_build_timeout_stops_the_build(tmp_path, no_leaks, docker_client):

@@ -8,7 +8,7 @@ import re
 import nbformat
 import pytest
 
-from dockyard import exercises
+from dockyard.course import exercises
 from tests.helpers import ROOT
 
 NOTEBOOK_DIR = ROOT / "notebooks"

@@ -1,6 +1,5 @@
 """The compose security policy on the raw YAML: rule ids and line numbers, no Docker needed."""
 
-import shutil
 import textwrap
 from pathlib import Path
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from dockyard.errors import DockyardError
-from dockyard.status import ExitStatus
+from dockyard.errors import ExitStatus
 
 
 @dataclass
@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def program(args: argparse.Namespace, env: Environment) -> ExitStatus:
-    from dockyard import commands
+    from dockyard.cli import commands
 
     handler = getattr(commands, "cmd_" + args.command.replace("-", "_"))
     return handler(args, env)

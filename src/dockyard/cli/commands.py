@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from dockyard.status import ExitStatus
+from pathlib import Path
+
+from dockyard import baseimages, batch, engine, scratch
+from dockyard.course import exercises
+from dockyard.course.points import rubric_points
+from dockyard.engine import doctor, gc
+from dockyard.errors import ExitStatus, UsageError
+from dockyard.report import gradescope, junit, terminal
+from dockyard.rubric import runner
 
 
 def engine_url(args) -> str | None:
@@ -10,10 +18,8 @@ def engine_url(args) -> str | None:
 
 
 def cmd_doctor(args, env) -> ExitStatus:
-    from dockyard import engine
-
     console = env.console()
-    findings = engine.doctor(engine_url(args))
+    findings = doctor.doctor(engine_url(args))
     for finding in findings:
         mark = "[green]✓[/]" if finding.ok else ("[red]✗[/]" if finding.required else "[yellow]![/]")
         console.print(f"{mark} {finding.name}: {finding.detail}")
@@ -26,9 +32,7 @@ def cmd_doctor(args, env) -> ExitStatus:
 
 
 def cmd_images(args, env) -> ExitStatus:
-    from rich.table import Table
-
-    from dockyard import baseimages, engine
+    from rich.table import Table  # lazy: rich is heavy for `dockyard --help`
 
     console = env.console(stderr=False)
     client = engine.client(engine_url(args))
@@ -45,16 +49,12 @@ def cmd_images(args, env) -> ExitStatus:
 
 
 def cmd_clean(args, env) -> ExitStatus:
-    from dockyard import sandbox
-
-    removed = sandbox.sweep(engine_url(args), everything=args.all)
-    cache = sandbox.prune_build_cache(engine_url(args))
-    from dockyard import scratch as scratches
-
-    scratch = scratches.sweep()
-    left = sandbox.leftovers(engine_url(args))
+    removed = gc.sweep(engine_url(args), everything=args.all)
+    cache = gc.prune_build_cache(engine_url(args))
+    folders = scratch.sweep()
+    left = gc.leftovers(engine_url(args))
     summary = ", ".join(f"{count} {kind}(s)" for kind, count in removed.items())
-    print(f"removed {summary}, {cache} cached build step(s), and {scratch} scratch folder(s) of gone gradings",
+    print(f"removed {summary}, {cache} cached build step(s), and {folders} scratch folder(s) of gone gradings",
           file=env.stdout)
     if any(left.values()) and args.all:
         print("still present: " + ", ".join(f"{n} {k}(s)" for k, n in left.items() if n), file=env.stderr)
@@ -63,38 +63,13 @@ def cmd_clean(args, env) -> ExitStatus:
 
 
 # -- exercises and grading ------------------------------------------------------------------------
-def rubric_points(grader_folder) -> float:
-    """Total points of a rubric, read by a light AST parse of `@pytest.mark.points(n)` (no pytest import)."""
-    import ast
-    from pathlib import Path
-
-    total = 0.0
-    for path in sorted(Path(grader_folder).glob("test*.py")):
-        try:
-            tree = ast.parse(path.read_text())
-        except (OSError, SyntaxError):
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test"):
-                points = 1.0
-                for decorator in node.decorator_list:
-                    if (isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Attribute)
-                            and decorator.func.attr == "points" and decorator.args
-                            and isinstance(decorator.args[0], ast.Constant)):
-                        points = float(decorator.args[0].value)
-                total += points
-    return total
-
-
 def cmd_list(args, env) -> ExitStatus:
-    from dockyard import exercises
-
     all_exercises = exercises.all_exercises()
     if not env.colour:
         for exercise in all_exercises:
             print(f"{exercise.id}\t{rubric_points(exercise.grader):g} points\t{exercise.concept}", file=env.stdout)
         return ExitStatus.OK
-    from rich.table import Table
+    from rich.table import Table  # lazy: rich is heavy for `dockyard --help`
 
     table = Table("exercise", "concept", "points", title="Exercises")
     for exercise in all_exercises:
@@ -104,12 +79,6 @@ def cmd_list(args, env) -> ExitStatus:
 
 
 def _grade(args, env, progress):
-    from pathlib import Path
-
-    from dockyard import exercises
-    from dockyard.errors import UsageError
-    from dockyard.rubric import runner
-
     folder = args.folder or str(exercises.load(args.exercise).folder)
     if not Path(folder).is_dir():
         exercises.load(args.exercise)  # an unknown exercise is the better message
@@ -126,8 +95,6 @@ def _exit_for(report) -> ExitStatus:
 
 def cmd_check(args, env) -> ExitStatus:
     """For learners: a spinner while building, then the colourful table with a hint on each failing item."""
-    from dockyard.report import terminal
-
     console = env.console()
     with console.status(f"checking {args.exercise}…", spinner="dots") as status:
         report = _grade(args, env, progress=lambda message: status.update(f"{args.exercise}: {message}…"))
@@ -142,68 +109,17 @@ def cmd_grade(args, env) -> ExitStatus:
 
     report = _grade(args, env, progress=progress if env.stderr.isatty() else None)
     if args.junit:
-        write_junit(report, args.junit)
+        junit.write(report, args.junit)
     if args.gradescope:
-        write_gradescope(report, args.gradescope)
+        gradescope.write(report, args.gradescope)
     if args.json:
         print(report.to_json(), file=env.stdout)
     else:
-        from dockyard.report import terminal
-
         terminal.render(report, env.console(), hints=True)
     if report.status == "error":
         print(f"dockyard: could not grade: {report.error}", file=env.stderr)
     return _exit_for(report)
 
 
-def write_junit(report, path) -> None:
-    try:
-        from dockyard.report import junit
-    except ImportError:
-        junit = None
-    if junit is not None:
-        junit.write(report, path)
-        return
-    import xml.etree.ElementTree as ET
-
-    failures = sum(1 for item in report.items if not item.passed)
-    suite = ET.Element("testsuite", name=report.exercise, tests=str(len(report.items)), failures=str(failures),
-                       errors="1" if report.status == "error" else "0", time=f"{report.duration_s:.2f}")
-    for item in report.items:
-        case = ET.SubElement(suite, "testcase", classname=report.exercise, name=item.id, time="0")
-        if not item.passed:
-            ET.SubElement(case, "failure", message=item.feedback.splitlines()[0] if item.feedback else "failed").text = \
-                item.feedback
-    if report.status == "error":
-        ET.SubElement(suite, "error", message=report.error or "error")
-    root = ET.Element("testsuites")
-    root.append(suite)
-    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
-
-
-def write_gradescope(report, path) -> None:
-    try:
-        from dockyard.report import gradescope
-    except ImportError:
-        gradescope = None
-    if gradescope is not None:
-        gradescope.write(report, path)
-        return
-    import json
-
-    data = {
-        "score": report.score,
-        "execution_time": int(round(report.duration_s)),
-        "output": report.error or f"{report.score:g}/{report.max_score:g} points",
-        "visibility": "visible",
-        "tests": [{"name": item.title, "number": item.id, "score": item.points, "max_score": item.max_points,
-                   "status": "passed" if item.passed else "failed", "output": item.feedback} for item in report.items],
-    }
-    with open(path, "w") as handle:
-        json.dump(data, handle, indent=2)
-
-
 def cmd_batch(args, env) -> ExitStatus:
-    from dockyard import batch
-
     return batch.command(args, env)

@@ -7,7 +7,7 @@ exercise.toml:
     notebook = "04-dockerfile.ipynb"
     learner_files = ["Dockerfile"]          # what the learner writes; solutions/<id>/ holds these
     base_images = ["python:3.11-slim"]
-    [sandbox]                                # optional overrides of dockyard.limits.Limits
+    [sandbox]                                # optional overrides of dockyard.course.limits.Limits
     build_timeout_s = 600
 """
 
@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard.errors import UnknownExercise, UsageError
-from dockyard.limits import DEFAULT_LIMITS, Limits
+from dockyard.course.limits import DEFAULT_LIMITS, Limits
 
 
 def course_root() -> Path:
     """The folder holding exercises/, graders/, solutions/ and notebooks/ (override: DOCKYARD_COURSE)."""
     if os.environ.get("DOCKYARD_COURSE"):
         return Path(os.environ["DOCKYARD_COURSE"]).resolve()
-    return Path(__file__).resolve().parents[2]
+    return Path(__file__).resolve().parents[3]
 
 
 @dataclass(frozen=True)

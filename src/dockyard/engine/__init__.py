@@ -1,4 +1,4 @@
-"""Find the Docker engine and Docker Compose v2; answer `dockyard doctor`.
+"""Find the Docker engine and Docker Compose v2: the one connection everything else asks for.
 
 Everything else asks this module for a client (`client()`) or the compose command
 (`compose_command()`); nothing else reads DOCKER_HOST or looks for binaries.
@@ -10,7 +10,6 @@ import functools
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 from dockyard.errors import ComposeUnavailable, EngineUnavailable
@@ -89,15 +88,6 @@ def buildkit_cli() -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class Finding:
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
-    required: bool = True
-
-
 _DATA_ROOTS: dict[str, str] = {}  # engine URL -> its data root
 
 
@@ -114,47 +104,3 @@ def free_bytes_on_data_root(docker_client) -> tuple[int, str] | None:
         return shutil.disk_usage(probe).free, root
     except OSError:
         return None
-
-
-def doctor(base_url: str | None = None) -> list[Finding]:
-    """Everything the course needs, each with a one-line fix when it is missing."""
-    findings: list[Finding] = []
-    try:
-        docker_client = client(base_url)
-    except EngineUnavailable as exc:
-        return [Finding("engine", False, exc.message, exc.hint or "")]
-    from dockyard import baseimages, firewall
-    info = docker_client.info()
-    version = docker_client.version()
-    findings.append(Finding("engine", True, f"{engine_url(base_url)} answers: Docker {version.get('Version')} "
-                                             f"(API {version.get('ApiVersion')})"))
-    driver = info.get("Driver", "?")
-    findings.append(Finding("storage driver", driver in ("overlay2", "overlay", "btrfs", "zfs", "fuse-overlayfs"),
-                            driver, "configure dockerd with --storage-driver=overlay2", required=False))
-    try:
-        findings.append(Finding("compose", True, f"Docker Compose {compose_version()} ({compose_binary()})"))
-    except ComposeUnavailable as exc:
-        findings.append(Finding("compose", False, exc.message, exc.hint or ""))
-    missing = [image for image in baseimages.course_images() if not baseimages.present(docker_client, image)]
-    findings.append(Finding(
-        "base images", not missing,
-        "all present: " + ", ".join(baseimages.course_images()) if not missing else "missing: " + ", ".join(missing),
-        "run `dockyard images`",
-    ))
-    free = free_bytes_on_data_root(docker_client)
-    if free is not None:
-        free_bytes, root = free
-        findings.append(Finding("free disk", free_bytes >= MIN_FREE_BYTES,
-                                f"{free_bytes / 2**30:.1f} GiB free on {root}",
-                                "free space: `docker system prune`, `dockyard clean --all`"))
-    findings.append(Finding("egress firewall", firewall.active(),
-                            "graded containers cannot reach beyond their network" if firewall.active()
-                            else "graded containers could reach the network",
-                            "run as root on the engine's host so dockyard can add its iptables rules",
-                            required=False))
-    runtimes = sorted(info.get("Runtimes", {}))
-    findings.append(Finding("gVisor (runsc)", "runsc" in runtimes,
-                            "available: `--runtime runsc` runs learner containers under it" if "runsc" in runtimes
-                            else "not installed (optional stronger isolation)",
-                            "install gVisor and register runsc with dockerd", required=False))
-    return findings

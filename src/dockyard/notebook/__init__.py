@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from dockyard.sandbox import EXERCISE_LABEL, OWNER_LABEL, RUN_LABEL, owner_label
+from dockyard.engine.labels import EXERCISE_LABEL, OWNER_LABEL, RUN_LABEL, owner_label
 
 SOLUTIONS_ENV = "DOCKYARD_SOLUTIONS"  # "1": exercise cells lay the reference solution over a temp copy
 AUTOCHECK_ENV = "DOCKYARD_AUTOCHECK"  # "1": Check widgets grade at once (headless runs), no click needed
@@ -67,7 +67,7 @@ def client():
 
 
 def course_root() -> Path:
-    from dockyard.exercises import course_root as root
+    from dockyard.course.exercises import course_root as root
 
     return root()
 
@@ -170,9 +170,9 @@ def build(notebook: str, context: str | Path, tag: str, *, dockerfile: str = "Do
           timeout_s: float = 300):
     """Build `context` with the classic builder, labelled for `notebook`; print the steps (and which were cached).
 
-    Returns `dockyard.build.BuildResult` (`.steps`, `.cached_steps()`, `.duration_s`, `.image_id`).
+    Returns `dockyard.sandbox.build.BuildResult` (`.steps`, `.cached_steps()`, `.duration_s`, `.image_id`).
     """
-    from dockyard.build import build_image
+    from dockyard.sandbox.build import build_image
 
     result = build_image(client(), Path(context), tag=tag, labels=labels(notebook), dockerfile=dockerfile,
                          buildargs=buildargs, target=target, timeout_s=timeout_s)
@@ -186,7 +186,7 @@ def build(notebook: str, context: str | Path, tag: str, *, dockerfile: str = "Do
 
 
 def _built_class():
-    from dockyard.build import BuildResult
+    from dockyard.sandbox.build import BuildResult
 
     class Built(BuildResult):
         """A BuildResult that shows nothing as a cell's value (`build` already printed the steps)."""
@@ -316,7 +316,7 @@ def http_get(url: str, timeout_s: float = 20, show: bool = True) -> str:
 def exercise_folder(exercise_id: str, notebook: str | None = None, show: bool = True) -> Path:
     """The folder the Check grades: the learner's `exercises/<id>/`, or (DOCKYARD_SOLUTIONS=1) the reference
     solution laid over a temporary copy of it. Prints the task's files so the learner sees what to edit."""
-    from dockyard import exercises
+    from dockyard.course import exercises
 
     exercise = exercises.load(exercise_id)
     if solutions_mode():
@@ -349,7 +349,7 @@ def open_in_lab(path: str | Path) -> None:
 
 def check(exercise_id: str, folder: str | Path):
     """The Check widget (a button that grades `folder` and shows the rubric)."""
-    from dockyard.widgets import check_widget
+    from dockyard.notebook.widgets import check_widget
 
     return check_widget(exercise_id, folder)
 
@@ -357,7 +357,7 @@ def check(exercise_id: str, folder: str | Path):
 # -- quiz -----------------------------------------------------------------------------------------
 def quiz(question: str, options: list[str], answer: int | str, explanation: str):
     """A multiple-choice question with instant feedback. `answer` is the right option (its index or text)."""
-    from dockyard.widgets import quiz_widget
+    from dockyard.notebook.widgets import quiz_widget
 
     return quiz_widget(question, options, answer, explanation)
 

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from dockyard import sandbox
+from dockyard.engine.labels import RUN_LABEL
 
 DOCKER_BUILDKIT_CLI = "/usr/bin/docker"  # Debian's 20.10 client: BuildKit without buildx
 
@@ -153,7 +153,7 @@ class Lab:
 
     # -- inspection helpers ---------------------------------------------------------------
     def containers(self, all: bool = True):
-        return self.client.containers.list(all=all, filters={"label": f"{sandbox.RUN_LABEL}={self.run_id}"})
+        return self.client.containers.list(all=all, filters={"label": f"{RUN_LABEL}={self.run_id}"})
 
     def host_port(self, container, port: int = 8000) -> int:
         container.reload()
@@ -203,7 +203,7 @@ class Lab:
         nb.cleanup(self.notebook)
         # Images built FROM an offline stand-in inherit its `dockyard.standin` label, which `nb.cleanup` skips;
         # a stand-in itself never carries this notebook's run label, so everything with it is ours to remove.
-        flt = {"label": f"{sandbox.RUN_LABEL}={self.run_id}"}
+        flt = {"label": f"{RUN_LABEL}={self.run_id}"}
         for image in sorted(self.client.images.list(filters=flt), key=lambda i: -len(i.tags)):
             try:
                 self.client.images.remove(image.id, force=True, noprune=False)
@@ -221,7 +221,7 @@ def exercise_folder(exercise_id: str, notebook: str) -> Path:
     """The task (README) and the learner's folder, or (DOCKYARD_SOLUTIONS=1) the reference solution in a temp copy."""
     from IPython.display import Markdown, display
 
-    from dockyard import exercises
+    from dockyard.course import exercises
     from dockyard import notebook as nb
 
     exercise = exercises.load(exercise_id)

@@ -18,7 +18,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockyard import diagnose
+from dockyard.probes import diagnose
 from dockyard.errors import DockyardError
 from dockyard.sandbox import ExecResult, RunningContainer, _tail
 
@@ -35,7 +35,7 @@ LISTDIR_MAX_MEMBERS = 50_000
 class BuiltImage:
     tag: str
     id: str
-    build: object  # dockyard.build.BuildResult
+    build: object  # dockyard.sandbox.build.BuildResult
 
 
 @dataclass(frozen=True)
@@ -432,7 +432,7 @@ class Probes:
         import uuid
 
         append = f"{append}\n# dockyard {uuid.uuid4().hex}\n"
-        from dockyard.build import scratch_copy
+        from dockyard.sandbox.context import scratch_copy
 
         if self.submission is None:
             raise DockyardError("rebuild_after_change needs the submission")

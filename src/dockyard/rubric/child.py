@@ -139,7 +139,7 @@ def _isolate(job: Job) -> None:
 def _grade(job: Job) -> int:
     import dataclasses
 
-    from dockyard import exercises
+    from dockyard.course import exercises
     from dockyard.rubric import prefetch
     from dockyard.rubric.progress import emit
 

@@ -69,7 +69,7 @@ def dockyard_settings(pytestconfig) -> Settings:
 
 @pytest.fixture(scope="session")
 def exercise(dockyard_settings):
-    from dockyard import exercises
+    from dockyard.course import exercises
 
     loaded = exercises.load(dockyard_settings.exercise_id)
     if dockyard_settings.runtime:

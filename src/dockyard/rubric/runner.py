@@ -23,9 +23,12 @@ import threading
 import time
 from pathlib import Path
 
-from dockyard import engine, exercises, scratch
+from dockyard import engine, scratch
+from dockyard.course import exercises
 from dockyard.errors import UsageError
 from dockyard.report.model import Report
+from dockyard.engine import gc
+from dockyard.engine.labels import new_run_id
 
 _running: set = set()  # multiprocessing.Process objects of the gradings in flight
 _lock = threading.Lock()
@@ -37,7 +40,6 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
     before anything starts; once started, every outcome is a Report (status "error" when grading could not run)."""
     import json
 
-    from dockyard import sandbox
     from dockyard.rubric import child
 
     exercise = exercises.load(exercise_id)  # UnknownExercise (exit 2)
@@ -47,7 +49,7 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
     if not exercise.grader.is_dir():
         raise UsageError(f"exercise {exercise_id!r} has no rubric (expected {exercise.grader})")
     engine.client(engine_url)  # EngineUnavailable (exit 3), before anything starts
-    run_id = run_id or sandbox.new_run_id()
+    run_id = run_id or new_run_id()
     limits = exercise.limits
     timeout_s = timeout_s or (limits.build_timeout_s * 2 + limits.ready_timeout_s * 4 + limits.run_timeout_s * 2 + 120)
     progress = progress or (lambda message: None)
@@ -79,7 +81,7 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
                 _kill(process)
         except BaseException:  # Ctrl-C: stop the child, clean its run, then let the interrupt go on
             _kill(process)
-            sandbox.sweep(engine_url, run_id=run_id)
+            gc.sweep(engine_url, run_id=run_id)
             raise
         finally:
             with _lock:
@@ -88,7 +90,7 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
         data = json.loads(report_file.read_text()) if report_file.is_file() and not timed_out else None
         if not (data and data.get("swept")):
             try:
-                sandbox.sweep(engine_url, run_id=run_id)
+                gc.sweep(engine_url, run_id=run_id)
             except Exception:
                 pass  # an engine gone now is reported below if the child could not finish either
         duration = time.monotonic() - started

@@ -2,40 +2,25 @@
 
 Every image, container, network and volume a grading (or a notebook) makes is created
 here, carries `dockyard.run=<run id>` and `dockyard.exercise=<id>`, and is removed by
-`Sandbox.close()` on success, failure or Ctrl-C. `sweep()` finds what a dead run left
-(after a `kill -9`, say) through the `dockyard.owner` label: host and pid of its maker.
+`Sandbox.close()` on success, failure or Ctrl-C (through `dockyard.engine.gc`, which also finds
+what a dead run left, after a `kill -9` say, by the `dockyard.owner` label: host and pid of its maker).
 """
 
 from __future__ import annotations
 
 import collections
-import os
-import socket
+import ipaddress
 import threading
-import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard import build as builds
-from dockyard import engine, firewall, scratch
+from dockyard import engine
+from dockyard.course.limits import CAP_DROP, DEFAULT_LIMITS, Limits
+from dockyard.engine import firewall, gc
+from dockyard.engine.labels import EXERCISE_LABEL, OWNER_LABEL, RUN_LABEL, new_run_id, owner_label
 from dockyard.errors import DiskFull, DockyardError, EngineLost
-from dockyard.limits import CAP_DROP, DEFAULT_LIMITS, Limits
-
-RUN_LABEL = "dockyard.run"
-EXERCISE_LABEL = "dockyard.exercise"
-OWNER_LABEL = "dockyard.owner"
-STANDIN_LABEL = "dockyard.standin"
-KINDS = ("container", "network", "volume", "image")
-
-
-def new_run_id() -> str:
-    return uuid.uuid4().hex[:12]
-
-
-def owner_label() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
+from dockyard.sandbox import build as builds
+from dockyard.sandbox.watchdog import DiskWatchdog
 
 @dataclass(frozen=True)
 class ExecResult:
@@ -242,7 +227,7 @@ class Sandbox:
 
     # -- compose ----------------------------------------------------------------------
     def compose(self, project_dir: Path, files: list[str] | None = None):
-        from dockyard.compose import ComposeProject
+        from dockyard.sandbox.compose import ComposeProject
 
         project = ComposeProject(self, Path(project_dir), files)
         self._compose_projects.append(project)
@@ -271,9 +256,9 @@ class Sandbox:
         # The learner's build steps stay as (unlabelled) build cache: a re-grade after editing one line
         # must rebuild from that line only. Only images carrying this run's label are removed (by sweep).
         try:
-            sweep(self.engine_url, run_id=self.run_id)
+            gc.sweep(self.engine_url, run_id=self.run_id)
             # a removal that failed quietly (a busy engine, say) leaves something: say so, to be swept again
-            return not any(leftovers(self.engine_url, run_ids=[self.run_id]).values())
+            return not any(gc.leftovers(self.engine_url, run_ids=[self.run_id]).values())
         except Exception:
             return False
 
@@ -314,191 +299,6 @@ def _tail(data: bytes | str, lines: int) -> str:
     return "\n".join(parts)
 
 
-def _owner_is_dead(owner: str | None) -> bool:
-    if not owner or ":" not in owner:
-        return True
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname():
-        return False  # another machine's run: not ours to judge
-    return not pid.isdigit() or not scratch.process_alive(int(pid))
-
-
-def sweep(engine_url: str | None = None, run_id: str | None = None, everything: bool = False) -> dict[str, int]:
-    """Remove labelled resources: one run's (`run_id`), dead runs' (default), or all (`everything`).
-
-    Order matters: containers before the networks and volumes they hold, images last.
-    Returns how many of each kind were removed.
-    """
-    client = engine.client(engine_url)
-    label = f"{RUN_LABEL}={run_id}" if run_id else RUN_LABEL
-
-    def chosen(resource_labels: dict | None) -> bool:
-        if run_id or everything:
-            return True
-        return _owner_is_dead((resource_labels or {}).get(OWNER_LABEL))
-
-    api = client.api  # raw listings: another run removing its own things must not break this sweep
-    flt = {"label": label}
-
-    def remove_container(container) -> bool:
-        try:
-            api.remove_container(container["Id"], force=True, v=True)
-            return True
-        except Exception:
-            return False
-
-    def remove_network(network) -> bool:
-        _retry(lambda: api.remove_network(network["Id"]))
-        return True
-
-    def remove_volume(volume) -> bool:
-        _retry(lambda: api.remove_volume(volume["Name"], force=True))
-        return True
-
-    def remove_image(image) -> bool:
-        return _remove_labelled_chain(client, image["Id"])
-
-    # Containers first (they hold the networks, volumes and images); then the rest, all at once:
-    # each removal is an engine round trip of its own, and a grading waits for its sweep.
-    containers = [("container", remove_container, c) for c in api.containers(all=True, filters=flt)
-                  if chosen(c.get("Labels"))]
-    removed = dict.fromkeys(KINDS, 0)
-    _remove_all(containers, removed)
-    rest = [("network", remove_network, n) for n in api.networks(filters=flt) if chosen(n.get("Labels"))]
-    rest += [("volume", remove_volume, v) for v in api.volumes(filters=flt).get("Volumes") or []
-             if chosen(v.get("Labels"))]
-    # stand-in bases carry no run label, so they are never listed here
-    rest += [("image", remove_image, i) for i in api.images(filters=flt) if chosen(i.get("Labels"))]
-    _remove_all(rest, removed)
-    return removed
-
-
-def _remove_all(work: list, removed: dict[str, int]) -> None:
-    """Run (kind, remove, resource) removals side by side; count those that removed something."""
-    if len(work) <= 1:
-        results = [remove(resource) for _, remove, resource in work]
-    else:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=min(8, len(work))) as pool:
-            results = list(pool.map(lambda job: job[1](job[2]), work))
-    for (kind, _, _), ok in zip(work, results):
-        removed[kind] += bool(ok)
-
-
-def _remove_labelled_chain(client, image_id: str) -> bool:
-    """Remove an image and those of its parents that are the builder's per-run LABEL steps (they carry
-    the run label or this run's owner label, which no later grading can reuse), but keep the learner's
-    own steps below them: they are the build cache the next grading reuses."""
-    removed = False
-    owner = None
-    while image_id:
-        try:
-            image = client.images.get(image_id)
-        except Exception:
-            return removed
-        parent = image.attrs.get("Parent") or ""
-        if owner is None:
-            owner = (image.labels or {}).get(OWNER_LABEL, "")
-        try:
-            client.images.remove(image.id, force=True, noprune=True)
-            removed = True
-        except Exception:
-            return removed
-        if not parent:
-            return removed
-        try:
-            parent_labels = client.images.get(parent).labels or {}
-        except Exception:
-            return removed
-        if RUN_LABEL not in parent_labels and not (owner and parent_labels.get(OWNER_LABEL) == owner):
-            return removed
-        image_id = parent
-    return removed
-
-
-def _retry(action, attempts: int = 5) -> None:
-    for attempt in range(attempts):
-        try:
-            action()
-            return
-        except Exception as exc:
-            if "not found" in str(exc).lower() or "no such" in str(exc).lower():
-                return
-            time.sleep(0.2 * (attempt + 1))
-
-
-def leftovers(engine_url: str | None = None, run_ids: list[str] | None = None) -> dict[str, int]:
-    """How many labelled resources exist now (the figure tests and benchmarks assert to be 0): all, or some runs'."""
-    client = engine.client(engine_url)
-    labels = [f"{RUN_LABEL}={run_id}" for run_id in run_ids] if run_ids else [RUN_LABEL]
-    totals = dict.fromkeys(KINDS, 0)
-    api = client.api  # one listing call per kind: no per-object inspect that races with removals
-    for label in labels:
-        flt = {"label": label}
-        totals["container"] += len(api.containers(all=True, filters=flt))
-        totals["network"] += len(api.networks(filters=flt))
-        totals["volume"] += len(api.volumes(filters=flt).get("Volumes") or [])
-        totals["image"] += len(api.images(filters=flt))
-    return totals
-
-
-class DiskWatchdog:
-    """Polls the size of each watched container's writable layer and named volumes; kills past the limit.
-
-    Works where the engine's data root is visible from here (a local engine, as root); elsewhere it
-    watches nothing and the run's time bounds are the only bound.
-    """
-
-    def __init__(self, max_bytes: int, interval_s: float = 1.0):
-        import threading
-
-        self.max_bytes = max_bytes
-        self.interval_s = interval_s
-        self.watched: dict[str, tuple[object, list[str]]] = {}
-        self.killed: dict[str, str] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="disk-watchdog", daemon=True)
-        self._thread.start()
-
-    def watch(self, container) -> None:
-        attrs = container.attrs
-        paths = [attrs.get("GraphDriver", {}).get("Data", {}).get("UpperDir")]
-        paths += [mount.get("Source") for mount in attrs.get("Mounts", []) if mount.get("Type") == "volume"]
-        paths = [path for path in paths if path and os.path.isdir(path)]
-        if paths:
-            self.watched[container.id] = (container, paths)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            for container_id, (container, paths) in list(self.watched.items()):
-                used = sum(_tree_size(path, self.max_bytes + 1) for path in paths)
-                if used > self.max_bytes:
-                    self.watched.pop(container_id, None)
-                    self.killed[container_id] = (f"the container wrote more than {self.max_bytes // 2**20} MiB "
-                                                 "to its disk and was stopped")
-                    try:
-                        container.kill()
-                    except Exception:
-                        pass
-
-    def stop(self) -> None:
-        self._stop.set()
-
-
-def _tree_size(path: str, stop_after: int) -> int:
-    total = 0
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(root, name)).st_blocks * 512
-            except OSError:
-                continue
-            if total > stop_after:
-                return total
-    return total
-
-
 def listening_sockets(box: "Sandbox", container) -> list[tuple[str, int]]:
     """Parse /proc/net/tcp{,6} of the container's network namespace (state 0A = LISTEN)."""
     text = ""
@@ -527,8 +327,6 @@ def listening_sockets(box: "Sandbox", container) -> list[tuple[str, int]]:
 
 
 def _decode_address(address_hex: str) -> str:
-    import ipaddress
-
     raw = bytes.fromhex(address_hex)
     if len(raw) == 4:
         return str(ipaddress.IPv4Address(raw[::-1]))
@@ -537,30 +335,3 @@ def _decode_address(address_hex: str) -> str:
     return str(address.ipv4_mapped or address)
 
 
-def dangling_images(engine_url: str | None = None) -> set[str]:
-    return {image.id for image in engine.client(engine_url).images.list(filters={"dangling": True})}
-
-
-def prune_build_cache(engine_url: str | None = None, keep: set[str] | frozenset = frozenset()) -> int:
-    """Remove the build cache gradings leave: dangling images built on the course's stand-in bases.
-
-    A grading keeps the learner's build steps as cache, so re-checking after a one-line edit
-    rebuilds from that line only. `batch` prunes what it added at its end and `dockyard clean`
-    prunes it all, so a class of 300 does not fill the disk. `keep`: ids to spare.
-    """
-    client = engine.client(engine_url)
-    standins = {image.id for image in client.images.list(filters={"label": f"{STANDIN_LABEL}=true"})
-                if RUN_LABEL not in (image.labels or {})}
-    removed = 0
-    for image_id in dangling_images(engine_url) - set(keep):
-        try:
-            ancestry = {layer.get("Id") for layer in client.api.history(image_id)}
-        except Exception:
-            continue
-        if ancestry & standins:
-            try:
-                client.images.remove(image_id, noprune=False)
-                removed += 1
-            except Exception:
-                pass  # in use by a running build or container: next time
-    return removed

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import collections
 import json
-import os
 import re
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockyard import scratch
 from dockyard.errors import BuildFailed, BuildTimedOut, ContextRefused, EngineLost
+from dockyard.sandbox.context import check_context, dockerignore_patterns
 
 STEP_LINE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 LAYER_ID = re.compile(r"^ ---> ([0-9a-f]{12})$")
@@ -49,49 +47,6 @@ class BuildResult:
         """The first step whose instruction matches `pattern` (a regex, case-insensitive)."""
         regex = re.compile(pattern, re.IGNORECASE)
         return next((step for step in self.steps if regex.search(step.instruction)), None)
-
-
-def dockerignore_patterns(context: Path) -> list[str]:
-    ignore_file = context / ".dockerignore"
-    if not ignore_file.is_file():
-        return []
-    try:
-        lines = ignore_file.read_text(errors="replace").splitlines()
-    except OSError:
-        return []
-    return [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
-
-
-def included_paths(context: Path, dockerfile: str = "Dockerfile") -> list[str]:
-    """Relative paths the engine would receive, honouring .dockerignore like `docker build`."""
-    from docker.utils.build import exclude_paths
-
-    return sorted(exclude_paths(str(context), dockerignore_patterns(context), dockerfile=dockerfile))
-
-
-def check_context(context: Path, max_bytes: int, dockerfile: str = "Dockerfile") -> int:
-    """Refuse, before building, a context that is too big or holds a symlink leading out of it."""
-    context = context.resolve()
-    total = 0
-    for relative in included_paths(context, dockerfile):
-        path = context / relative
-        try:
-            info = path.lstat()
-        except OSError:
-            continue
-        if path.is_symlink():
-            target = Path(os.path.normpath(path.parent / os.readlink(path)))
-            if not (target == context or context in target.parents):
-                raise ContextRefused(str(path), f"{relative} is a symlink to {os.readlink(path)}, outside the build context")
-            continue
-        total += info.st_size
-        if total > max_bytes:
-            raise ContextRefused(
-                str(context),
-                f"the build context is over {max_bytes // 2**20} MiB (reached at {relative}); "
-                "list big or generated files in .dockerignore",
-            )
-    return total
 
 
 FROM_LINE = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?", re.IGNORECASE | re.MULTILINE)
@@ -318,12 +273,3 @@ def _classify(exc: Exception, tag: str) -> Exception:
     explanation = getattr(exc, "explanation", None)  # the engine's own words (e.g. a Dockerfile parse error)
     text = (str(explanation) if explanation else str(exc)).splitlines()[0][:300] if str(exc) else type(exc).__name__
     return BuildFailed(f"the engine refused the build: {text}", [])
-
-
-def scratch_copy(source: Path, parent: Path | None = None) -> Path:
-    """Copy a learner's folder to a private scratch folder, keeping symlinks as links (never following them)."""
-    import shutil
-
-    destination = Path(tempfile.mkdtemp(prefix=scratch.prefix("copy"), dir=parent)) / "submission"
-    shutil.copytree(source, destination, symlinks=True, ignore_dangling_symlinks=True)
-    return destination

@@ -20,9 +20,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard import engine, firewall, scratch
+from dockyard import engine, scratch
+from dockyard.engine import firewall
 from dockyard.errors import ComposeError, DockyardError, EngineLost
-from dockyard.limits import CAP_DROP
+from dockyard.course.limits import CAP_DROP
 
 COMPOSE_FILE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 
@@ -174,7 +175,7 @@ class ComposeProject:
                            check=check)
 
     def build(self) -> None:
-        from dockyard.build import check_context
+        from dockyard.sandbox.context import check_context
 
         for service in (self.model.get("services") or {}).values():
             build = service.get("build")

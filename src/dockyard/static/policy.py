@@ -394,7 +394,7 @@ def enforce(path, root=None) -> None:
 # ---- `docker compose config`, with file:line --------------------------------------------------
 def validate(path, engine_url: str | None = None) -> dict:
     """`docker compose config` on the file: the normalised model, or a ComposeError naming file and line."""
-    from dockyard import compose
+    from dockyard.sandbox import compose
 
     path = Path(path)
     try:
