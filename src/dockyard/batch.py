@@ -25,11 +25,14 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard.course import exercises
+from dockyard import __version__
 from dockyard import scratch as scratches
-from dockyard.errors import UsageError
-from dockyard.report.model import Report
+from dockyard.course import exercises
 from dockyard.engine import gc
+from dockyard.errors import ExitStatus, UsageError
+from dockyard.report import feedback
+from dockyard.report.model import Report
+from dockyard.rubric import child, runner
 
 ARCHIVE_MAX_BYTES = 200 * 2**20  # refuse archives that unpack to more than this
 RESULTS_FILE = "results.json"
@@ -122,8 +125,6 @@ def content_hash_of_file(path: Path) -> str:
 
 
 def rubric_version(exercise: exercises.Exercise) -> str:
-    from dockyard import __version__
-
     digest = hashlib.sha256(__version__.encode())
     for folder in (exercise.grader,):
         for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
@@ -175,8 +176,6 @@ class BatchSummary:
 def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | None = None, force: bool = False,
               engines: list[str] | None = None, progress=None, grade_one=None) -> BatchSummary:
     """Grade every learner; `progress(event, student, report)` is called as work moves on."""
-    from dockyard.rubric import runner
-
     exercise = exercises.load(exercise_id)
     learners = discover(Path(submissions), exercise_id)
     out = Path(out)
@@ -237,16 +236,13 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
         summary.interrupted = True
         for future in futures:
             future.cancel()
-        runner_cancel = getattr(runner, "cancel_all", None)
-        if runner_cancel:
-            runner_cancel()  # kill the gradings in flight; each sweeps its own run
+        runner.cancel_all()  # kill the gradings in flight; each sweeps its own run
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         write_outputs(out, exercise, results)
         shutil.rmtree(scratch, ignore_errors=True)
-        from dockyard.rubric import child
 
         child.stop_forkserver()
         for url, before in cache_before.items():  # the build cache this class added: a class must not fill the disk
@@ -260,8 +256,6 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
 
 def write_outputs(out: Path, exercise: exercises.Exercise, results: Results) -> None:
     """gradebook.csv and the feedback files, from results.json's reports (the single source)."""
-    from dockyard.report import feedback
-
     entries = {student: Report.from_dict(entry["report"]) for student, entry in sorted(results.data["results"].items())}
     item_ids: list[str] = []
     for report in entries.values():
@@ -286,8 +280,6 @@ def write_outputs(out: Path, exercise: exercises.Exercise, results: Results) -> 
 def command(args, env) -> int:
     """`dockyard batch`: a rich progress bar (done / failed / ETA) on stderr, a summary on stdout."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from dockyard.errors import ExitStatus
 
     exercises.load(args.exercise)  # unknown exercise: exit 2 before anything starts
     learners = discover(Path(args.submissions), args.exercise)

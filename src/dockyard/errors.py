@@ -73,13 +73,22 @@ class BaseImageUnavailable(DockyardError):
         self.image = image
 
 
-class ContextRefused(DockyardError):
-    """The build context breaks a sandbox rule (too big, symlink out); refused before building."""
+class RefusalKind(enum.Enum):
+    """Which sandbox rule a build context broke: the grader acts on the kind, never on the message's words."""
 
-    def __init__(self, path: str, reason: str):
+    TOO_BIG = "too-big"  # over the exercise's context_max_bytes: graded as an empty folder
+    SYMLINK_OUT = "symlink-out"  # a symlink leading out of the folder: the folder is kept, the link refused
+    GRADER_BASE = "grader-base"  # FROM one of the grader's own images
+
+
+class ContextRefused(DockyardError):
+    """The build context breaks a sandbox rule (`kind`); refused before building. `reason` is the learner's line."""
+
+    def __init__(self, path: str, reason: str, kind: RefusalKind):
         super().__init__(f"build context refused: {reason}", hint=None)
         self.path = path
         self.reason = reason
+        self.kind = kind
 
 
 class BuildFailed(DockyardError):

@@ -73,8 +73,8 @@ def course(tmp_path_factory):
 def test_generate_and_autograde(course, assignment):
     from nbgrader.api import Gradebook
 
-    from dockyard.course.points import rubric_points
     from dockyard.course import exercises
+    from dockyard.course.points import rubric_points
 
     points = rubric_points(exercises.load(assignment).grader)
     orphans_before = set(orphans(exercise_filter(assignment)))

@@ -18,10 +18,10 @@ import pytest
 
 from dockyard import batch
 from dockyard.course import exercises
-from tests.engines import ExtraEngine, load_image
-from tests.helpers import ROOT
 from dockyard.engine import gc
 from dockyard.engine.labels import KINDS
+from tests.engines import ExtraEngine, load_image
+from tests.helpers import ROOT
 
 EXERCISE = "01-first-image"
 DOCKYARD = [sys.executable, "-m", "dockyard"]

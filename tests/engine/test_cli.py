@@ -9,7 +9,6 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 DOCKYARD = [sys.executable, "-m", "dockyard"]
 REPORT_KEYS = {"exercise", "score", "max_score", "status", "error", "duration_s", "items"}

@@ -16,7 +16,7 @@ def write(folder: Path, text: str, name: str = "compose.yaml") -> Path:
 def test_validate_with_the_real_compose(tmp_path):
     """The engine tiers have the compose plugin (`make setup` installs it): a missing one is a failure.
     Compose 2.40 says "must be a array" where older ones said "list"."""
-    from dockyard.static.policy import validate
+    from dockyard.sandbox.compose import validate
 
     path = write(tmp_path, "services:\n  api:\n    image: x\n    ports: 5\n")
     with pytest.raises(ComposeError, match=r"compose.yaml:4: .*ports must be a (list|array)"):

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from dockyard import sandbox as sandboxes
+from dockyard.engine.labels import RUN_LABEL
 from dockyard.probes import BuiltImage, Probes
 from dockyard.submission import load_submission
-from dockyard.engine.labels import RUN_LABEL
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 BASE = "gradertest-base:perl"

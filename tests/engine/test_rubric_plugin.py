@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from dockyard import sandbox
+from dockyard.engine.labels import RUN_LABEL
 from dockyard.rubric import runner
 from dockyard.submission import load_submission
-from dockyard.engine.labels import RUN_LABEL
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SUBMISSIONS = FIXTURES / "submissions"

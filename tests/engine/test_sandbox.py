@@ -11,12 +11,12 @@ import time
 
 import pytest
 
-from dockyard.errors import BuildFailed, BuildTimedOut, ContextRefused
 from dockyard.course.limits import Limits
-from dockyard.sandbox import Sandbox
-from tests.helpers import engine_responds_quickly
 from dockyard.engine import gc
 from dockyard.engine.labels import KINDS, RUN_LABEL
+from dockyard.errors import BuildFailed, BuildTimedOut, ContextRefused
+from dockyard.sandbox import Sandbox
+from tests.helpers import engine_responds_quickly
 
 PYTHON = "python:3.11-slim"
 DOCKYARD = [sys.executable, "-m", "dockyard"]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.helpers import docker_client, no_build_cache_left, no_leaks, test_base_image  # noqa: F401
 from dockyard.engine.labels import KINDS
+from tests.helpers import docker_client, no_build_cache_left, no_leaks, test_base_image  # noqa: F401
 
 FIGURES: dict = {"cases": 0, "contained": 0, "leaked": {}}
 

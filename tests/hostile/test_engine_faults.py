@@ -17,11 +17,11 @@ import pytest
 
 from dockyard import batch
 from dockyard.course import exercises
+from dockyard.engine import gc
+from dockyard.engine.labels import KINDS
 from dockyard.rubric import runner
 from tests.engines import ExtraEngine, load_image
 from tests.helpers import ROOT
-from dockyard.engine import gc
-from dockyard.engine.labels import KINDS
 
 DOCKYARD = [sys.executable, "-m", "dockyard"]
 

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 
 from dockyard import engine
+from dockyard.engine import gc
+from dockyard.engine.labels import EXERCISE_LABEL, KINDS
 from dockyard.rubric import runner
 from tests.helpers import engine_responds_quickly, materialize
 from tests.hostile.conftest import FIGURES
-from dockyard.engine import gc
-from dockyard.engine.labels import EXERCISE_LABEL, KINDS
 
 CASES = sorted(p for p in (Path(__file__).parent / "cases").iterdir() if (p / "expect.toml").is_file())
 HONEST = "01-first-image"

@@ -3,6 +3,8 @@ Check in its notebook."""
 
 from __future__ import annotations
 
+import ast
+import importlib
 import re
 
 import nbformat
@@ -54,3 +56,39 @@ def test_exercise_notebook_has_its_check_widget(exercise):
         f"{meta.notebook} has no Check widget for {exercise}"
     assert re.search(r"""exercise_folder\(\s*["']""" + re.escape(exercise) + "[\"']", code), \
         f"{meta.notebook} has no cell that opens the files of {exercise}"
+
+
+def dockyard_imports(path) -> list[tuple[str, str | None]]:
+    """(module, name) for every `from dockyard… import name` / `import dockyard…` in the notebook's Python cells
+    (cell magics such as %%writefile hold other languages: skipped; line magics dropped)."""
+    found = []
+    cells = [cell.source for cell in nbformat.read(path, as_version=4).cells
+             if cell.cell_type == "code" and not cell.source.lstrip().startswith("%%")]
+    code = "\n".join(line for cell in cells for line in cell.splitlines() if not line.lstrip().startswith(("%", "!")))
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "dockyard":
+            found += [(node.module, alias.name) for alias in node.names]
+        elif isinstance(node, ast.Import):
+            found += [(alias.name, None) for alias in node.names if alias.name.split(".")[0] == "dockyard"]
+    return found
+
+
+SOURCES = NOTEBOOKS + sorted((ROOT / "nbgrader" / "source").glob("*/*.ipynb"))
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=[p.stem for p in SOURCES])
+def test_every_dockyard_import_in_a_notebook_resolves(path):
+    """What a notebook imports from dockyard exists (a moved module fails here, not in a kernel)."""
+    missing = []
+    for module, name in dockyard_imports(path):
+        try:
+            imported = importlib.import_module(module)
+        except ImportError as exc:
+            missing.append(f"{module}: {exc}")
+            continue
+        if name and not hasattr(imported, name):
+            try:
+                importlib.import_module(f"{module}.{name}")
+            except ImportError:
+                missing.append(f"{module}.{name}")
+    assert not missing, f"{path.name}: {missing}"

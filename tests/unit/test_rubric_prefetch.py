@@ -5,13 +5,6 @@ from __future__ import annotations
 from tests.helpers import FIXTURES
 
 
-def test_feedback_is_only_the_assertion_message(tmp_path):
-    from dockyard.rubric.plugin import _clean
-
-    assert _clean("\x1b[31mred\x1b[0m\x07 and \x1b]0;title\x07done") == "red and done"
-    assert len(_clean("x" * 10000)) == 1200
-
-
 def test_wanted_fixtures_read_from_the_rubric(tmp_path):
     from dockyard.rubric.prefetch import wanted_fixtures
 

@@ -30,7 +30,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from dockyard import engine, scratch
 from dockyard.errors import BaseImageUnavailable, EngineUnavailable
+from dockyard.text import one_line
 
 Progress = Callable[[str, str], None]
 
@@ -334,8 +336,6 @@ def present(client, image: str) -> bool:
 
 def cache_dir() -> Path:
     """Where exported stand-in tarballs are kept: `$DOCKYARD_CACHE/images` or `~/.cache/dockyard/images`."""
-    from dockyard import scratch
-
     return scratch.cache_root() / "images"
 
 
@@ -454,12 +454,12 @@ def _provide(client, todo: list[str], say: Progress, force: bool) -> dict[str, I
         recipe = recipe_for(image)
         if recipe is None:
             raise BaseImageUnavailable(
-                image, f"pull failed ({_one_line(why)}) and there is no offline recipe for it",
+                image, f"pull failed ({one_line(why)}) and there is no offline recipe for it",
                 "make the registry reachable, or add a recipe to dockyard.baseimages.RECIPES")
         if not force and cached_tarball(recipe).is_file():
             to_import.append(recipe)
         else:
-            say(image, f"not pulled ({_one_line(why)[:90]}): building an offline stand-in from Debian")
+            say(image, f"not pulled ({one_line(why)[:90]}): building an offline stand-in from Debian")
             to_build.append(recipe)
 
     def import_cached(recipe: Recipe) -> ImageStatus:
@@ -518,8 +518,6 @@ def _looks_like_no_registry(error: str) -> bool:
         "dial tcp", "tls handshake", "i/o timeout", "temporary failure in name resolution"))
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())[:300]
 
 
 def _import(client, recipe: Recipe, tarball: Path, old_labels: dict | None = None) -> None:
@@ -534,7 +532,7 @@ def _import(client, recipe: Recipe, tarball: Path, old_labels: dict | None = Non
                                 changes=import_changes(recipe))
         labels = client.api.inspect_image(recipe.image)["Config"].get("Labels") or {}
     except docker.errors.DockerException as exc:
-        raise BaseImageUnavailable(recipe.image, f"docker import of {tarball} failed: {_one_line(exc)}",
+        raise BaseImageUnavailable(recipe.image, f"docker import of {tarball} failed: {one_line(exc)}",
                                    "check the engine's log and free disk space, then run `dockyard images`") from None
     if labels.get(RECIPE_LABEL) != recipe_hash(recipe):
         raise BaseImageUnavailable(recipe.image, "the imported image lacks its recipe label",
@@ -694,7 +692,6 @@ class _Builder:
             raise BaseImageUnavailable(
                 names, f"only {free / 2**30:.1f} GiB free in {folder}; building needs {MIN_FREE_CACHE_BYTES / 2**30:.0f} GiB",
                 "free some space (or set DOCKYARD_CACHE to a roomier folder), then run `dockyard images`")
-        from dockyard import engine
 
         try:
             engine_free = engine.free_bytes_on_data_root(self.client)
@@ -846,7 +843,7 @@ class _Builder:
         finally:
             timer.cancel()
         useful = [line for line in tail if line.startswith(("E:", "W:"))] or tail
-        return rc, (_one_line(useful[-1]) if useful else "no output")
+        return rc, (one_line(useful[-1]) if useful else "no output")
 
     def _copy_tree(self, source: Path, target: Path, image: str) -> None:
         rc, last = self._run(["cp", "-a", "--reflink=auto", str(source), str(target)], image, timeout=600)

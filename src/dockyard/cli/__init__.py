@@ -13,8 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from dockyard.errors import DockyardError
-from dockyard.errors import ExitStatus
+from dockyard.errors import DockyardError, ExitStatus
 
 
 @dataclass

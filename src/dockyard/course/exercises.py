@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard.errors import UnknownExercise, UsageError
 from dockyard.course.limits import DEFAULT_LIMITS, Limits
+from dockyard.errors import UnknownExercise, UsageError
 
 
 def course_root() -> Path:
@@ -41,7 +41,6 @@ class Exercise:
     folder: Path
     grader: Path
     solution: Path
-    extra: dict = field(default_factory=dict, compare=False)
 
     @property
     def readme(self) -> Path:
@@ -69,8 +68,6 @@ def load(exercise_id: str, root: Path | None = None) -> Exercise:
         folder=folder,
         grader=root / "graders" / exercise_id,
         solution=root / "solutions" / exercise_id,
-        extra={k: v for k, v in meta.items() if k not in {"id", "title", "concept", "notebook", "learner_files",
-                                                          "base_images", "sandbox"}},
     )
 
 

@@ -105,7 +105,10 @@ def _remove_labelled_chain(client, image_id: str) -> bool:
     return removed
 
 
-def retry(action, attempts: int = 5) -> None:
+def retry(action, attempts: int = 5, pause_s: float = 0.2, reraise: bool = False) -> None:
+    """Remove something the engine may still hold for a moment (a network a container just left): try again,
+    a little later each time. Gone already counts as done. After the last attempt: give up quietly (a sweep
+    goes on with the rest, and the next sweep tries again), or raise (`reraise`: a notebook says what failed)."""
     for attempt in range(attempts):
         try:
             action()
@@ -113,7 +116,9 @@ def retry(action, attempts: int = 5) -> None:
         except Exception as exc:
             if "not found" in str(exc).lower() or "no such" in str(exc).lower():
                 return
-            time.sleep(0.2 * (attempt + 1))
+            if reraise and attempt == attempts - 1:
+                raise
+            time.sleep(pause_s * (attempt + 1))
 
 
 def leftovers(engine_url: str | None = None, run_ids: list[str] | None = None) -> dict[str, int]:

@@ -20,7 +20,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from dockyard import engine
+from dockyard.course import exercises
+from dockyard.engine import gc
 from dockyard.engine.labels import EXERCISE_LABEL, OWNER_LABEL, RUN_LABEL, owner_label
+from dockyard.sandbox.build import BuildResult, build_image
 
 SOLUTIONS_ENV = "DOCKYARD_SOLUTIONS"  # "1": exercise cells lay the reference solution over a temp copy
 AUTOCHECK_ENV = "DOCKYARD_AUTOCHECK"  # "1": Check widgets grade at once (headless runs), no click needed
@@ -61,15 +65,11 @@ def docker_run(notebook: str) -> str:
 
 def client():
     """The connected Docker SDK client (one per kernel)."""
-    from dockyard import engine
-
     return engine.client()
 
 
 def course_root() -> Path:
-    from dockyard.course.exercises import course_root as root
-
-    return root()
+    return exercises.course_root()
 
 
 def solutions_mode() -> bool:
@@ -128,8 +128,6 @@ def run(cmd: str | list[str], timeout: float = 120, check: bool = True, quiet: b
 
 def buildkit(cmd: str, **kwargs) -> subprocess.CompletedProcess:
     """`docker build …` with BuildKit: Debian's 20.10 client talks to the engine's built-in BuildKit (no buildx)."""
-    from dockyard import engine
-
     binary = engine.buildkit_cli() or "docker"
     argv = shlex.split(cmd)
     if argv and argv[0] == "docker":
@@ -172,8 +170,6 @@ def build(notebook: str, context: str | Path, tag: str, *, dockerfile: str = "Do
 
     Returns `dockyard.sandbox.build.BuildResult` (`.steps`, `.cached_steps()`, `.duration_s`, `.image_id`).
     """
-    from dockyard.sandbox.build import build_image
-
     result = build_image(client(), Path(context), tag=tag, labels=labels(notebook), dockerfile=dockerfile,
                          buildargs=buildargs, target=target, timeout_s=timeout_s)
     _built_layers.setdefault(notebook, []).extend(result.layer_ids)
@@ -186,8 +182,6 @@ def build(notebook: str, context: str | Path, tag: str, *, dockerfile: str = "Do
 
 
 def _built_class():
-    from dockyard.sandbox.build import BuildResult
-
     class Built(BuildResult):
         """A BuildResult that shows nothing as a cell's value (`build` already printed the steps)."""
 
@@ -316,8 +310,6 @@ def http_get(url: str, timeout_s: float = 20, show: bool = True) -> str:
 def exercise_folder(exercise_id: str, notebook: str | None = None, show: bool = True) -> Path:
     """The folder the Check grades: the learner's `exercises/<id>/`, or (DOCKYARD_SOLUTIONS=1) the reference
     solution laid over a temporary copy of it. Prints the task's files so the learner sees what to edit."""
-    from dockyard.course import exercises
-
     exercise = exercises.load(exercise_id)
     if solutions_mode():
         destination = scratch(notebook or exercise_id, "solution") / exercise_id
@@ -376,10 +368,10 @@ def cleanup(notebook: str, quiet: bool = False) -> Removed:
             if "No such" not in str(exc):
                 raise
     for network in docker_client.networks.list(filters=flt):
-        _retry(network.remove)
+        gc.retry(network.remove, pause_s=0.3, reraise=True)
         removed["network"].append(network.name)
     for volume in docker_client.volumes.list(filters=flt):
-        _retry(lambda: volume.remove(force=True))
+        gc.retry(lambda: volume.remove(force=True), pause_s=0.3, reraise=True)
         removed["volume"].append(volume.name)
     images = docker_client.images.list(filters=flt)
     # Only images carrying this notebook's run label come here. (Images built FROM a course stand-in inherit its
@@ -409,22 +401,6 @@ def cleanup(notebook: str, quiet: bool = False) -> Removed:
     return removed
 
 
-def _retry(action, attempts: int = 5) -> None:
-    for attempt in range(attempts):
-        try:
-            action()
-            return
-        except Exception as exc:
-            if "not found" in str(exc).lower() or "no such" in str(exc).lower():
-                return
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.3 * (attempt + 1))
-
-
 def leftovers(notebook: str) -> int:
     """How many resources labelled for `notebook` exist now."""
-    docker_client = client()
-    flt = {"label": f"{RUN_LABEL}={run_id(notebook)}"}
-    return (len(docker_client.containers.list(all=True, filters=flt)) + len(docker_client.networks.list(filters=flt))
-            + len(docker_client.volumes.list(filters=flt)) + len(docker_client.images.list(filters=flt)))
+    return sum(gc.leftovers(run_ids=[run_id(notebook)]).values())

@@ -18,6 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from dockyard import engine
+from dockyard import notebook as nb
+from dockyard.course import exercises
 from dockyard.engine.labels import RUN_LABEL
 
 DOCKER_BUILDKIT_CLI = "/usr/bin/docker"  # Debian's 20.10 client: BuildKit without buildx
@@ -27,9 +30,6 @@ class Lab:
     """One notebook's labelled resources, scratch folder and cleanup."""
 
     def __init__(self, notebook: str, images: tuple[str, ...] = ("python:3.11-slim",)):
-        from dockyard import engine
-        from dockyard import notebook as nb
-
         self.notebook = notebook
         self.run_id = f"notebook-{notebook}"
         self.client = engine.client()
@@ -126,11 +126,11 @@ class Lab:
     def _label_override(self, folder: Path, base: str, env: dict | None) -> str:
         full_env = {**os.environ, **(env or {})}
         profiles = "COMPOSE_PROFILES" in full_env
-        result = subprocess.run(f"{base} config --format json" + ("" if profiles else " --profile '*'"), shell=True,
+        argv = [*shlex.split(base), "config", "--format", "json"]
+        result = subprocess.run(argv + ([] if profiles else ["--profile", "*"]),
                                 cwd=folder, env=full_env, capture_output=True, text=True)
         if result.returncode != 0:  # compose without `--profile '*'`: try plainly
-            result = subprocess.run(f"{base} config --format json", shell=True, cwd=folder, env=full_env,
-                                    capture_output=True, text=True)
+            result = subprocess.run(argv, cwd=folder, env=full_env, capture_output=True, text=True)
         if result.returncode != 0:
             raise RuntimeError(f"`docker compose config` failed:\n{result.stderr}")
         model = json.loads(result.stdout)
@@ -194,23 +194,11 @@ class Lab:
     # -- cleanup ------------------------------------------------------------------------------
     def cleanup(self) -> int:
         """Remove every resource this notebook made (compose projects first, then `dockyard.notebook.cleanup`)."""
-        from dockyard import notebook as nb
-
         for project, folder in reversed(self._projects):
             if folder.exists():
-                subprocess.run(f"docker compose -p {project} down -v --remove-orphans --timeout 2", shell=True,
+                subprocess.run(["docker", "compose", "-p", project, "down", "-v", "--remove-orphans", "--timeout", "2"],
                                cwd=folder, capture_output=True, text=True)
-        nb.cleanup(self.notebook)
-        # Images built FROM an offline stand-in inherit its `dockyard.standin` label, which `nb.cleanup` skips;
-        # a stand-in itself never carries this notebook's run label, so everything with it is ours to remove.
-        flt = {"label": f"{RUN_LABEL}={self.run_id}"}
-        for image in sorted(self.client.images.list(filters=flt), key=lambda i: -len(i.tags)):
-            try:
-                self.client.images.remove(image.id, force=True, noprune=False)
-                print(f"removed image {image.tags[0] if image.tags else image.short_id}")
-            except Exception as exc:
-                if "no such" not in str(exc).lower():
-                    raise
+        nb.cleanup(self.notebook)  # every image with this notebook's run label too (stand-in based or not)
         shutil.rmtree(self.scratch, ignore_errors=True)
         left = nb.leftovers(self.notebook)
         print("left behind:", left)
@@ -220,9 +208,6 @@ class Lab:
 def exercise_folder(exercise_id: str, notebook: str) -> Path:
     """The task (README) and the learner's folder, or (DOCKYARD_SOLUTIONS=1) the reference solution in a temp copy."""
     from IPython.display import Markdown, display
-
-    from dockyard.course import exercises
-    from dockyard import notebook as nb
 
     exercise = exercises.load(exercise_id)
     if exercise.readme.is_file():
@@ -240,7 +225,5 @@ def quiz(questions: list[dict]):
     Each question: {"q": text, "options": [...], "answer": index, "why": explanation}.
     """
     import ipywidgets as widgets
-
-    from dockyard import notebook as nb
 
     return widgets.VBox([nb.quiz(q["q"], q["options"], q["answer"], q["why"]) for q in questions])

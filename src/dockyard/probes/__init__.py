@@ -18,9 +18,11 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockyard.probes import diagnose
 from dockyard.errors import DockyardError
-from dockyard.sandbox import ExecResult, RunningContainer, _tail
+from dockyard.probes import diagnose
+from dockyard.sandbox import ExecResult, RunningContainer
+from dockyard.sandbox.context import scratch_copy
+from dockyard.text import last_lines, tail
 
 PROBE_IMAGE = "python:3.11-slim"  # for requests made from inside a compose network
 MAX_BODY = 1 * 2**20
@@ -227,7 +229,7 @@ class Probes:
     def _why_stopped(self, container, exit_code: int) -> str:
         logs = self.sandbox.logs(container)
         cause = diagnose.why_stopped(self.sandbox, container, logs)
-        last = _last_lines(logs, 2)
+        last = last_lines(logs, 2, width=160)
         return (f"the container stopped (exit code {exit_code}) before answering"
                 f"{': ' + cause if cause else ''}{'; its last output: ' + last if last else ''}")
 
@@ -269,7 +271,7 @@ class Probes:
             log = "\n".join(" ".join(str(entry.get("Output", "")).split())[:200] for entry in health.get("Log") or [])
             if status in ("healthy", "unhealthy") or time.monotonic() - started > timeout_s:
                 return HealthResult(status if status in ("healthy", "unhealthy") else "starting",
-                                    round(time.monotonic() - started, 2), _tail(log, 5))
+                                    round(time.monotonic() - started, 2), tail(log, 5))
             if not (container.attrs.get("State") or {}).get("Running"):
                 return HealthResult("unhealthy", round(time.monotonic() - started, 2), "the container stopped")
             time.sleep(0.5)
@@ -432,7 +434,6 @@ class Probes:
         import uuid
 
         append = f"{append}\n# dockyard {uuid.uuid4().hex}\n"
-        from dockyard.sandbox.context import scratch_copy
 
         if self.submission is None:
             raise DockyardError("rebuild_after_change needs the submission")
@@ -467,7 +468,7 @@ class Probes:
                 status = data.get("status")
                 ok = status is not None and 200 <= status < 400
                 return HttpResult(ok, status, data.get("text", ""), data.get("error"), data.get("attempts", 1), url)
-        return HttpResult(False, None, "", f"the probe could not run: {_last_lines(result.stderr, 2)}", 0, url)
+        return HttpResult(False, None, "", f"the probe could not run: {last_lines(result.stderr, 2, width=160)}", 0, url)
 
     def compose_restart(self, project, volumes: bool = False) -> None:
         project.down(volumes=volumes)  # the project's own down: it also removes orphaned anonymous volumes
@@ -558,9 +559,6 @@ def _exited(container) -> int | None:
     return int(state.get("ExitCode", -1))
 
 
-def _last_lines(text: str, count: int) -> str:
-    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
-    return " | ".join(line[:160] for line in lines[-count:])
 
 
 _GRADER_LABEL = re.compile(r"^LABEL dockyard\.(run|exercise|owner)=")

@@ -42,10 +42,6 @@ class Report:
                retry: bool = False, run_id: str | None = None) -> "Report":
         return cls(exercise, 0.0, max_score, "error", error, round(duration_s, 2), (), run_id, retry)
 
-    @property
-    def fraction(self) -> float:
-        return self.score / self.max_score if self.max_score else 0.0
-
     def to_dict(self) -> dict:
         data = asdict(self)
         data["items"] = [asdict(item) for item in self.items]

@@ -21,6 +21,11 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from dockyard import engine
+from dockyard.course import exercises
+from dockyard.rubric import prefetch
+from dockyard.rubric.progress import emit
+
 WARM_MODULES = ["dockyard.rubric.warm"]
 PREFETCH_HEAD_START_S = 1.0  # at most this long does the child wait for its prefetch to reach the engine
 _forkserver_lock = threading.Lock()
@@ -95,8 +100,6 @@ def main(job: Job) -> None:
         traceback.print_exc()
     finally:
         try:
-            from dockyard.rubric import prefetch
-
             prefetch.close_current()  # whatever no fixture closed (a rubric that did not load, say)
         except BaseException:
             traceback.print_exc()
@@ -131,17 +134,12 @@ def _isolate(job: Job) -> None:
     os.environ.pop("PYTEST_ADDOPTS", None)
     sys.dont_write_bytecode = True  # never write __pycache__ into graders/ from a grading
     os.chdir(job.grader)
-    from dockyard import engine
 
     engine.client.cache_clear()  # a forked child never shares the caller's engine connections
 
 
 def _grade(job: Job) -> int:
     import dataclasses
-
-    from dockyard.course import exercises
-    from dockyard.rubric import prefetch
-    from dockyard.rubric.progress import emit
 
     exercise = exercises.load(job.exercise_id)
     if job.runtime:

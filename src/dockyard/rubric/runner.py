@@ -25,10 +25,12 @@ from pathlib import Path
 
 from dockyard import engine, scratch
 from dockyard.course import exercises
-from dockyard.errors import UsageError
-from dockyard.report.model import Report
 from dockyard.engine import gc
 from dockyard.engine.labels import new_run_id
+from dockyard.errors import UsageError
+from dockyard.report.model import Report
+from dockyard.rubric import child
+from dockyard.text import last_lines
 
 _running: set = set()  # multiprocessing.Process objects of the gradings in flight
 _lock = threading.Lock()
@@ -39,8 +41,6 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
     """Run `graders/<exercise_id>/` against `folder`. Raises UnknownExercise / UsageError / EngineUnavailable
     before anything starts; once started, every outcome is a Report (status "error" when grading could not run)."""
     import json
-
-    from dockyard.rubric import child
 
     exercise = exercises.load(exercise_id)  # UnknownExercise (exit 2)
     folder = Path(folder)
@@ -101,7 +101,7 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
             import dataclasses
 
             return dataclasses.replace(Report.from_dict(data), duration_s=round(duration, 2))
-        tail = _tail(output_file)
+        tail = _gist_of(output_file)
         return Report.failed(exercise_id, f"the grader stopped without a report (exit {process.exitcode}): {tail}",
                              duration, run_id=run_id)
 
@@ -109,9 +109,9 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
 def cancel_all() -> None:
     """Stop every grading in flight (batch's Ctrl-C); each grade() call then sweeps its own run."""
     with _lock:
-        children = list(_running)
-    for child in children:
-        _kill(child)
+        processes = list(_running)
+    for process in processes:
+        _kill(process)
 
 
 def _kill(process) -> None:
@@ -143,10 +143,10 @@ def _forward_progress(reader, progress) -> None:
                     pass
 
 
-def _tail(path: Path, lines: int = 3) -> str:
+def _gist_of(path: Path, lines: int = 3) -> str:
+    """The last lines of the child's output file, on one line (what to say when it died)."""
     try:
         text = path.read_bytes()[-4000:].decode("utf-8", "replace")
     except OSError:
         return ""
-    useful = [line.strip() for line in text.splitlines() if line.strip()]
-    return " | ".join(useful[-lines:])[:400]
+    return last_lines(text, lines)[:400]

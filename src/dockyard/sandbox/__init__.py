@@ -20,7 +20,10 @@ from dockyard.engine import firewall, gc
 from dockyard.engine.labels import EXERCISE_LABEL, OWNER_LABEL, RUN_LABEL, new_run_id, owner_label
 from dockyard.errors import DiskFull, DockyardError, EngineLost
 from dockyard.sandbox import build as builds
+from dockyard.sandbox.compose import ComposeProject
 from dockyard.sandbox.watchdog import DiskWatchdog
+from dockyard.text import tail
+
 
 @dataclass(frozen=True)
 class ExecResult:
@@ -61,7 +64,6 @@ class Sandbox:
         self._network: str | None = None
         self._network_lock = threading.Lock()
         self._created: dict[str, list[str]] = collections.defaultdict(list)
-        self._layer_ids: list[str] = []
         self._compose_projects: list = []
         self._watchdog: DiskWatchdog | None = None
         self.closed = False
@@ -119,14 +121,12 @@ class Sandbox:
         self.check_disk()
         tag = tag or f"dockyard/{self.exercise_id}:{self.run_id}-{len(self._created['image'])}"
         self._created["image"].append(tag)
-        result = builds.build_image(
+        return builds.build_image(
             self.client, Path(context), tag=tag, labels=self.labels, dockerfile=dockerfile,
             buildargs=buildargs, target=target, timeout_s=self.limits.build_timeout_s,
             memory=self.limits.build_memory, max_log_bytes=self.limits.build_log_max_bytes,
             tail_lines=self.limits.log_tail_lines, context_max_bytes=self.limits.context_max_bytes,
         )
-        self._layer_ids.extend(result.layer_ids)
-        return result
 
     # -- containers -----------------------------------------------------------------
     def _container_options(self) -> dict:
@@ -182,8 +182,8 @@ class Sandbox:
             exit_code = -1
         container.reload()
         oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
-        stdout = _tail(container.logs(stdout=True, stderr=False), self.limits.log_tail_lines)
-        stderr = _tail(container.logs(stdout=False, stderr=True), self.limits.log_tail_lines)
+        stdout = tail(container.logs(stdout=True, stderr=False), self.limits.log_tail_lines)
+        stderr = tail(container.logs(stdout=False, stderr=True), self.limits.log_tail_lines)
         self._remove_container(container.name)
         return ExecResult(exit_code, stdout, stderr, timed_out, oom)
 
@@ -205,11 +205,11 @@ class Sandbox:
             result = self._call(lambda: container.exec_run(argv, demux=True, user=user or ""))
             stdout, stderr = result.output if result.output else (b"", b"")
             code = result.exit_code
-        return ExecResult(code, _tail(stdout or b"", self.limits.log_tail_lines),
-                          _tail(stderr or b"", self.limits.log_tail_lines), timed_out=code == 137)
+        return ExecResult(code, tail(stdout or b"", self.limits.log_tail_lines),
+                          tail(stderr or b"", self.limits.log_tail_lines), timed_out=code == 137)
 
     def logs(self, container) -> str:
-        return _tail(self._call(lambda: container.logs(stdout=True, stderr=True)), self.limits.log_tail_lines)
+        return tail(self._call(lambda: container.logs(stdout=True, stderr=True)), self.limits.log_tail_lines)
 
     def watch_disk(self, container) -> None:
         """Bound what a container writes: cgroup v1 cannot throttle buffered writes, so we measure and kill."""
@@ -226,9 +226,7 @@ class Sandbox:
         return listening_sockets(self, container)
 
     # -- compose ----------------------------------------------------------------------
-    def compose(self, project_dir: Path, files: list[str] | None = None):
-        from dockyard.sandbox.compose import ComposeProject
-
+    def compose(self, project_dir: Path, files: list[str] | None = None) -> ComposeProject:
         project = ComposeProject(self, Path(project_dir), files)
         self._compose_projects.append(project)
         return project
@@ -277,7 +275,7 @@ def _not_running(container) -> str:
     try:
         container.reload()
         state = container.attrs.get("State") or {}
-        last = [line for line in _tail(container.logs(), 5).splitlines() if line.strip()][-1:]
+        last = [line for line in tail(container.logs(), 5).splitlines() if line.strip()][-1:]
     except Exception:
         return "the container is not running"
     said = f"the container is not running (it stopped with exit code {state.get('ExitCode')}"
@@ -291,12 +289,6 @@ def _is_connection_error(exc: BaseException) -> bool:
     return isinstance(exc, (requests.ConnectionError, ConnectionError))
 
 
-def _tail(data: bytes | str, lines: int) -> str:
-    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-    parts = text.splitlines()
-    if len(parts) > lines:
-        parts = [f"… ({len(parts) - lines} earlier lines not shown)"] + parts[-lines:]
-    return "\n".join(parts)
 
 
 def listening_sockets(box: "Sandbox", container) -> list[tuple[str, int]]:

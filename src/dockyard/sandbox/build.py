@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockyard.errors import BuildFailed, BuildTimedOut, ContextRefused, EngineLost
+from dockyard.errors import BuildFailed, BuildTimedOut, ContextRefused, EngineLost, RefusalKind
 from dockyard.sandbox.context import check_context, dockerignore_patterns
 
 STEP_LINE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
@@ -63,14 +63,16 @@ def refuse_grader_bases(docker_client, dockerfile: Path) -> None:
         if base.lower() in stages:
             pass
         elif base.lower().startswith(("dockyard/", "dockyard-")):
-            raise ContextRefused(str(dockerfile), f"`FROM {base}` uses one of the grader's own images; start from a public base image")
+            raise ContextRefused(str(dockerfile), f"`FROM {base}` uses one of the grader's own images; start from a public base image",
+                                  RefusalKind.GRADER_BASE)
         else:
             try:
                 labels = docker_client.images.get(base).labels or {}
             except Exception:
                 labels = {}
             if "dockyard.run" in labels:
-                raise ContextRefused(str(dockerfile), f"`FROM {base}` uses an image another grading made; start from a public base image")
+                raise ContextRefused(str(dockerfile), f"`FROM {base}` uses an image another grading made; start from a public base image",
+                                  RefusalKind.GRADER_BASE)
         if alias:
             stages.add(alias.lower())
 

@@ -16,23 +16,16 @@ import re
 import shutil
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from dockyard import engine, scratch
+from dockyard.course.limits import CAP_DROP
 from dockyard.engine import firewall
 from dockyard.errors import ComposeError, DockyardError, EngineLost
-from dockyard.course.limits import CAP_DROP
-
-COMPOSE_FILE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
-
-
-def find_compose_file(folder: Path) -> Path | None:
-    for name in COMPOSE_FILE_NAMES:
-        if (folder / name).is_file():
-            return folder / name
-    return None
+from dockyard.sandbox.context import check_context
+from dockyard.static.policy import enforce, explain_config_error, find_compose_file
+from dockyard.text import tail
 
 
 def run_compose(argv: list[str], *, cwd: Path, engine_url: str | None = None, timeout_s: float = 120,
@@ -74,6 +67,15 @@ def config(project_dir: Path, files: list[Path], engine_url: str | None = None) 
         raise ComposeError([engine.compose_binary(), "config"], result.returncode, result.stderr,
                            message=f"the compose file is not valid: {message[:300]}")
     return json.loads(result.stdout)
+
+
+def validate(path, engine_url: str | None = None) -> dict:
+    """`docker compose config` on the file: the normalised model, or a ComposeError naming file and line."""
+    path = Path(path)
+    try:
+        return config(path.parent, [path], engine_url)
+    except ComposeError as exc:
+        raise ComposeError(exc.argv, exc.returncode, exc.stderr, message=explain_config_error(exc.stderr, path)) from None
 
 
 @dataclass(frozen=True)
@@ -152,10 +154,8 @@ class ComposeProject:
         if not found or found[0] is None or not all(path.is_file() for path in found):
             raise DockyardError("no compose file (compose.yaml or docker-compose.yml) in the submission")
         self.files = found
-        from dockyard.static import policy
-
         for file in found:  # the security policy, before anything is validated, built or started
-            policy.enforce(file, root=self.project_dir)
+            enforce(file, root=self.project_dir)
         self.name = f"dy{sandbox.run_id}{len(sandbox._compose_projects)}"
         self.model = config(self.project_dir, self.files, sandbox.engine_url)
         self.ports_declared = declared_ports(self.model)
@@ -175,8 +175,6 @@ class ComposeProject:
                            check=check)
 
     def build(self) -> None:
-        from dockyard.sandbox.context import check_context
-
         for service in (self.model.get("services") or {}).values():
             build = service.get("build")
             if build:
@@ -255,9 +253,7 @@ class ComposeProject:
 
     def logs(self, service: str | None = None) -> str:
         result = self._compose("logs", "--no-color", *([service] if service else []), check=False, timeout_s=60)
-        from dockyard.sandbox import _tail
-
-        return _tail(result.stdout + result.stderr, self.sandbox.limits.log_tail_lines)
+        return tail(result.stdout + result.stderr, self.sandbox.limits.log_tail_lines)
 
     def networks(self) -> dict[str, list[str]]:
         """Each project network (by its compose name) and the services attached to it."""
@@ -268,11 +264,3 @@ class ComposeProject:
                 short = re.sub(rf"^{re.escape(self.name)}_", "", network)
                 members.setdefault(short, []).append(service)
         return {network: sorted(set(services)) for network, services in members.items()}
-
-    def wait_until(self, predicate, timeout_s: float = 30, interval_s: float = 0.5):
-        deadline = time.monotonic() + timeout_s
-        while True:
-            value = predicate()
-            if value or time.monotonic() > deadline:
-                return value
-            time.sleep(interval_s)

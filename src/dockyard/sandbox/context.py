@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from dockyard import scratch
-from dockyard.errors import ContextRefused
+from dockyard.errors import ContextRefused, RefusalKind
 
 
 def dockerignore_patterns(context: Path) -> list[str]:
@@ -43,7 +43,8 @@ def check_context(context: Path, max_bytes: int, dockerfile: str = "Dockerfile")
         if path.is_symlink():
             target = Path(os.path.normpath(path.parent / os.readlink(path)))
             if not (target == context or context in target.parents):
-                raise ContextRefused(str(path), f"{relative} is a symlink to {os.readlink(path)}, outside the build context")
+                raise ContextRefused(str(path), f"{relative} is a symlink to {os.readlink(path)}, outside the build context",
+                                     RefusalKind.SYMLINK_OUT)
             continue
         total += info.st_size
         if total > max_bytes:
@@ -51,6 +52,7 @@ def check_context(context: Path, max_bytes: int, dockerfile: str = "Dockerfile")
                 str(context),
                 f"the build context is over {max_bytes // 2**20} MiB (reached at {relative}); "
                 "list big or generated files in .dockerignore",
+                RefusalKind.TOO_BIG,
             )
     return total
 
