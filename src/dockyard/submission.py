@@ -16,6 +16,7 @@ from pathlib import Path
 from dockyard import scratch
 from dockyard.errors import ContextRefused, RefusalKind
 from dockyard.sandbox.context import check_context, scratch_copy
+from dockyard.static import syntax
 from dockyard.static.dockerfile import DockerfileError, DockerfileProblem, parse_dockerfile
 from dockyard.static.policy import find_compose_file
 from dockyard.text import one_line
@@ -67,6 +68,10 @@ class Submission:
             return self.no_dockerfile_message()  # which says the refusal first
         if self.dockerfile_problem is not None and self.dockerfile_problem.kind is DockerfileProblem.NOT_TEXT:
             return self.dockerfile_error
+        problems = syntax.classic_builder_problems(self.dockerfile) if self.dockerfile is not None else []
+        if problems:
+            more = f" (and {len(problems) - 1} more like it)" if len(problems) > 1 else ""
+            return problems[0].message + more
         return None
 
     def no_dockerfile_message(self) -> str:

@@ -9,6 +9,7 @@ import pytest
 
 from dockyard import baseimages
 from dockyard.errors import BaseImageUnavailable
+from dockyard.sandbox import build
 
 
 def test_course_images_name_every_base_image_the_course_uses():
@@ -89,3 +90,10 @@ def test_no_debootstrap_and_no_apt_gives_one_clear_line(monkeypatch, tmp_path):
         builder._preflight("python:3.11-slim")
     assert "debootstrap" in caught.value.one_line() and "\n" not in caught.value.one_line()
     assert "apt-get install debootstrap" in caught.value.hint
+
+
+def test_a_base_image_that_cannot_resolve_offline_names_the_tags_there_are():
+    said = build.explain_build_error("manifest for python:3.11.9-slim not found: manifest unknown", "FROM python:3.11.9-slim")
+    assert "python:3.11.9-slim is not on this machine" in said and "python:3.11.2-slim" in said and "\n" not in said
+    pinned = build.explain_build_error("manifest unknown", "FROM python:3.11-slim@sha256:" + "0" * 64)
+    assert "digest" in pinned and "python:3.11-slim" in pinned
