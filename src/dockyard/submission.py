@@ -8,10 +8,13 @@ The grader adds nothing to the copy but what the rubric's own `prepare.py` adds 
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import yaml
 
 from dockyard import scratch
 from dockyard.errors import ContextRefused, RefusalKind
@@ -133,7 +136,6 @@ def prepare(path: Path, grader: Path | None) -> None:
     script = Path(grader) / "prepare.py" if grader else None
     if script is None or not script.is_file():
         return
-    import importlib.util
 
     spec = importlib.util.spec_from_file_location(f"dockyard_prepare_{Path(grader).name.replace('-', '_')}", script)
     module = importlib.util.module_from_spec(spec)
@@ -184,7 +186,6 @@ def _parse_compose(submission: Submission) -> None:
     if compose_file is None or submission._inside(compose_file.name) is None:
         return
     submission.compose_file = compose_file
-    import yaml
 
     try:
         raw = compose_file.read_bytes()[:MAX_TEXT_BYTES]

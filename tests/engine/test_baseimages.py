@@ -19,7 +19,7 @@ import docker.errors
 import pytest
 
 from dockyard import baseimages, engine
-from dockyard.baseimages import official
+from dockyard.baseimages import official, recipes
 from dockyard.errors import BaseImageUnavailable
 
 RUN = "test-baseimages"
@@ -117,14 +117,14 @@ def unique(prefix: str) -> str:
 
 
 def test_every_course_image_is_present_and_every_standin_is_labelled(client, statuses):
-    for image in baseimages.course_images():
+    for image in recipes.course_images():
         assert baseimages.present(client, image), image
         attrs = client.api.inspect_image(image)
         labels = attrs["Config"].get("Labels") or {}
         if statuses[image].action == "pulled" or attrs.get("RepoDigests"):
             continue  # the real image from a registry
-        assert labels.get(baseimages.STANDIN_LABEL) == "true", image
-        assert labels.get(baseimages.RECIPE_LABEL) == baseimages.recipe_hash(baseimages.recipe_for(image)), image
+        assert labels.get(recipes.STANDIN_LABEL) == "true", image
+        assert labels.get(recipes.RECIPE_LABEL) == recipes.recipe_hash(recipes.recipe_for(image)), image
 
 
 def test_non_python_standins_have_the_upstream_config(client, statuses):
@@ -161,7 +161,7 @@ def test_each_image_has_the_official_images_facts(client, statuses, made, facts)
 
 
 def test_standins_answer_to_the_exact_tags_of_what_is_inside(client, statuses):
-    for recipe in baseimages.RECIPES:
+    for recipe in recipes.RECIPES:
         if statuses[recipe.image].action == "pulled":
             continue  # the real image: its patch release is upstream's, not the stand-in's aliases
         image_id = client.api.inspect_image(recipe.image)["Id"]
@@ -298,7 +298,7 @@ def test_a_second_ensure_with_everything_present_is_quick_and_does_nothing(clien
     started = time.monotonic()
     again = baseimages.ensure(client)
     elapsed = time.monotonic() - started
-    assert [status.action for status in again] == ["present"] * len(baseimages.course_images())
+    assert [status.action for status in again] == ["present"] * len(recipes.course_images())
     assert elapsed < 2.0, f"re-run took {elapsed:.2f} s"
 
 

@@ -8,32 +8,33 @@ import time
 import pytest
 
 from dockyard import baseimages
+from dockyard.baseimages import recipes
 from dockyard.errors import BaseImageUnavailable
 from dockyard.sandbox import build
 
 
 def test_course_images_name_every_base_image_the_course_uses():
-    assert baseimages.course_images() == [
+    assert recipes.course_images() == [
         "debian:bookworm-slim", "python:3.11-slim", "python:3.11", "redis:7", "registry:2"]
-    assert all(baseimages.recipe_for(image) for image in baseimages.course_images())
+    assert all(recipes.recipe_for(image) for image in recipes.course_images())
 
 
 def test_recipe_hash_is_stable_and_follows_the_recipe_and_its_base():
-    slim = baseimages.recipe_for("python:3.11-slim")
-    full = baseimages.recipe_for("python:3.11")
-    assert baseimages.recipe_hash(slim) == baseimages.recipe_hash(slim)
-    assert len({baseimages.recipe_hash(r) for r in baseimages.RECIPES}) == len(baseimages.RECIPES)
-    changed = baseimages.Recipe(**{**slim.__dict__, "packages": slim.packages + ("curl",)})
-    assert baseimages.recipe_hash(changed) != baseimages.recipe_hash(slim)
-    assert f"{baseimages.RECIPE_LABEL}={baseimages.recipe_hash(full)}" in " ".join(baseimages.import_changes(full))
-    assert f"LABEL {baseimages.STANDIN_LABEL}=true" in baseimages.import_changes(full)
+    slim = recipes.recipe_for("python:3.11-slim")
+    full = recipes.recipe_for("python:3.11")
+    assert recipes.recipe_hash(slim) == recipes.recipe_hash(slim)
+    assert len({recipes.recipe_hash(r) for r in recipes.RECIPES}) == len(recipes.RECIPES)
+    changed = recipes.Recipe(**{**slim.__dict__, "packages": slim.packages + ("curl",)})
+    assert recipes.recipe_hash(changed) != recipes.recipe_hash(slim)
+    assert f"{recipes.RECIPE_LABEL}={recipes.recipe_hash(full)}" in " ".join(recipes.import_changes(full))
+    assert f"LABEL {recipes.STANDIN_LABEL}=true" in recipes.import_changes(full)
 
 
 def test_a_standin_of_an_older_recipe_is_not_current_but_a_pulled_image_is():
-    recipe = baseimages.recipe_for("redis:7")
-    current = {baseimages.STANDIN_LABEL: "true", baseimages.RECIPE_LABEL: baseimages.recipe_hash(recipe)}
+    recipe = recipes.recipe_for("redis:7")
+    current = {recipes.STANDIN_LABEL: "true", recipes.RECIPE_LABEL: recipes.recipe_hash(recipe)}
     assert baseimages._is_current("redis:7", current)
-    assert not baseimages._is_current("redis:7", {**current, baseimages.RECIPE_LABEL: "0" * 64})
+    assert not baseimages._is_current("redis:7", {**current, recipes.RECIPE_LABEL: "0" * 64})
     assert baseimages._is_current("redis:7", {"maintainer": "upstream"})
 
 
@@ -56,10 +57,10 @@ def test_the_mirror_can_be_overridden(monkeypatch):
 
 def test_the_tarball_cache_honours_DOCKYARD_CACHE(monkeypatch, tmp_path):
     monkeypatch.setenv("DOCKYARD_CACHE", str(tmp_path))
-    recipe = baseimages.recipe_for("python:3.11-slim")
+    recipe = recipes.recipe_for("python:3.11-slim")
     tarball = baseimages.cached_tarball(recipe)
     assert tarball.parent == tmp_path / "images"
-    assert tarball.name == f"python-3.11-slim-{baseimages.recipe_hash(recipe)[:16]}.tar"
+    assert tarball.name == f"python-3.11-slim-{recipes.recipe_hash(recipe)[:16]}.tar"
 
 
 def test_a_second_ensure_waits_for_the_first(monkeypatch, tmp_path):

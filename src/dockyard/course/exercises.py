@@ -13,7 +13,9 @@ exercise.toml:
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import shutil
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,8 +75,6 @@ def load(exercise_id: str, root: Path | None = None) -> Exercise:
 
 def limits_from_environment() -> dict:
     """Teacher/test overrides of the sandbox limits: DOCKYARD_LIMITS="ready_timeout_s=15,build_timeout_s=120"."""
-    import dataclasses
-
     text = os.environ.get("DOCKYARD_LIMITS", "").strip()
     if not text:
         return {}
@@ -109,8 +109,6 @@ def materialize(exercise: Exercise, overlay: Path | None, destination: Path, *mo
     A solution holds only the files a learner edits; this is how it becomes a full submission.
     A mistake or an alternative is laid over the solution: `materialize(ex, ex.solution, dest, mistake)`.
     """
-    import shutil
-
     shutil.copytree(exercise.folder, destination, symlinks=True, dirs_exist_ok=True)
     for layer in (overlay, *more):
         if layer is not None:
@@ -121,8 +119,6 @@ def materialize(exercise: Exercise, overlay: Path | None, destination: Path, *mo
 def lay_over(overlay: Path, destination: Path) -> Path:
     """Copy `overlay`'s files onto `destination`. A file named `<name>.delete` removes `<name>`
     (e.g. a mistake that forgets `.dockerignore`); `expect.toml` (a case's expectations) is skipped."""
-    import shutil
-
     for source in sorted(overlay.rglob("*")):
         relative = source.relative_to(overlay)
         if relative == Path("expect.toml"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dockyard import baseimages, engine
+from dockyard.baseimages import recipes
 from dockyard.engine import firewall
 from dockyard.errors import ComposeUnavailable, EngineUnavailable
 
@@ -39,10 +40,10 @@ def doctor(base_url: str | None = None) -> list[Finding]:
         findings.append(Finding("compose", True, f"Docker Compose {engine.compose_version()} ({engine.compose_binary()})"))
     except ComposeUnavailable as exc:
         findings.append(Finding("compose", False, exc.message, exc.hint or ""))
-    missing = [image for image in baseimages.course_images() if not baseimages.present(docker_client, image)]
+    missing = [image for image in recipes.course_images() if not baseimages.present(docker_client, image)]
     findings.append(Finding(
         "base images", not missing,
-        "all present: " + ", ".join(baseimages.course_images()) if not missing else "missing: " + ", ".join(missing),
+        "all present: " + ", ".join(recipes.course_images()) if not missing else "missing: " + ", ".join(missing),
         "run `dockyard images`",
     ))
     free = engine.free_bytes_on_data_root(docker_client)

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 from dockyard import engine
@@ -162,8 +163,6 @@ class Lab:
 
     def wait_http(self, url: str, timeout: float = 60, expect: str | None = None) -> str:
         """GET `url` (on 127.0.0.1) until it answers; returns the body."""
-        import urllib.request
-
         deadline = time.monotonic() + timeout
         last = ""
         while time.monotonic() < deadline:

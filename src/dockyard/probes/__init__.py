@@ -10,11 +10,13 @@ from __future__ import annotations
 import io
 import json as jsonlib
 import re
+import shutil
 import tarfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -426,8 +428,6 @@ class Probes:
 
         A unique marker goes with the change: build steps persist as cache between gradings, and the
         same edit made by an earlier grading would otherwise come from cache too."""
-        import uuid
-
         append = f"{append}\n# dockyard {uuid.uuid4().hex}\n"
 
         if self.submission is None:
@@ -440,8 +440,6 @@ class Probes:
                 handle.write(append)
             return self.sandbox.build(copy)
         finally:
-            import shutil
-
             shutil.rmtree(copy.parent, ignore_errors=True)
 
     # -- compose -----------------------------------------------------------------------------------

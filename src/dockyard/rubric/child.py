@@ -13,12 +13,14 @@ its own pytest state and modules, its output in a file, never on the caller's st
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import sys
 import threading
 import traceback
 from dataclasses import dataclass
+from multiprocessing import forkserver
 from pathlib import Path
 
 from dockyard import engine
@@ -82,7 +84,6 @@ def stop_forkserver() -> None:
     with _forkserver_lock:
         if _forkserver_context is None:
             return
-        from multiprocessing import forkserver
 
         stop = getattr(forkserver._forkserver, "_stop", None)  # CPython's own shutdown of its forkserver
         if stop is not None:
@@ -139,8 +140,6 @@ def _isolate(job: Job) -> None:
 
 
 def _grade(job: Job) -> int:
-    import dataclasses
-
     exercise = exercises.load(job.exercise_id)
     if job.runtime:
         exercise = dataclasses.replace(exercise, limits=dataclasses.replace(exercise.limits, runtime=job.runtime))

@@ -15,6 +15,7 @@ The collector (`pytest_runtest_logreport`) turns each test into a report `Item` 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import time
@@ -323,7 +324,6 @@ class Collector:
         path = self.config.getoption("dockyard_report")
         if not path:
             return
-        import json
 
         data = self.build_report().to_dict()
         # the runner skips its own sweep of the run when the sandbox fixture swept it completely

@@ -16,6 +16,8 @@ swept afterwards: by the child's sandbox when it ended normally, else by the par
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import signal
 import tempfile
@@ -40,8 +42,6 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
           progress=None, run_id: str | None = None, timeout_s: float | None = None) -> Report:
     """Run `graders/<exercise_id>/` against `folder`. Raises UnknownExercise / UsageError / EngineUnavailable
     before anything starts; once started, every outcome is a Report (status "error" when grading could not run)."""
-    import json
-
     exercise = exercises.load(exercise_id)  # UnknownExercise (exit 2)
     folder = Path(folder)
     if not folder.is_dir():
@@ -98,8 +98,6 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
             return Report.failed(exercise_id, f"grading took longer than {timeout_s:.0f} s and was stopped",
                                  duration, run_id=run_id)
         if data is not None:
-            import dataclasses
-
             return dataclasses.replace(Report.from_dict(data), duration_s=round(duration, 2))
         tail = _gist_of(output_file)
         return Report.failed(exercise_id, f"the grader stopped without a report (exit {process.exitcode}): {tail}",

@@ -11,12 +11,13 @@ from __future__ import annotations
 import collections
 import json
 import re
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockyard import baseimages
+from dockyard.baseimages import recipes
 from dockyard.errors import BuildFailed, BuildTimedOut, ContextRefused, EngineLost, RefusalKind
 from dockyard.sandbox.context import check_context, dockerignore_patterns
 
@@ -223,8 +224,6 @@ def _raise_if_engine_went_away(docker_client, tag: str, step_container: str | No
 
 def _abort(response) -> None:
     """Shut the build's socket down under the reader thread (`close()` would wait for the reader's lock)."""
-    import socket
-
     raw = getattr(getattr(getattr(response.raw, "_fp", None), "fp", None), "raw", None)
     sock = getattr(raw, "_sock", None) or getattr(raw, "sock", None) or raw
     try:
@@ -262,8 +261,8 @@ def explain_build_error(error: str, step: str | None) -> str:
         if base.startswith("--"):
             base = next((word for word in step.split()[1:] if not word.startswith("--")), base)
         shown = base if ":" in base or "@" in base else f"{base} (that is, {base}:latest)"
-        repository = baseimages.split_reference(base.split("@")[0])[0]
-        offline = baseimages.known_tags(repository)
+        repository = recipes.split_reference(base.split("@")[0])[0]
+        offline = recipes.known_tags(repository)
         pinned = " (a digest pin names upstream's exact bytes, which no offline copy has)" if "@" in base else ""
         use = (f"this machine has {', '.join(offline)}" if offline
                else "use one of the course's base images, e.g. python:3.11-slim")

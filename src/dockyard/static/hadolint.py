@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -208,6 +209,4 @@ def _neutral_config() -> str:
 
 def _neutral_cwd() -> str:
     """hadolint reads `.hadolint.yaml` from the working directory: run it where there is none."""
-    import tempfile
-
     return tempfile.gettempdir()
