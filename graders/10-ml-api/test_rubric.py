@@ -6,6 +6,7 @@ import re
 import docker.errors
 import pytest
 
+from dockyard.rubric.health import assert_check_detects_failure
 from dockyard.static import pip
 from dockyard.static.dockerfile import is_pinned, is_python_base
 
@@ -133,6 +134,13 @@ def test_turns_healthy(container, probe):
 
 
 @pytest.mark.points(1)
+@pytest.mark.lesson("11-production.ipynb#health-checks")
+def test_check_detects_failure(container, probe):
+    """The health check notices when /health fails"""
+    assert_check_detects_failure(probe, container)
+
+
+@pytest.mark.points(1)
 @pytest.mark.lesson("10-ai-ml-apps.ipynb#fastapi-image")
 def test_uvicorn_cmd(image, probe):
     """An exec-form CMD runs uvicorn on 0.0.0.0:8000"""
@@ -190,3 +198,18 @@ def test_image_size(image, probe):
         f"({size / 1e6:.0f} MB in all). Start from the slim image, skip build-essential (the wheels need no "
         "compiler), install with --no-cache-dir, and keep tests/, venvs and caches out with .dockerignore."
     )
+
+
+# What exercises/10-ml-api/README.md item 7 keeps out of the image (looked for in the app's folder).
+JUNK = ("tests", "__pycache__", ".pytest_cache", "venv", ".venv", ".env")
+
+
+@pytest.mark.points(1)
+@pytest.mark.lesson("05-best-practices.ipynb#dockerignore")
+def test_context_kept_lean(image, probe):
+    """The image holds no tests, caches, virtual environments or .env files"""
+    appdir = probe.image_config(image).working_dir or "/"
+    found = [name for name in JUNK if probe.file(image, f"{appdir.rstrip('/')}/{name}").exists]
+    assert not found, (
+        f"expected none of tests/, caches, venvs or .env in {appdir}, found {', '.join(found)}: `COPY . .` copies "
+        "whatever `.dockerignore` lets through. List them in .dockerignore (`tests/`, `__pycache__/`, `.venv/`, `.env`)")
