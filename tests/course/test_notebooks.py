@@ -82,8 +82,6 @@ def test_notebook_executes_and_leaves_nothing(path, tmp_path, docker_client, mon
 @pytest.mark.slow
 def test_check_widget_grades_the_reference_solution(tmp_path, docker_client, no_leaks):
     """The widget's own path (grader → Report → HTML table): the solution of 04-entrypoint-cmd gets all ✓."""
-    pytest.importorskip("dockyard.rubric.runner")
-    from dockyard import notebook as nb
     from dockyard.notebook.widgets import check_widget
 
     exercise = exercises.load("04-entrypoint-cmd", ROOT)
@@ -95,4 +93,4 @@ def test_check_widget_grades_the_reference_solution(tmp_path, docker_client, no_
     assert 'class="dockyard-rubric"' in table, table[-2000:]
     rows = re.findall(r'<tr class="dockyard-item ([a-z-]+)"', table)
     assert rows and all(row == "dockyard-pass" for row in rows), table[-2000:]
-    assert nb.leftovers("04-dockerfile") == 0
+    # what the grading left is no_leaks' to judge: the grader labels with its own run id, never notebook-…
