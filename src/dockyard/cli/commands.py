@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from dockyard import baseimages, batch, engine, scratch
+from dockyard.cli import outputs
 from dockyard.course import exercises
 from dockyard.course.points import rubric_points
 from dockyard.engine import doctor, gc
-from dockyard.errors import ExitStatus, UsageError
-from dockyard.report import gradescope, junit, terminal
+from dockyard.errors import EngineUnavailable, ExitStatus, UsageError
+from dockyard.report import terminal
+from dockyard.report.model import Report
 from dockyard.rubric import runner
 
 
@@ -78,13 +80,13 @@ def cmd_list(args, env) -> ExitStatus:
     return ExitStatus.OK
 
 
-def _grade(args, env, progress):
+def _grade(args, env, progress, timeout_s: float | None = None):
     folder = args.folder or str(exercises.load(args.exercise).folder)
     if not Path(folder).is_dir():
         exercises.load(args.exercise)  # an unknown exercise is the better message
         raise UsageError(f"no such folder: {folder}")
     return runner.grade(args.exercise, folder, engine_url=engine_url(args), runtime=getattr(args, "runtime", None),
-                        progress=progress)
+                        progress=progress, timeout_s=timeout_s)
 
 
 def _exit_for(report) -> ExitStatus:
@@ -103,15 +105,20 @@ def cmd_check(args, env) -> ExitStatus:
 
 
 def cmd_grade(args, env) -> ExitStatus:
-    """Machine-readable: with --json, stdout holds only the JSON; progress goes to stderr."""
+    """Machine-readable: with --json, stdout holds only the JSON; progress goes to stderr. Every platform
+    output flag is checked before grading starts (exit 2 on a bad one)."""
+    exercise = exercises.load(args.exercise)  # unknown exercise: exit 2 before the flags are judged
+    plan = outputs.grade_outputs(args, outputs.rubric_item_ids(exercise.grader))
+
     def progress(message: str) -> None:  # stderr only, and only for a person watching
         print(f"… {message}", file=env.stderr, flush=True)
 
-    report = _grade(args, env, progress=progress if env.stderr.isatty() else None)
-    if args.junit:
-        junit.write(report, args.junit)
-    if args.gradescope:
-        gradescope.write(report, args.gradescope)
+    try:
+        report = _grade(args, env, progress=progress if env.stderr.isatty() else None, timeout_s=plan.deadline_s)
+    except EngineUnavailable as error:  # the platform still gets its file: ungradable, not a zero (then exit 3)
+        plan.write(Report.failed(args.exercise, error.one_line(), retry=True), max_points=rubric_points(exercise.grader))
+        raise
+    plan.write(report, max_points=rubric_points(exercise.grader))
     if args.json:
         print(report.to_json(), file=env.stdout)
     else:

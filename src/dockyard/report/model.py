@@ -18,6 +18,7 @@ class Item:
     passed: bool
     feedback: str = ""  # empty when passed; otherwise what was expected, what was seen, where it is taught
     lesson: str | None = None  # notebook section that teaches it, e.g. "04-dockerfile.ipynb#WORKDIR"
+    visibility: str | None = None  # from @pytest.mark.visibility("after_due_date"): when a platform shows it
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,10 @@ class Report:
     def failed(cls, exercise: str, error: str, duration_s: float = 0.0, max_score: float = 0.0,
                retry: bool = False, run_id: str | None = None) -> "Report":
         return cls(exercise, 0.0, max_score, "error", error, round(duration_s, 2), (), run_id, retry)
+
+    @property
+    def fraction(self) -> float:
+        return self.score / self.max_score if self.max_score else 0.0
 
     def to_dict(self) -> dict:
         data = asdict(self)
