@@ -24,6 +24,7 @@ from dockyard import engine, firewall, scratch
 from dockyard.errors import ComposeError, DockyardError, EngineLost
 from dockyard.limits import CAP_DROP
 
+CONFIG_MAX_BYTES = 8 * 2**20  # of the normalised model (`docker compose config`): an honest one is a few KiB
 COMPOSE_FILE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 
 
@@ -35,7 +36,11 @@ def find_compose_file(folder: Path) -> Path | None:
 
 
 def run_compose(argv: list[str], *, cwd: Path, engine_url: str | None = None, timeout_s: float = 120,
-                check: bool = True, input_text: str | None = None) -> subprocess.CompletedProcess:
+                check: bool = True, input_text: str | None = None, keep_bytes: int = 4 * 2**20,
+                kill_after_bytes: int | None = None) -> subprocess.CompletedProcess:
+    """Compose's output is (partly) the learner's (a build's RUN steps print through it): only its tail is
+    kept (`keep_bytes` of each stream), and it is stopped once it printed more than `kill_after_bytes`."""
+    from dockyard import bounded
     command = [engine.compose_binary(), *argv]
     env = dict(os.environ)
     if engine_url:
@@ -43,11 +48,15 @@ def run_compose(argv: list[str], *, cwd: Path, engine_url: str | None = None, ti
     env.pop("COMPOSE_FILE", None)
     env.pop("COMPOSE_PROJECT_NAME", None)
     try:
-        result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, errors="replace",
-                                timeout=timeout_s, input=input_text)
+        result = bounded.run(command, cwd=cwd, env=env, timeout_s=timeout_s, input_text=input_text,
+                             keep_bytes=keep_bytes, kill_after_bytes=kill_after_bytes)
     except subprocess.TimeoutExpired as exc:
         raise ComposeError(command, -1, (exc.stderr or "") if isinstance(exc.stderr, str) else "",
                            message=f"`docker compose {' '.join(argv[-2:])}` did not finish within {timeout_s:.0f} s") from None
+    if result.overflow:
+        limit = f"{kill_after_bytes / 2**20:g} MiB"
+        raise ComposeError(command, result.returncode, result.stderr,
+                           message=f"`docker compose {_verb(argv)}` printed more than {limit} and was stopped")
     if check and result.returncode != 0:
         if "Cannot connect to the Docker daemon" in result.stderr or "connection refused" in result.stderr.lower():
             raise EngineLost(f"the Docker engine stopped answering during `docker compose {argv[-1]}`")
@@ -55,11 +64,15 @@ def run_compose(argv: list[str], *, cwd: Path, engine_url: str | None = None, ti
     return result
 
 
+def _verb(argv: list[str]) -> str:
+    return next((word for word in argv if word in ("config", "up", "down", "build", "exec", "ps", "logs")), argv[0])
+
+
 def _explain(argv: list[str], stderr: str) -> str:
     lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
     useful = [line for line in lines if not line.startswith(("#", "Container ", "Network ", "Volume "))] or lines
     last = useful[-1] if useful else "no message"
-    verb = next((word for word in argv if word in ("config", "up", "down", "build", "exec", "ps", "logs")), argv[0])
+    verb = _verb(argv)
     return f"docker compose {verb} failed: {last[:300]}"
 
 
@@ -67,7 +80,8 @@ def config(project_dir: Path, files: list[Path], engine_url: str | None = None) 
     """Validate and normalise with the real `docker compose config`; YAML/schema errors name file and line."""
     argv = [arg for file in files for arg in ("-f", str(file))]
     result = run_compose([*argv, "--project-directory", str(project_dir), "config", "--format", "json"],
-                         cwd=project_dir, engine_url=engine_url, check=False, timeout_s=60)
+                         cwd=project_dir, engine_url=engine_url, check=False, timeout_s=60,
+                         keep_bytes=CONFIG_MAX_BYTES * 2, kill_after_bytes=CONFIG_MAX_BYTES)
     if result.returncode != 0:
         message = " ".join(result.stderr.strip().splitlines()[-2:]) or "invalid compose file"
         raise ComposeError([engine.compose_binary(), "config"], result.returncode, result.stderr,
@@ -168,10 +182,11 @@ class ComposeProject:
     def services(self) -> list[str]:
         return sorted(self.model.get("services") or {})
 
-    def _compose(self, *argv: str, timeout_s: float = 120, check: bool = True) -> subprocess.CompletedProcess:
+    def _compose(self, *argv: str, timeout_s: float = 120, check: bool = True,
+                 kill_after_bytes: int | None = None) -> subprocess.CompletedProcess:
         return run_compose(["-f", str(self.spec_file), "-p", self.name, "--project-directory", str(self.project_dir),
                             *argv], cwd=self.project_dir, engine_url=self.sandbox.engine_url, timeout_s=timeout_s,
-                           check=check)
+                           check=check, kill_after_bytes=kill_after_bytes)
 
     def build(self) -> None:
         from dockyard.build import check_context
@@ -185,7 +200,8 @@ class ComposeProject:
             self.sandbox.check_disk()
             if not self.sandbox.limits.network_access:
                 firewall.ensure()
-            self._compose("build", timeout_s=self.sandbox.limits.build_timeout_s)
+            self._compose("build", timeout_s=self.sandbox.limits.build_timeout_s,
+                          kill_after_bytes=self.sandbox.limits.build_log_max_bytes)
 
     def up(self, wait: bool = True) -> None:
         """`up -d --wait`: returns once every service runs (and is healthy where it has a healthcheck)."""
@@ -253,7 +269,9 @@ class ComposeProject:
         return self.sandbox.exec(self.container(service), command, timeout_s=timeout_s)
 
     def logs(self, service: str | None = None) -> str:
-        result = self._compose("logs", "--no-color", *([service] if service else []), check=False, timeout_s=60)
+        lines = self.sandbox.limits.log_tail_lines  # from the engine's tail of each container's log
+        result = self._compose("logs", "--no-color", "--tail", str(lines), *([service] if service else []),
+                               check=False, timeout_s=60)
         from dockyard.sandbox import _tail
 
         return _tail(result.stdout + result.stderr, self.sandbox.limits.log_tail_lines)

@@ -17,8 +17,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from dockyard import bounded, engine, firewall, scratch
 from dockyard import build as builds
-from dockyard import engine, firewall, scratch
 from dockyard.errors import DiskFull, DockyardError, EngineLost
 from dockyard.limits import CAP_DROP, DEFAULT_LIMITS, Limits
 
@@ -197,8 +197,9 @@ class Sandbox:
             exit_code = -1
         container.reload()
         oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
-        stdout = _tail(container.logs(stdout=True, stderr=False), self.limits.log_tail_lines)
-        stderr = _tail(container.logs(stdout=False, stderr=True), self.limits.log_tail_lines)
+        lines = self.limits.log_tail_lines  # from the engine's tail: a flood of output costs nothing here
+        stdout = _tail(bounded.container_logs(container, stdout=True, stderr=False, lines=lines), lines)
+        stderr = _tail(bounded.container_logs(container, stdout=False, stderr=True, lines=lines), lines)
         self._remove_container(container.name)
         return ExecResult(exit_code, stdout, stderr, timed_out, oom)
 
@@ -209,22 +210,19 @@ class Sandbox:
         argv = command if isinstance(command, list) else ["sh", "-c", command]
         wrapped = ["timeout", "-s", "KILL", str(int(timeout_s)), *argv]
         try:
-            result = self._call(lambda: container.exec_run(wrapped, demux=True, user=user or ""))
+            code, stdout, stderr = self._call(lambda: bounded.exec_run(container, wrapped, user=user or ""))
         except docker.errors.APIError as exc:
             if getattr(exc, "status_code", None) != 409:  # 409: the container is not running
                 raise
             return ExecResult(-1, "", _not_running(container))
-        stdout, stderr = result.output if result.output else (b"", b"")
-        code = result.exit_code
         if code == 126 or code == 127:  # no `timeout` in the image: run plainly
-            result = self._call(lambda: container.exec_run(argv, demux=True, user=user or ""))
-            stdout, stderr = result.output if result.output else (b"", b"")
-            code = result.exit_code
+            code, stdout, stderr = self._call(lambda: bounded.exec_run(container, argv, user=user or ""))
         return ExecResult(code, _tail(stdout or b"", self.limits.log_tail_lines),
                           _tail(stderr or b"", self.limits.log_tail_lines), timed_out=code == 137)
 
     def logs(self, container) -> str:
-        return _tail(self._call(lambda: container.logs(stdout=True, stderr=True)), self.limits.log_tail_lines)
+        lines = self.limits.log_tail_lines
+        return _tail(self._call(lambda: bounded.container_logs(container, lines=lines)), lines)
 
     def watch_disk(self, container) -> None:
         """Bound what a container writes: cgroup v1 cannot throttle buffered writes, so we measure and kill."""
@@ -292,7 +290,7 @@ def _not_running(container) -> str:
     try:
         container.reload()
         state = container.attrs.get("State") or {}
-        last = [line for line in _tail(container.logs(), 5).splitlines() if line.strip()][-1:]
+        last = [line for line in _tail(bounded.container_logs(container, lines=5), 5).splitlines() if line.strip()][-1:]
     except Exception:
         return "the container is not running"
     said = f"the container is not running (it stopped with exit code {state.get('ExitCode')}"
@@ -308,7 +306,8 @@ def _is_connection_error(exc: BaseException) -> bool:
 
 def _tail(data: bytes | str, lines: int) -> str:
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-    parts = text.splitlines()
+    parts = [part if len(part) <= bounded.LINE_MAX_CHARS else part[:bounded.LINE_MAX_CHARS] + " …"
+             for part in text.splitlines()]
     if len(parts) > lines:
         parts = [f"… ({len(parts) - lines} earlier lines not shown)"] + parts[-lines:]
     return "\n".join(parts)
@@ -511,7 +510,7 @@ def listening_sockets(box: "Sandbox", container) -> list[tuple[str, int]]:
                 pass
     if not text:
         try:
-            text = container.exec_run(["cat", "/proc/net/tcp", "/proc/net/tcp6"]).output.decode("ascii", "replace")
+            text = bounded.exec_run(container, ["cat", "/proc/net/tcp", "/proc/net/tcp6"])[1].decode("ascii", "replace")
         except Exception:
             return []
     found = set()

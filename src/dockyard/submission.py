@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard import build as builds
-from dockyard import scratch
+from dockyard import bounded, scratch
 from dockyard.compose import find_compose_file
 from dockyard.errors import ContextRefused
 
@@ -38,7 +38,7 @@ class Submission:
         if target is None or not target.is_file():
             return None
         try:
-            return target.read_bytes()[:MAX_TEXT_BYTES].decode("utf-8", "replace")
+            return bounded.read_head(target, MAX_TEXT_BYTES).decode("utf-8", "replace")
         except OSError:
             return None
 
@@ -145,7 +145,7 @@ def _parse_dockerfile(submission: Submission) -> None:
     dockerfile = submission.path / "Dockerfile"
     if not dockerfile.is_file() or submission._inside("Dockerfile") is None:
         return
-    raw = dockerfile.read_bytes()[: MAX_TEXT_BYTES + 1]
+    raw = bounded.read_head(dockerfile, MAX_TEXT_BYTES + 1)
     if len(raw) > MAX_TEXT_BYTES:
         submission.dockerfile_error = "the Dockerfile is over 1 MiB: that is not a Dockerfile"
         return
@@ -176,9 +176,15 @@ def _parse_compose(submission: Submission) -> None:
     submission.compose_file = compose_file
     import yaml
 
+    from dockyard.static import yamlguard
+
     try:
-        raw = compose_file.read_bytes()[:MAX_TEXT_BYTES]
+        raw = bounded.read_head(compose_file, MAX_TEXT_BYTES)
+        yamlguard.check_text(raw.decode("utf-8", "replace"), compose_file.name)  # before a loader walks it
         data = yaml.safe_load(raw.decode("utf-8", "replace"))
+    except yamlguard.YamlTooCostly as exc:
+        submission.compose_error = str(exc)
+        return
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{compose_file.name}:{mark.line + 1}" if mark is not None else compose_file.name

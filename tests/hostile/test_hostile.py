@@ -26,6 +26,7 @@ from tests.hostile.conftest import FIGURES
 ROOT = Path(__file__).resolve().parents[2]
 CASES = sorted(p for p in (Path(__file__).parent / "cases").iterdir() if (p / "expect.toml").is_file())
 HONEST = "01-first-image"
+DEFAULT_MAX_RSS_MB = 200  # the grading's peak memory (its child process and what that ran), every case
 
 
 def materialize(exercise_id: str, overlay: Path | None, destination: Path) -> Path:
@@ -89,6 +90,10 @@ def test_hostile_case(case, tmp_path, honest_folder, monkeypatch):
             held.close()
 
     said = everything_said(report)
+    peak = runner.peak_rss_mb(report.run_id)
+    FIGURES.setdefault("rows", []).append((case.name, elapsed, peak, expect["verdict"], report.score, report.max_score))
+    max_rss_mb = expect.get("max_rss_mb", DEFAULT_MAX_RSS_MB)
+    assert peak is not None and peak < max_rss_mb, f"the grading's peak memory was {peak} MB, bound {max_rss_mb} MB"
     assert elapsed < expect["bound_s"], f"took {elapsed:.0f} s, bound {expect['bound_s']} s"
     assert report.status == "graded", report.error
     assert report.score < report.max_score or expect["verdict"] == "graded" and not expect["reason"]

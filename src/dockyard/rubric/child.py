@@ -105,6 +105,12 @@ def main(job: Job) -> None:
                 stream.flush()
             except Exception:
                 pass
+        try:
+            from dockyard.rubric import rss
+
+            rss.record_own_peak(job.report_file + ".rss")
+        except BaseException:
+            pass
         os._exit(code)
 
 

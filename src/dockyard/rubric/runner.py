@@ -29,6 +29,13 @@ from dockyard.report.model import Report
 
 _running: set = set()  # multiprocessing.Process objects of the gradings in flight
 _lock = threading.Lock()
+_peaks: dict[str, float] = {}  # run id -> the grading's peak memory (MB), see rubric/rss.py
+MAX_RSS_MB = float(os.environ.get("DOCKYARD_GRADER_MAX_RSS_MB") or 1024)  # a grading beyond this is stopped
+
+
+def peak_rss_mb(run_id: str) -> float | None:
+    """Peak resident memory (MB) of the grading child of `run_id` and what it ran, once it ended."""
+    return _peaks.get(run_id)
 
 
 def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: str | None = None,
@@ -38,7 +45,7 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
     import json
 
     from dockyard import sandbox
-    from dockyard.rubric import child
+    from dockyard.rubric import child, rss
 
     exercise = exercises.load(exercise_id)  # UnknownExercise (exit 2)
     folder = Path(folder)
@@ -70,6 +77,7 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
             writer.close()
         with _lock:
             _running.add(process)
+        watch = rss.PeakWatch(process.pid, limit_mb=MAX_RSS_MB, on_exceed=lambda: _kill(process))
         forwarder = threading.Thread(target=_forward_progress, args=(reader, progress), daemon=True)
         forwarder.start()
         try:
@@ -85,6 +93,8 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
             with _lock:
                 _running.discard(process)
             forwarder.join(2)
+            peak_kib = max(watch.stop() * rss.KiB, rss.read_own_peak(job.report_file + ".rss"))
+            _peaks[run_id] = round(peak_kib / rss.KiB, 1)
         data = json.loads(report_file.read_text()) if report_file.is_file() and not timed_out else None
         if not (data and data.get("swept")):
             try:
@@ -92,6 +102,9 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
             except Exception:
                 pass  # an engine gone now is reported below if the child could not finish either
         duration = time.monotonic() - started
+        if watch.exceeded:
+            return Report.failed(exercise_id, f"the grading used more than {MAX_RSS_MB:.0f} MB of memory and was "
+                                 "stopped (the grader's bound, not the learner's)", duration, run_id=run_id)
         if timed_out:
             return Report.failed(exercise_id, f"grading took longer than {timeout_s:.0f} s and was stopped",
                                  duration, run_id=run_id)
@@ -143,7 +156,9 @@ def _forward_progress(reader, progress) -> None:
 
 def _tail(path: Path, lines: int = 3) -> str:
     try:
-        text = path.read_bytes()[-4000:].decode("utf-8", "replace")
+        from dockyard import bounded
+
+        text = bounded.read_tail(path, 4000).decode("utf-8", "replace")
     except OSError:
         return ""
     useful = [line.strip() for line in text.splitlines() if line.strip()]

@@ -343,12 +343,17 @@ def _is_named_volume(source: str) -> bool:
 
 def load_nodes(path: Path, name: str | None = None) -> Node | None:
     """The YAML node tree of a compose file; ComposeError (file:line) when it is not YAML."""
+    from dockyard import bounded
+    from dockyard.static import yamlguard
+
     try:
-        text = Path(path).read_bytes().decode("utf-8", "replace")
+        text = bounded.read_head(path, yamlguard.MAX_BYTES + 1).decode("utf-8", "replace")
     except OSError as exc:
         raise ComposeError(["policy"], 1, "", message=f"cannot read {name or path}: {exc.strerror}") from None
-    try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
+    try:  # bounded (size, nesting, alias expansion) before anything walks it
+        return yamlguard.check_text(text, name or Path(path).name)
+    except yamlguard.YamlTooCostly as exc:
+        raise ComposeError(["policy"], 1, "", message=f"{exc}; the file is refused") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{name or Path(path).name}:{mark.line + 1}" if mark is not None else (name or Path(path).name)
