@@ -39,6 +39,9 @@ def test_graded_container_gets_the_limits(no_leaks):
         assert "no-new-privileges:true" in host_config["SecurityOpt"]
         assert not host_config["Privileged"]
         assert "NET_RAW" in host_config["CapDrop"]
+        assert host_config["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "1"}}
+        assert host_config["OomKillDisable"] is False and host_config["OomScoreAdj"] == 500
+        assert host_config["ShmSize"] == 64 * 2**20
         bindings = running.container.attrs["NetworkSettings"]["Ports"]["8000/tcp"]
         assert bindings[0]["HostIp"] == "127.0.0.1" and int(bindings[0]["HostPort"]) > 1024
         assert running.container.labels[sandboxes.RUN_LABEL] == box.run_id

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard import engine, firewall, scratch
+from dockyard import engine, firewall, knobs, scratch
 from dockyard.errors import ComposeError, DockyardError, EngineLost
 from dockyard.limits import CAP_DROP
 
@@ -116,17 +116,9 @@ def sandboxed_model(model: dict, project: str, labels: dict[str, str], limits) -
     rewritten["name"] = project
     for name, service in (rewritten.get("services") or {}).items():
         service["labels"] = {**(service.get("labels") or {}), **labels}
-        service["mem_limit"] = limits.memory
-        service["memswap_limit"] = limits.memory
-        service["cpus"] = limits.cpus
-        service["pids_limit"] = limits.pids
+        knobs.sandbox_service(service, limits)  # resources, OOM, logs, ...: the sandbox's, not the learner's
         service["security_opt"] = ["no-new-privileges:true"]
         service["cap_drop"] = list(CAP_DROP)
-        service.pop("cap_add", None)
-        service.pop("privileged", None)
-        if limits.runtime:
-            service["runtime"] = limits.runtime
-        service.pop("deploy", None)  # resources come from the sandbox, not the learner
         if "build" in service:
             service["build"]["labels"] = {**(service["build"].get("labels") or {}), **labels}
         service["ports"] = [

@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard import bounded, engine, firewall, scratch
+from dockyard import bounded, engine, firewall, knobs, scratch
 from dockyard import build as builds
 from dockyard.errors import DiskFull, DockyardError, EngineLost
 from dockyard.limits import CAP_DROP, DEFAULT_LIMITS, Limits
@@ -156,6 +156,7 @@ class Sandbox:
             privileged=False,
             network=self.network(),
         )
+        options.update(knobs.container_options(self.limits))  # log cap, OOM, shm: the sandbox's
         if self.limits.runtime:
             options["runtime"] = self.limits.runtime
         return options
@@ -537,7 +538,8 @@ def _decode_address(address_hex: str) -> str:
 
 
 def dangling_images(engine_url: str | None = None) -> set[str]:
-    return {image.id for image in engine.client(engine_url).images.list(filters={"dangling": True})}
+    # a raw listing: an image another run removes meanwhile must not break it (images.list inspects each)
+    return {image["Id"] for image in engine.client(engine_url).api.images(filters={"dangling": True})}
 
 
 def prune_build_cache(engine_url: str | None = None, keep: set[str] | frozenset = frozenset()) -> int:
@@ -548,8 +550,8 @@ def prune_build_cache(engine_url: str | None = None, keep: set[str] | frozenset 
     prunes it all, so a class of 300 does not fill the disk. `keep`: ids to spare.
     """
     client = engine.client(engine_url)
-    standins = {image.id for image in client.images.list(filters={"label": f"{STANDIN_LABEL}=true"})
-                if RUN_LABEL not in (image.labels or {})}
+    standins = {image["Id"] for image in client.api.images(filters={"label": f"{STANDIN_LABEL}=true"})
+                if RUN_LABEL not in (image.get("Labels") or {})}
     removed = 0
     for image_id in dangling_images(engine_url) - set(keep):
         try:

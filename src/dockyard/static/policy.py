@@ -60,7 +60,11 @@ ADVICE = {
     "no-runtime": "remove `runtime`: the grader chooses the container runtime",
     "no-outside-files": "keep every file the compose file uses inside your project folder and refer to it with a relative path",
     "no-build-host-access": "remove it: builds get no host network, SSH agent or extra privileges",
+    "no-kernel-knobs": "remove it: memory, CPU, OOM and I/O settings of containers are the grader's (it sets its own)",
+    "no-provider": "remove `provider`: a service here is a container built or pulled, not a plugin run on the host",
+    "no-log-driver": "remove `logging.driver` (or use json-file): logs stay on the engine, in the grader's bounds",
 }
+KERNEL_KNOBS = ("oom_kill_disable", "oom_score_adj", "storage_opt", "blkio_config", "cpu_rt_runtime", "cpu_rt_period")
 
 
 @dataclass(frozen=True)
@@ -214,6 +218,17 @@ class _Checker:
                 for entry, node, _ in _entries(value):
                     if SECURITY_OPT_REFUSED.match(entry.strip()) or "$" in entry:
                         self.add(name, node, "no-unconfined", f"{where} sets `security_opt: {entry.strip()}`")
+            elif key_name in KERNEL_KNOBS:
+                self.add(name, key, "no-kernel-knobs", f"{where} sets `{key_name}`")
+            elif key_name == "use_api_socket" and (_truthy(value) or "$" in text):
+                self.add(name, key, "no-docker-socket", f"{where} sets `use_api_socket: {text}`")
+            elif key_name == "provider":
+                self.add(name, key, "no-provider", f"{where} is a `provider` service")
+            elif key_name == "logging":
+                driver = _get(value, "driver")
+                driver_name = (_scalar(driver[1]) or "").strip() if driver else ""
+                if driver and driver_name not in ("json-file", ""):
+                    self.add(name, driver[0], "no-log-driver", f"{where} logs with the `{driver_name}` driver")
             elif key_name == "sysctls":
                 self.add(name, key, "no-sysctls", f"{where} sets `sysctls`")
             elif key_name == "cgroup_parent":
