@@ -77,7 +77,9 @@ def _explain(argv: list[str], stderr: str) -> str:
 
 
 def config(project_dir: Path, files: list[Path], engine_url: str | None = None) -> dict:
-    """Validate and normalise with the real `docker compose config`; YAML/schema errors name file and line."""
+    """Validate and normalise with the real `docker compose config`; YAML/schema errors name file and line.
+    Each file is first bounded (size, nesting, alias expansion): compose would walk a "billion laughs" for minutes."""
+    refuse_costly_yaml(files)
     argv = [arg for file in files for arg in ("-f", str(file))]
     result = run_compose([*argv, "--project-directory", str(project_dir), "config", "--format", "json"],
                          cwd=project_dir, engine_url=engine_url, check=False, timeout_s=60,
@@ -87,6 +89,25 @@ def config(project_dir: Path, files: list[Path], engine_url: str | None = None) 
         raise ComposeError([engine.compose_binary(), "config"], result.returncode, result.stderr,
                            message=f"the compose file is not valid: {message[:300]}")
     return json.loads(result.stdout)
+
+
+def refuse_costly_yaml(files: list[Path]) -> None:
+    """ComposeError (naming file:line and the bound) for a compose file too costly to walk; YAML syntax
+    errors are left to compose and the policy, which explain them."""
+    import yaml
+
+    from dockyard import bounded
+    from dockyard.static import yamlguard
+
+    for file in files:
+        try:
+            text = bounded.read_head(file, yamlguard.MAX_BYTES + 1).decode("utf-8", "replace")
+            yamlguard.check_text(text, Path(file).name)
+        except yamlguard.YamlTooCostly as exc:
+            raise ComposeError([engine.compose_binary(), "config"], 1, "",
+                               message=f"{exc}; the file is refused") from None
+        except (OSError, yaml.YAMLError):
+            continue
 
 
 @dataclass(frozen=True)
@@ -187,7 +208,7 @@ class ComposeProject:
             build = service.get("build")
             if build:
                 check_context(Path(build.get("context", self.project_dir)), self.sandbox.limits.context_max_bytes,
-                              build.get("dockerfile", "Dockerfile"))
+                              build.get("dockerfile", "Dockerfile"), self.sandbox.limits.context_max_files)
         if any("build" in service for service in (self.model.get("services") or {}).values()):
             self.sandbox.check_disk()
             if not self.sandbox.limits.network_access:

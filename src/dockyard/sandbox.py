@@ -139,6 +139,7 @@ class Sandbox:
             buildargs=buildargs, target=target, timeout_s=self.limits.build_timeout_s,
             memory=self.limits.build_memory, max_log_bytes=self.limits.build_log_max_bytes,
             tail_lines=self.limits.log_tail_lines, context_max_bytes=self.limits.context_max_bytes,
+            context_max_files=self.limits.context_max_files,
         )
         self._layer_ids.extend(result.layer_ids)
         return result

@@ -98,9 +98,10 @@ def load_submission(folder: Path, exercise) -> Submission:
     exercise_id = getattr(exercise, "id", str(exercise))
     limits = getattr(exercise, "limits", None)
     max_bytes = limits.context_max_bytes if limits else 50 * 2**20
+    max_files = limits.context_max_files if limits else 10_000
     refused = None
     try:
-        builds.check_context(folder, max_bytes)
+        builds.check_context(folder, max_bytes, max_files=max_files)
     except ContextRefused as exc:
         refused = exc.reason
     except Exception as exc:  # an unreadable .dockerignore and the like: a learner-facing line, not a crash

@@ -64,6 +64,11 @@ def test_hostile_case(case, tmp_path, honest_folder, monkeypatch):
     if "make_sparse" in expect:
         with open(folder / expect["make_sparse"], "wb") as sparse:
             sparse.truncate(4 * 2**30)
+    if "make_files" in expect:  # many (empty) files, made here: git need not carry them
+        junk = folder / expect["make_files"]["folder"]
+        junk.mkdir(parents=True, exist_ok=True)
+        for number in range(expect["make_files"]["count"]):
+            (junk / f"f{number}").touch()
     if "symlink" in expect:
         name, target = expect["symlink"]
         (folder / name).symlink_to(target)
