@@ -222,3 +222,55 @@ def test_clean_removes_scratch_folders_of_gone_graders_only(tmp_path):
     unrelated.mkdir()
     assert scratch.sweep(tmp_path) == 1
     assert not dead.exists() and alive.is_dir() and unrelated.is_dir()
+
+
+def test_a_dead_run_is_recognised_by_pid_and_start_time(tmp_path):
+    """A zombie owner (ended, never reaped) and a pid now used by another process both count as dead."""
+    import socket
+
+    from dockyard import scratch
+
+    host = socket.gethostname()
+    me, my_start = os.getpid(), scratch.process_start(os.getpid())
+    assert my_start is not None
+    assert scratch.process_alive(me) and scratch.process_alive(me, my_start)
+    assert not sandboxes._owner_is_dead(f"{host}:{me}", str(my_start))
+    assert not sandboxes._owner_is_dead(f"{host}:{me}")  # a label from before start times: pid only
+    assert sandboxes._owner_is_dead(f"{host}:{me}", str(my_start + 1)), "the same pid, another process"
+    assert sandboxes.owner_labels() == {sandboxes.OWNER_LABEL: f"{host}:{me}",
+                                        sandboxes.OWNER_START_LABEL: str(my_start)}
+    zombie = os.fork()
+    if zombie == 0:
+        os._exit(0)
+    try:
+        deadline = time.monotonic() + 10
+        while (scratch._stat(zombie) or ["?"])[0] != "Z" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert scratch._stat(zombie)[0] == "Z"
+        assert not scratch.process_alive(zombie)
+        assert sandboxes._owner_is_dead(f"{host}:{zombie}")
+    finally:
+        os.waitpid(zombie, 0)
+    reused = tmp_path / f"dockyard-grade-{me}-s{my_start + 1}-abc"  # our pid, another start: a dead maker's
+    reused.mkdir()
+    mine = tmp_path / f"{scratch.prefix('grade')}def"
+    mine.mkdir()
+    assert f"-{me}-s{my_start}-" in mine.name
+    assert scratch.sweep(tmp_path) == 1
+    assert not reused.exists() and mine.is_dir()
+
+
+def test_sweep_removes_what_a_reused_pid_seemed_to_own(docker_client):
+    """Resources whose owner's pid is alive but is another process now (another start time) are a dead run's."""
+    import socket
+
+    from dockyard import scratch
+
+    me = os.getpid()
+    run_id = sandboxes.new_run_id()
+    labels = {sandboxes.RUN_LABEL: run_id, sandboxes.EXERCISE_LABEL: "test-reused-pid",
+              sandboxes.OWNER_LABEL: f"{socket.gethostname()}:{me}",
+              sandboxes.OWNER_START_LABEL: str(scratch.process_start(me) + 1)}
+    docker_client.containers.create(PYTHON, ["true"], labels=labels, name=f"dockyard-test-reused-{run_id}")
+    sandboxes.sweep()
+    assert sandboxes.leftovers(run_ids=[run_id]) == dict.fromkeys(sandboxes.KINDS, 0)

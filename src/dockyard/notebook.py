@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from dockyard.sandbox import EXERCISE_LABEL, OWNER_LABEL, RUN_LABEL, owner_label
+from dockyard.sandbox import EXERCISE_LABEL, RUN_LABEL, owner_labels
 
 SOLUTIONS_ENV = "DOCKYARD_SOLUTIONS"  # "1": exercise cells lay the reference solution over a temp copy
 AUTOCHECK_ENV = "DOCKYARD_AUTOCHECK"  # "1": Check widgets grade at once (headless runs), no click needed
@@ -36,7 +36,7 @@ def run_id(notebook: str) -> str:
 
 def labels(notebook: str) -> dict[str, str]:
     """The labels for everything `notebook` creates (pass to the SDK's `labels=`)."""
-    return {RUN_LABEL: run_id(notebook), EXERCISE_LABEL: notebook, OWNER_LABEL: owner_label()}
+    return {RUN_LABEL: run_id(notebook), EXERCISE_LABEL: notebook, **owner_labels()}
 
 
 def label_flags(notebook: str) -> str:

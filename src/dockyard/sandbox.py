@@ -25,6 +25,7 @@ from dockyard.limits import CAP_DROP, DEFAULT_LIMITS, Limits
 RUN_LABEL = "dockyard.run"
 EXERCISE_LABEL = "dockyard.exercise"
 OWNER_LABEL = "dockyard.owner"
+OWNER_START_LABEL = "dockyard.owner.start"  # the owner's start time: with its pid, one process for good
 STANDIN_LABEL = "dockyard.standin"
 KINDS = ("container", "network", "volume", "image")
 
@@ -35,6 +36,12 @@ def new_run_id() -> str:
 
 def owner_label() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_labels() -> dict[str, str]:
+    """The owner labels of what this process makes: host:pid, and the process's start time when known."""
+    start = scratch.process_start(os.getpid())
+    return {OWNER_LABEL: owner_label(), **({OWNER_START_LABEL: str(start)} if start is not None else {})}
 
 
 @dataclass(frozen=True)
@@ -84,7 +91,7 @@ class Sandbox:
     # -- identity -------------------------------------------------------------------
     @property
     def labels(self) -> dict[str, str]:
-        return {RUN_LABEL: self.run_id, EXERCISE_LABEL: self.exercise_id, OWNER_LABEL: owner_label()}
+        return {RUN_LABEL: self.run_id, EXERCISE_LABEL: self.exercise_id, **owner_labels()}
 
     def name(self, what: str) -> str:
         """A unique, readable resource name: dockyard-<exercise>-<run>-<what>."""
@@ -315,13 +322,16 @@ def _tail(data: bytes | str, lines: int) -> str:
     return "\n".join(parts)
 
 
-def _owner_is_dead(owner: str | None) -> bool:
+def _owner_is_dead(owner: str | None, start: str | None = None) -> bool:
+    """Whether the maker (`host:pid`, and its start time when labelled) is gone: ended, a zombie, or its pid
+    now another process's."""
     if not owner or ":" not in owner:
         return True
     host, _, pid = owner.rpartition(":")
     if host != socket.gethostname():
         return False  # another machine's run: not ours to judge
-    return not pid.isdigit() or not scratch.process_alive(int(pid))
+    started = int(start) if start and str(start).isdigit() else None
+    return not pid.isdigit() or not scratch.process_alive(int(pid), started)
 
 
 def sweep(engine_url: str | None = None, run_id: str | None = None, everything: bool = False) -> dict[str, int]:
@@ -336,7 +346,8 @@ def sweep(engine_url: str | None = None, run_id: str | None = None, everything: 
     def chosen(resource_labels: dict | None) -> bool:
         if run_id or everything:
             return True
-        return _owner_is_dead((resource_labels or {}).get(OWNER_LABEL))
+        labels = resource_labels or {}
+        return _owner_is_dead(labels.get(OWNER_LABEL), labels.get(OWNER_START_LABEL))
 
     api = client.api  # raw listings: another run removing its own things must not break this sweep
     flt = {"label": label}
