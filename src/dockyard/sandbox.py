@@ -452,8 +452,9 @@ def leftovers(engine_url: str | None = None, run_ids: list[str] | None = None,
     def counted(rows: list[dict]) -> int:
         if not orphaned_only:
             return len(rows)
-        owners = [(row.get("Labels") or {}).get(OWNER_LABEL) for row in rows]
-        return sum(1 for owner in owners if owner == me or _owner_is_dead(owner))
+        owners = [((row.get("Labels") or {}).get(OWNER_LABEL), (row.get("Labels") or {}).get(OWNER_START_LABEL))
+                  for row in rows]
+        return sum(1 for owner, start in owners if owner == me or _owner_is_dead(owner, start))
 
     totals = dict.fromkeys(KINDS, 0)
     api = client.api  # one listing call per kind: no per-object inspect that races with removals
