@@ -577,7 +577,7 @@ def _last_lines(text: str, count: int) -> str:
     return " | ".join(line[:160] for line in lines[-count:])
 
 
-_GRADER_LABEL = re.compile(r"^LABEL dockyard\.(run|exercise|owner)=")
+_GRADER_LABEL = re.compile(r"^LABEL dockyard\.(run|exercise|owner|owner\.start)=")
 
 
 def _created_by(text: str) -> str:

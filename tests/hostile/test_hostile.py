@@ -40,10 +40,13 @@ def engine_responds_quickly(limit_s: float = 5.0) -> bool:
     return time.monotonic() - started < limit_s
 
 
-def containers_created_since(since: datetime.datetime, exercise_id: str) -> int:
+def containers_started_since(since: datetime.datetime, exercise_id: str) -> int:
+    """Containers of the exercise started since then. Started, not created: a rubric may still build the
+    Dockerfile of a submission whose compose file is refused (07 reads the image's config), and the
+    builder's LABEL steps create containers that never run anything."""
     client = engine.client()
     events = client.events(since=since, until=datetime.datetime.now(datetime.timezone.utc), decode=True,
-                           filters={"type": "container", "event": "create",
+                           filters={"type": "container", "event": "start",
                                     "label": f"{sandbox.EXERCISE_LABEL}={exercise_id}"})
     return sum(1 for _ in events)
 
@@ -108,7 +111,7 @@ def test_hostile_case(case, tmp_path, honest_folder, monkeypatch):
         assert "Traceback" not in item.feedback and len(item.feedback) < 2000
     if expect["verdict"] == "refused":
         assert f":{expect['line']}" in said, f"the refusal should name line {expect['line']}:\n{said}"
-        assert containers_created_since(since, expect["exercise"]) == 0, "a refused submission must start nothing"
+        assert containers_started_since(since, expect["exercise"]) == 0, "a refused submission must start nothing"
     if expect["verdict"] == "graded" and not expect["reason"]:
         assert report.score == report.max_score, said
     assert responsive, "the engine stopped answering quickly during the case"
