@@ -3,7 +3,8 @@ reason a teacher understands, while an honest submission graded at the same time
 normal score, the engine stays responsive, and nothing labelled is left behind.
 
 Each case is a folder in cases/: the files laid over the exercise's reference solution, and
-expect.toml (exercise, verdict, reason words, time bound, sandbox limit overrides).
+expect.toml (exercise, verdict, reason words, time bound, sandbox limit overrides, and max_rss_mb: the
+grading's peak memory, its child process and what that ran; DEFAULT_MAX_RSS_MB when not given).
 """
 
 from __future__ import annotations
