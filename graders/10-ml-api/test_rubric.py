@@ -6,6 +6,7 @@ import re
 import docker.errors
 import pytest
 
+from dockyard.rubric.health import assert_check_detects_failure
 from dockyard.static import pip
 from dockyard.static.dockerfile import is_pinned, is_python_base
 
@@ -130,6 +131,13 @@ def test_turns_healthy(container, probe):
         f"expected `healthy` within 30 s, found `{health.status}` after {health.seconds:.0f} s"
         f"{' (last check: ' + last + ')' if last else ''}.{hint} Use a short --interval (e.g. 5s)."
     )
+
+
+@pytest.mark.points(1)
+@pytest.mark.lesson("11-production.ipynb#health-checks")
+def test_check_detects_failure(container, probe):
+    """The health check notices when /health fails"""
+    assert_check_detects_failure(probe, container)
 
 
 @pytest.mark.points(1)
