@@ -25,17 +25,24 @@ import threading
 import time
 from pathlib import Path
 
-from dockyard import engine, scratch
+from dockyard import bounded, engine, scratch
 from dockyard.course import exercises
 from dockyard.engine import gc
 from dockyard.engine.labels import new_run_id
 from dockyard.errors import UsageError
 from dockyard.report.model import Report
-from dockyard.rubric import child
+from dockyard.rubric import child, rss
 from dockyard.text import last_lines
 
 _running: set = set()  # multiprocessing.Process objects of the gradings in flight
 _lock = threading.Lock()
+_peaks: dict[str, float] = {}  # run id -> the grading's peak memory (MB), see rubric/rss.py
+MAX_RSS_MB = float(os.environ.get("DOCKYARD_GRADER_MAX_RSS_MB") or 1024)  # a grading beyond this is stopped
+
+
+def peak_rss_mb(run_id: str) -> float | None:
+    """Peak resident memory (MB) of the grading child of `run_id` and what it ran, once it ended."""
+    return _peaks.get(run_id)
 
 
 def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: str | None = None,
@@ -72,6 +79,7 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
             writer.close()
         with _lock:
             _running.add(process)
+        watch = rss.PeakWatch(process.pid, limit_mb=MAX_RSS_MB, on_exceed=lambda: _kill(process))
         forwarder = threading.Thread(target=_forward_progress, args=(reader, progress), daemon=True)
         forwarder.start()
         try:
@@ -87,6 +95,8 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
             with _lock:
                 _running.discard(process)
             forwarder.join(2)
+            peak_kib = max(watch.stop() * rss.KiB, rss.read_own_peak(job.report_file + ".rss"))
+            _peaks[run_id] = round(peak_kib / rss.KiB, 1)
         data = json.loads(report_file.read_text()) if report_file.is_file() and not timed_out else None
         if not (data and data.get("swept")):
             try:
@@ -94,6 +104,9 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
             except Exception:
                 pass  # an engine gone now is reported below if the child could not finish either
         duration = time.monotonic() - started
+        if watch.exceeded:
+            return Report.failed(exercise_id, f"the grading used more than {MAX_RSS_MB:.0f} MB of memory and was "
+                                 "stopped (the grader's bound, not the learner's)", duration, run_id=run_id)
         if timed_out:
             return Report.failed(exercise_id, f"grading took longer than {timeout_s:.0f} s and was stopped",
                                  duration, run_id=run_id)
@@ -144,7 +157,8 @@ def _forward_progress(reader, progress) -> None:
 def _gist_of(path: Path, lines: int = 3) -> str:
     """The last lines of the child's output file, on one line (what to say when it died)."""
     try:
-        text = path.read_bytes()[-4000:].decode("utf-8", "replace")
+
+        text = bounded.read_tail(path, 4000).decode("utf-8", "replace")
     except OSError:
         return ""
     return last_lines(text, lines)[:400]

@@ -14,12 +14,13 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard import engine
+from dockyard import bounded, engine
 from dockyard.course.limits import CAP_DROP, DEFAULT_LIMITS, Limits
 from dockyard.engine import firewall, gc
-from dockyard.engine.labels import EXERCISE_LABEL, OWNER_LABEL, RUN_LABEL, new_run_id, owner_label
+from dockyard.engine.labels import EXERCISE_LABEL, OWNER_LABEL, RUN_LABEL, new_run_id, owner_label, owner_labels
 from dockyard.errors import DiskFull, DockyardError, EngineLost
 from dockyard.sandbox import build as builds
+from dockyard.sandbox import knobs
 from dockyard.sandbox.compose import ComposeProject
 from dockyard.sandbox.watchdog import DiskWatchdog
 from dockyard.text import tail
@@ -71,7 +72,7 @@ class Sandbox:
     # -- identity -------------------------------------------------------------------
     @property
     def labels(self) -> dict[str, str]:
-        return {RUN_LABEL: self.run_id, EXERCISE_LABEL: self.exercise_id, OWNER_LABEL: owner_label()}
+        return {RUN_LABEL: self.run_id, EXERCISE_LABEL: self.exercise_id, **owner_labels()}
 
     def name(self, what: str) -> str:
         """A unique, readable resource name: dockyard-<exercise>-<run>-<what>."""
@@ -126,6 +127,7 @@ class Sandbox:
             buildargs=buildargs, target=target, timeout_s=self.limits.build_timeout_s,
             memory=self.limits.build_memory, max_log_bytes=self.limits.build_log_max_bytes,
             tail_lines=self.limits.log_tail_lines, context_max_bytes=self.limits.context_max_bytes,
+            context_max_files=self.limits.context_max_files,
         )
 
     # -- containers -----------------------------------------------------------------
@@ -141,6 +143,7 @@ class Sandbox:
             privileged=False,
             network=self.network(),
         )
+        options.update(knobs.container_options(self.limits))  # log cap, OOM, shm: the sandbox's
         if self.limits.runtime:
             options["runtime"] = self.limits.runtime
         return options
@@ -182,8 +185,9 @@ class Sandbox:
             exit_code = -1
         container.reload()
         oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
-        stdout = tail(container.logs(stdout=True, stderr=False), self.limits.log_tail_lines)
-        stderr = tail(container.logs(stdout=False, stderr=True), self.limits.log_tail_lines)
+        lines = self.limits.log_tail_lines  # from the engine's tail: a flood of output costs nothing here
+        stdout = tail(bounded.container_logs(container, stdout=True, stderr=False, lines=lines), lines)
+        stderr = tail(bounded.container_logs(container, stdout=False, stderr=True, lines=lines), lines)
         self._remove_container(container.name)
         return ExecResult(exit_code, stdout, stderr, timed_out, oom)
 
@@ -194,22 +198,19 @@ class Sandbox:
         argv = command if isinstance(command, list) else ["sh", "-c", command]
         wrapped = ["timeout", "-s", "KILL", str(int(timeout_s)), *argv]
         try:
-            result = self._call(lambda: container.exec_run(wrapped, demux=True, user=user or ""))
+            code, stdout, stderr = self._call(lambda: bounded.exec_run(container, wrapped, user=user or ""))
         except docker.errors.APIError as exc:
             if getattr(exc, "status_code", None) != 409:  # 409: the container is not running
                 raise
             return ExecResult(-1, "", _not_running(container))
-        stdout, stderr = result.output if result.output else (b"", b"")
-        code = result.exit_code
         if code == 126 or code == 127:  # no `timeout` in the image: run plainly
-            result = self._call(lambda: container.exec_run(argv, demux=True, user=user or ""))
-            stdout, stderr = result.output if result.output else (b"", b"")
-            code = result.exit_code
+            code, stdout, stderr = self._call(lambda: bounded.exec_run(container, argv, user=user or ""))
         return ExecResult(code, tail(stdout or b"", self.limits.log_tail_lines),
                           tail(stderr or b"", self.limits.log_tail_lines), timed_out=code == 137)
 
     def logs(self, container) -> str:
-        return tail(self._call(lambda: container.logs(stdout=True, stderr=True)), self.limits.log_tail_lines)
+        lines = self.limits.log_tail_lines
+        return tail(self._call(lambda: bounded.container_logs(container, lines=lines)), lines)
 
     def watch_disk(self, container) -> None:
         """Bound what a container writes: cgroup v1 cannot throttle buffered writes, so we measure and kill."""
@@ -275,7 +276,7 @@ def _not_running(container) -> str:
     try:
         container.reload()
         state = container.attrs.get("State") or {}
-        last = [line for line in tail(container.logs(), 5).splitlines() if line.strip()][-1:]
+        last = [line for line in tail(bounded.container_logs(container, lines=5), 5).splitlines() if line.strip()][-1:]
     except Exception:
         return "the container is not running"
     said = f"the container is not running (it stopped with exit code {state.get('ExitCode')}"
@@ -303,7 +304,7 @@ def listening_sockets(box: "Sandbox", container) -> list[tuple[str, int]]:
                 pass
     if not text:
         try:
-            text = container.exec_run(["cat", "/proc/net/tcp", "/proc/net/tcp6"]).output.decode("ascii", "replace")
+            text = bounded.exec_run(container, ["cat", "/proc/net/tcp", "/proc/net/tcp6"])[1].decode("ascii", "replace")
         except Exception:
             return []
     found = set()

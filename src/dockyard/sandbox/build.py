@@ -99,11 +99,12 @@ def build_image(
     max_log_bytes: int = 16 * 2**20,
     tail_lines: int = 200,
     context_max_bytes: int = 50 * 2**20,
+    context_max_files: int | None = None,
 ) -> BuildResult:
     context = Path(context)
     if not (context / dockerfile).is_file():
         raise BuildFailed(f"no {dockerfile} in the submission", [])
-    check_context(context, context_max_bytes, dockerfile)
+    check_context(context, context_max_bytes, dockerfile, context_max_files)
     refuse_grader_bases(docker_client, context / dockerfile)
     api = docker_client.api
     params = {
