@@ -28,10 +28,15 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard import exercises, sandbox
+from dockyard import __version__
 from dockyard import scratch as scratches
-from dockyard.errors import UsageError
+from dockyard.cli import outputs
+from dockyard.course import exercises
+from dockyard.engine import gc
+from dockyard.errors import ExitStatus, UsageError
+from dockyard.report import feedback, lms
 from dockyard.report.model import Report
+from dockyard.rubric import child, runner
 
 ARCHIVE_MAX_BYTES = 200 * 2**20  # refuse archives that unpack to more than this
 RESULTS_FILE = "results.json"
@@ -124,8 +129,6 @@ def content_hash_of_file(path: Path) -> str:
 
 
 def rubric_version(exercise: exercises.Exercise) -> str:
-    from dockyard import __version__
-
     digest = hashlib.sha256(__version__.encode())
     for folder in (exercise.grader,):
         for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
@@ -180,8 +183,6 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
 
     With `queue_url`, the class goes to the workers of that queue (dockyard.queue) instead of this
     host's engine; the outputs are the same files, written by the same code."""
-    from dockyard.rubric import runner
-
     exercise = exercises.load(exercise_id)
     learners = discover(Path(submissions), exercise_id)
     out = Path(out)
@@ -195,7 +196,7 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
     grade_one = grade_one or runner.grade
     summary = BatchSummary()
     scratch = Path(tempfile.mkdtemp(prefix=scratches.prefix("batch")))
-    cache_before = sandbox.dangling_images(engine_url)
+    cache_before = gc.dangling_images(engine_url)
     stop = threading.Event()
     notify = progress or (lambda *args: None)
 
@@ -241,20 +242,17 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
         summary.interrupted = True
         for future in futures:
             future.cancel()
-        runner_cancel = getattr(runner, "cancel_all", None)
-        if runner_cancel:
-            runner_cancel()  # kill the gradings in flight; each sweeps its own run
+        runner.cancel_all()  # kill the gradings in flight; each sweeps its own run
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         write_outputs(out, exercise, results)
         shutil.rmtree(scratch, ignore_errors=True)
-        from dockyard.rubric import child
 
         child.stop_forkserver()
         try:  # the build cache this class added: a class must not fill the disk
-            sandbox.prune_build_cache(engine_url, keep=cache_before)
+            gc.prune_build_cache(engine_url, keep=cache_before)
         except Exception:
             pass  # an engine that went away keeps its cache; `dockyard clean` prunes it later
     return summary
@@ -333,8 +331,6 @@ def _run_batch_on_queue(exercise, learners: list[Learner], out: Path, results: R
 
 def write_outputs(out: Path, exercise: exercises.Exercise, results: Results) -> None:
     """gradebook.csv and the feedback files, from results.json's reports (the single source)."""
-    from dockyard.report import feedback
-
     entries = {student: Report.from_dict(entry["report"]) for student, entry in sorted(results.data["results"].items())}
     item_ids: list[str] = []
     for report in entries.values():
@@ -361,8 +357,6 @@ LMS_FILE = "lms.csv"
 
 def write_lms(out: Path, exercise_id: str, roster: list[dict], fmt: str = "canvas"):
     """lms.csv from results.json's reports (the single source), keyed by the roster's LMS ids."""
-    from dockyard.report import lms
-
     saved = Results(out, exercise_id, "")
     reports = {student: Report.from_dict(entry["report"]) for student, entry in saved.data["results"].items()}
     export = lms.build(roster, reports, exercise_id, fmt)
@@ -373,10 +367,6 @@ def write_lms(out: Path, exercise_id: str, roster: list[dict], fmt: str = "canva
 def command(args, env) -> int:
     """`dockyard batch`: a rich progress bar (done / failed / ETA) on stderr, a summary on stdout."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from dockyard.status import ExitStatus
-
-    from dockyard import outputs
 
     exercises.load(args.exercise)  # unknown exercise: exit 2 before anything starts
     roster = outputs.lms_roster(args)  # a bad roster: exit 2 before anything is graded

@@ -104,17 +104,14 @@ def wait(rq_queue, pending: list[Pending], exercise_id: str, *, budget_s: float 
     return reports
 
 
-def submit_one(url: str, exercise_id: str, folder: Path, *, budget_s: float, result_ttl: int, force: bool = False) -> Report:
-    """`dockyard grade --queue`: one job, waited for within the budget."""
-    from dockyard import batch, exercises
+def submit_one(url: str, exercise_id: str, folder: Path, *, rubric_version: str, content_hash: str, budget_s: float,
+               result_ttl: int, force: bool = False) -> Report:
+    """`dockyard grade --queue`: one job, waited for within the budget (the caller hashes: batch.content_hash)."""
     from dockyard import queue as queues
 
-    exercise = exercises.load(exercise_id)
-    version = batch.rubric_version(exercise)
-    digest = batch.content_hash(folder)
     try:
-        payload = jobs.pack(folder, exercise=exercise_id, rubric_version=version, student=Path(folder).name or "submission",
-                            content_hash=digest)
+        payload = jobs.pack(folder, exercise=exercise_id, rubric_version=rubric_version,
+                            student=Path(folder).name or "submission", content_hash=content_hash)
     except jobs.PayloadRefused as refusal:
         return Report.failed(exercise_id, str(refusal))
     rq_queue = queues.queue(queues.connect(url))

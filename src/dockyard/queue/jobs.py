@@ -157,10 +157,9 @@ def _members(tarball: bytes) -> list[tarfile.TarInfo]:
     return members
 
 
-def unpack(payload: Payload, destination: Path) -> Path:
-    """Extract a validated payload into `destination` (created); checks the content hash it came with."""
-    from dockyard.batch import content_hash
-
+def unpack(payload: Payload, destination: Path, content_hash) -> Path:
+    """Extract a validated payload into `destination` (created); checks the content hash it came with
+    (`content_hash(folder)`: batch.content_hash, passed in so this module stays below batch)."""
     destination = Path(destination)
     destination.mkdir(parents=True, exist_ok=True)
     members = _members(payload.tarball)

@@ -54,7 +54,8 @@ def _report_failed(payload_exercise: str, error: str) -> dict:
 
 def grade_job(payload) -> dict:
     """THE job function: validate the payload, unpack it, grade it with the local engine, return the Report's dict."""
-    from dockyard import batch, engine, exercises
+    from dockyard import batch, engine
+    from dockyard.course import exercises
     from dockyard.rubric import child, runner
 
     exercise_hint = payload.get("exercise") if isinstance(payload, dict) and isinstance(payload.get("exercise"), str) else "unknown"
@@ -75,7 +76,7 @@ def grade_job(payload) -> dict:
     scratch_root = Path(tempfile.mkdtemp(prefix=_scratch_prefix()))
     try:
         try:
-            folder = jobs.unpack(checked, scratch_root / "submission")
+            folder = jobs.unpack(checked, scratch_root / "submission", batch.content_hash)
         except jobs.PayloadRefused as refusal:
             log.warning("refused a job for %s: %s", checked.student, refusal)
             return _report_failed(checked.exercise, f"refused by the worker: {refusal}")
@@ -119,7 +120,8 @@ def preflight(engine_url: str | None, images: list[str] | None = None) -> list[s
     """What keeps this host from grading now (empty: healthy). A fresh client: never a cached, dead one."""
     import docker
 
-    from dockyard import baseimages, engine, firewall
+    from dockyard import baseimages, engine
+    from dockyard.engine import firewall
 
     url = engine.engine_url(engine_url)
     try:
@@ -249,7 +251,8 @@ def run_one(url: str, engine_url: str | None, images: list[str] | None, result_t
 
 def sweep_leftovers(engine_url: str | None) -> None:
     """What dead gradings on this host left: engine resources whose owner died, and their scratch folders."""
-    from dockyard import sandbox, scratch
+    from dockyard import scratch
+    from dockyard.engine import gc as sandbox
 
     try:
         removed = sandbox.sweep(engine_url)
@@ -264,7 +267,7 @@ def sweep_leftovers(engine_url: str | None) -> None:
 def command(args, env) -> int:
     """`dockyard worker`: sweep, then run --processes workers (supervised: one that dies is started again)."""
     from dockyard import queue as queues
-    from dockyard.status import ExitStatus
+    from dockyard.errors import ExitStatus
 
     logging.basicConfig(level=logging.INFO, stream=env.stderr, format="%(asctime)s %(name)s %(message)s")
     url = queues.check_url(args.queue)
@@ -285,7 +288,7 @@ def command(args, env) -> int:
 
 def _supervise(args, processes: int) -> int:
     """N single-process workers; one that dies is started again (after a pause, so a crash loop stays slow)."""
-    from dockyard.status import ExitStatus
+    from dockyard.errors import ExitStatus
 
     argv = [sys.executable, "-m", "dockyard", "worker", "--queue", args.queue, "--processes", "1",
             "--result-ttl", str(args.result_ttl)]

@@ -13,13 +13,20 @@ its own pytest state and modules, its output in a file, never on the caller's st
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import sys
 import threading
 import traceback
 from dataclasses import dataclass
+from multiprocessing import forkserver
 from pathlib import Path
+
+from dockyard import engine
+from dockyard.course import exercises
+from dockyard.rubric import prefetch, rss
+from dockyard.rubric.progress import emit
 
 WARM_MODULES = ["dockyard.rubric.warm"]
 PREFETCH_HEAD_START_S = 1.0  # at most this long does the child wait for its prefetch to reach the engine
@@ -77,7 +84,6 @@ def stop_forkserver() -> None:
     with _forkserver_lock:
         if _forkserver_context is None:
             return
-        from multiprocessing import forkserver
 
         stop = getattr(forkserver._forkserver, "_stop", None)  # CPython's own shutdown of its forkserver
         if stop is not None:
@@ -95,8 +101,6 @@ def main(job: Job) -> None:
         traceback.print_exc()
     finally:
         try:
-            from dockyard.rubric import prefetch
-
             prefetch.close_current()  # whatever no fixture closed (a rubric that did not load, say)
         except BaseException:
             traceback.print_exc()
@@ -105,12 +109,18 @@ def main(job: Job) -> None:
                 stream.flush()
             except Exception:
                 pass
+        try:
+            rss.record_own_peak(job.report_file + ".rss")
+        except BaseException:
+            pass
         os._exit(code)
 
 
 def _isolate(job: Job) -> None:
     """Own session, own output file, the environment a rubric run expects."""
+    parent = os.getppid()
     os.setsid()
+    _die_with_parent(parent)
     output = os.open(job.output_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(output, 1)
     os.dup2(output, 2)
@@ -131,18 +141,28 @@ def _isolate(job: Job) -> None:
     os.environ.pop("PYTEST_ADDOPTS", None)
     sys.dont_write_bytecode = True  # never write __pycache__ into graders/ from a grading
     os.chdir(job.grader)
-    from dockyard import engine
 
     engine.client.cache_clear()  # a forked child never shares the caller's engine connections
 
 
+def _die_with_parent(parent: int) -> None:
+    """The child is killed when its parent dies (Linux's PR_SET_PDEATHSIG): a grading whose caller was
+    killed with SIGKILL stops at once, so one `dockyard clean` finds all it made with a dead owner."""
+    import signal
+
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) != 0:  # 1: PR_SET_PDEATHSIG
+            return
+    except Exception:
+        return  # not Linux: the parent's own sweep and `dockyard clean` remain
+    if os.getppid() != parent:  # the parent died before the call took effect
+        os._exit(3)
+
+
 def _grade(job: Job) -> int:
-    import dataclasses
-
-    from dockyard import exercises
-    from dockyard.rubric import prefetch
-    from dockyard.rubric.progress import emit
-
     exercise = exercises.load(job.exercise_id)
     if job.runtime:
         exercise = dataclasses.replace(exercise, limits=dataclasses.replace(exercise.limits, runtime=job.runtime))

@@ -16,6 +16,8 @@ swept afterwards: by the child's sandbox when it ended normally, else by the par
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import signal
 import tempfile
@@ -23,23 +25,30 @@ import threading
 import time
 from pathlib import Path
 
-from dockyard import engine, exercises, scratch
+from dockyard import bounded, engine, scratch
+from dockyard.course import exercises
+from dockyard.engine import gc
+from dockyard.engine.labels import new_run_id
 from dockyard.errors import UsageError
 from dockyard.report.model import Report
+from dockyard.rubric import child, rss
+from dockyard.text import last_lines
 
 _running: set = set()  # multiprocessing.Process objects of the gradings in flight
 _lock = threading.Lock()
+_peaks: dict[str, float] = {}  # run id -> the grading's peak memory (MB), see rubric/rss.py
+MAX_RSS_MB = float(os.environ.get("DOCKYARD_GRADER_MAX_RSS_MB") or 1024)  # a grading beyond this is stopped
+
+
+def peak_rss_mb(run_id: str) -> float | None:
+    """Peak resident memory (MB) of the grading child of `run_id` and what it ran, once it ended."""
+    return _peaks.get(run_id)
 
 
 def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: str | None = None,
           progress=None, run_id: str | None = None, timeout_s: float | None = None) -> Report:
     """Run `graders/<exercise_id>/` against `folder`. Raises UnknownExercise / UsageError / EngineUnavailable
     before anything starts; once started, every outcome is a Report (status "error" when grading could not run)."""
-    import json
-
-    from dockyard import sandbox
-    from dockyard.rubric import child
-
     exercise = exercises.load(exercise_id)  # UnknownExercise (exit 2)
     folder = Path(folder)
     if not folder.is_dir():
@@ -47,7 +56,7 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
     if not exercise.grader.is_dir():
         raise UsageError(f"exercise {exercise_id!r} has no rubric (expected {exercise.grader})")
     engine.client(engine_url)  # EngineUnavailable (exit 3), before anything starts
-    run_id = run_id or sandbox.new_run_id()
+    run_id = run_id or new_run_id()
     limits = exercise.limits
     timeout_s = timeout_s or (limits.build_timeout_s * 2 + limits.ready_timeout_s * 4 + limits.run_timeout_s * 2 + 120)
     progress = progress or (lambda message: None)
@@ -70,6 +79,7 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
             writer.close()
         with _lock:
             _running.add(process)
+        watch = rss.PeakWatch(process.pid, limit_mb=MAX_RSS_MB, on_exceed=lambda: _kill(process))
         forwarder = threading.Thread(target=_forward_progress, args=(reader, progress), daemon=True)
         forwarder.start()
         try:
@@ -79,27 +89,30 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
                 _kill(process)
         except BaseException:  # Ctrl-C: stop the child, clean its run, then let the interrupt go on
             _kill(process)
-            sandbox.sweep(engine_url, run_id=run_id)
+            gc.sweep(engine_url, run_id=run_id)
             raise
         finally:
             with _lock:
                 _running.discard(process)
             forwarder.join(2)
+            peak_kib = max(watch.stop() * rss.KiB, rss.read_own_peak(job.report_file + ".rss"))
+            _peaks[run_id] = round(peak_kib / rss.KiB, 1)
         data = json.loads(report_file.read_text()) if report_file.is_file() and not timed_out else None
         if not (data and data.get("swept")):
             try:
-                sandbox.sweep(engine_url, run_id=run_id)
+                gc.sweep(engine_url, run_id=run_id)
             except Exception:
                 pass  # an engine gone now is reported below if the child could not finish either
         duration = time.monotonic() - started
+        if watch.exceeded:
+            return Report.failed(exercise_id, f"the grading used more than {MAX_RSS_MB:.0f} MB of memory and was "
+                                 "stopped (the grader's bound, not the learner's)", duration, run_id=run_id)
         if timed_out:
             return Report.failed(exercise_id, f"grading took longer than {timeout_s:.0f} s and was stopped",
                                  duration, run_id=run_id)
         if data is not None:
-            import dataclasses
-
             return dataclasses.replace(Report.from_dict(data), duration_s=round(duration, 2))
-        tail = _tail(output_file)
+        tail = _gist_of(output_file)
         return Report.failed(exercise_id, f"the grader stopped without a report (exit {process.exitcode}): {tail}",
                              duration, run_id=run_id)
 
@@ -107,9 +120,9 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
 def cancel_all() -> None:
     """Stop every grading in flight (batch's Ctrl-C); each grade() call then sweeps its own run."""
     with _lock:
-        children = list(_running)
-    for child in children:
-        _kill(child)
+        processes = list(_running)
+    for process in processes:
+        _kill(process)
 
 
 def _kill(process) -> None:
@@ -141,10 +154,11 @@ def _forward_progress(reader, progress) -> None:
                     pass
 
 
-def _tail(path: Path, lines: int = 3) -> str:
+def _gist_of(path: Path, lines: int = 3) -> str:
+    """The last lines of the child's output file, on one line (what to say when it died)."""
     try:
-        text = path.read_bytes()[-4000:].decode("utf-8", "replace")
+
+        text = bounded.read_tail(path, 4000).decode("utf-8", "replace")
     except OSError:
         return ""
-    useful = [line.strip() for line in text.splitlines() if line.strip()]
-    return " | ".join(useful[-lines:])[:400]
+    return last_lines(text, lines)[:400]

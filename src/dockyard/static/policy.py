@@ -23,7 +23,9 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from dockyard import bounded
 from dockyard.errors import ComposeError, PolicyViolation
+from dockyard.static import yamlguard
 
 TRUE = {"true", "yes", "on", "1", "y"}
 DOCKER_SOCKETS = ("docker.sock", "podman.sock", "containerd.sock", "dockershim.sock", "crio.sock")
@@ -60,7 +62,11 @@ ADVICE = {
     "no-runtime": "remove `runtime`: the grader chooses the container runtime",
     "no-outside-files": "keep every file the compose file uses inside your project folder and refer to it with a relative path",
     "no-build-host-access": "remove it: builds get no host network, SSH agent or extra privileges",
+    "no-kernel-knobs": "remove it: memory, CPU, OOM and I/O settings of containers are the grader's (it sets its own)",
+    "no-provider": "remove `provider`: a service here is a container built or pulled, not a plugin run on the host",
+    "no-log-driver": "remove `logging.driver` (or use json-file): logs stay on the engine, in the grader's bounds",
 }
+KERNEL_KNOBS = ("oom_kill_disable", "oom_score_adj", "storage_opt", "blkio_config", "cpu_rt_runtime", "cpu_rt_period")
 
 
 @dataclass(frozen=True)
@@ -214,6 +220,17 @@ class _Checker:
                 for entry, node, _ in _entries(value):
                     if SECURITY_OPT_REFUSED.match(entry.strip()) or "$" in entry:
                         self.add(name, node, "no-unconfined", f"{where} sets `security_opt: {entry.strip()}`")
+            elif key_name in KERNEL_KNOBS:
+                self.add(name, key, "no-kernel-knobs", f"{where} sets `{key_name}`")
+            elif key_name == "use_api_socket" and (_truthy(value) or "$" in text):
+                self.add(name, key, "no-docker-socket", f"{where} sets `use_api_socket: {text}`")
+            elif key_name == "provider":
+                self.add(name, key, "no-provider", f"{where} is a `provider` service")
+            elif key_name == "logging":
+                driver = _get(value, "driver")
+                driver_name = (_scalar(driver[1]) or "").strip() if driver else ""
+                if driver and driver_name not in ("json-file", ""):
+                    self.add(name, driver[0], "no-log-driver", f"{where} logs with the `{driver_name}` driver")
             elif key_name == "sysctls":
                 self.add(name, key, "no-sysctls", f"{where} sets `sysctls`")
             elif key_name == "cgroup_parent":
@@ -341,14 +358,27 @@ def _is_named_volume(source: str) -> bool:
     return bool(re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", source)) and not source.startswith(".")
 
 
+COMPOSE_FILE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+
+
+def find_compose_file(folder: Path) -> Path | None:
+    """The project's compose file, by the names `docker compose` looks for, in its order."""
+    for name in COMPOSE_FILE_NAMES:
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
 def load_nodes(path: Path, name: str | None = None) -> Node | None:
     """The YAML node tree of a compose file; ComposeError (file:line) when it is not YAML."""
     try:
-        text = Path(path).read_bytes().decode("utf-8", "replace")
+        text = bounded.read_head(path, yamlguard.MAX_BYTES + 1).decode("utf-8", "replace")
     except OSError as exc:
         raise ComposeError(["policy"], 1, "", message=f"cannot read {name or path}: {exc.strerror}") from None
-    try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
+    try:  # bounded (size, nesting, alias expansion) before anything walks it
+        return yamlguard.check_text(text, name or Path(path).name)
+    except yamlguard.YamlTooCostly as exc:
+        raise ComposeError(["policy"], 1, "", message=f"{exc}; the file is refused") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{name or Path(path).name}:{mark.line + 1}" if mark is not None else (name or Path(path).name)
@@ -391,18 +421,7 @@ def enforce(path, root=None) -> None:
     raise error
 
 
-# ---- `docker compose config`, with file:line --------------------------------------------------
-def validate(path, engine_url: str | None = None) -> dict:
-    """`docker compose config` on the file: the normalised model, or a ComposeError naming file and line."""
-    from dockyard import compose
-
-    path = Path(path)
-    try:
-        return compose.config(path.parent, [path], engine_url)
-    except ComposeError as exc:
-        raise ComposeError(exc.argv, exc.returncode, exc.stderr, message=explain_config_error(exc.stderr, path)) from None
-
-
+# ---- `docker compose config`'s errors, with file:line (the call itself is sandbox.compose.validate) ----------
 def explain_config_error(stderr: str, path) -> str:
     """Compose's stderr → "compose.yaml:4: …". YAML errors are located by PyYAML (compose's own line
     numbers are often off); schema errors (`services.api.ports must be a list`) by walking the node tree."""

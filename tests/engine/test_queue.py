@@ -1,0 +1,386 @@
+"""Grading on a real job queue: a real redis-server on a loopback port, real workers, each on its own dockerd.
+
+Unit part (no engine): payloads are data, checked member by member; job ids are content.
+Queue part: the class graded through two workers equals a local batch's gradebook; SIGKILL one
+worker mid-class and the class still completes, equal, its job retried on the other worker, and
+`dockyard clean` leaves 0 resources on either engine; a worker runs no function but grade_job;
+Redis killed and restarted with AOF keeps queued and finished jobs.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from dockyard import batch
+from dockyard.course import exercises
+from dockyard.engine import gc as sandbox
+from dockyard import queue as queues
+from dockyard.queue import client, jobs
+from tests.engines import ExtraEngine, load_image
+from tests.redis_server import RedisServer
+from tests.engine.test_batch import EXERCISE, ROOT, make_class, read_gradebook
+
+DOCKYARD = [sys.executable, "-m", "dockyard"]
+LIMITS = "ready_timeout_s=10"
+BASE = "python:3.11-slim"
+
+
+# -- jobs as data (no engine, no Redis) ----------------------------------------------------------
+def tar_of(*members: tuple[tarfile.TarInfo, bytes | None]) -> str:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for info, data in members:
+            if data is not None:
+                info.size = len(data)
+            archive.addfile(info, io.BytesIO(data) if data is not None else None)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def member(name: str, kind=tarfile.REGTYPE, linkname: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = linkname
+    return info
+
+
+@pytest.fixture()
+def folder(tmp_path):
+    exercise = exercises.load(EXERCISE, ROOT)
+    path = exercises.materialize(exercise, exercise.solution, tmp_path / "ada")
+    (path / "link").symlink_to("Dockerfile")
+    return path
+
+
+def payload_of(folder: Path) -> jobs.Payload:
+    exercise = exercises.load(EXERCISE, ROOT)
+    return jobs.pack(folder, exercise=EXERCISE, rubric_version=batch.rubric_version(exercise), student="ada",
+                     content_hash=batch.content_hash(folder))
+
+
+def test_a_payload_goes_through_json_and_unpacks_to_the_same_content(folder, tmp_path):
+    payload = payload_of(folder)
+    data = json.loads(json.dumps(payload.to_data()))  # what RQ's JSON serializer stores
+    checked = jobs.validate(data)
+    assert checked == payload
+    out = jobs.unpack(checked, tmp_path / "unpacked", batch.content_hash)
+    assert batch.content_hash(out) == batch.content_hash(folder)
+    assert os.readlink(out / "link") == "Dockerfile"
+    assert payload.job_id == jobs.job_id(EXERCISE, payload.rubric_version, payload.content_hash)
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", payload.job_id), "RQ's job id rule"
+    assert payload_of(folder).job_id == payload.job_id, "the same content is the same job"
+    (folder / "app.py").write_text("print('changed')\n")
+    assert payload_of(folder).job_id != payload.job_id
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda d: d.pop("student"), "missing student"),
+    (lambda d: d.update(command="rm -rf /"), "unexpected command"),
+    (lambda d: d.update(format=2), "format"),
+    (lambda d: d.update(exercise="../../etc"), "exercise"),
+    (lambda d: d.update(rubric_version="zz"), "rubric_version"),
+    (lambda d: d.update(content_hash=7), "content_hash"),
+    (lambda d: d.update(student="a\nb"), "student"),
+    (lambda d: d.update(tarball="not base64!"), "not base64"),
+    (lambda d: d.update(tarball=base64.b64encode(b"junk").decode()), "cannot be read"),
+    (lambda d: d.update(tarball=tar_of((member("../escape"), b"x"))), "path leading out"),
+    (lambda d: d.update(tarball=tar_of((member("/etc/passwd"), b"x"))), "path leading out"),
+    (lambda d: d.update(tarball=tar_of((member("hard", tarfile.LNKTYPE, "Dockerfile"), None))), "not a file"),
+    (lambda d: d.update(tarball=tar_of((member("dev", tarfile.CHRTYPE), None))), "not a file"),
+    (lambda d: d.update(tarball=tar_of((member("out", tarfile.SYMTYPE, "/etc"), None), (member("out/x"), b"x"))),
+     "through a symlink"),
+    (lambda d: d.update(tarball=tar_of((member("a"), b"x"), (member("a"), b"y"))), "twice"),
+])
+def test_a_payload_that_is_not_what_a_worker_expects_is_refused_with_a_reason(folder, change, reason):
+    data = payload_of(folder).to_data()
+    change(data)
+    with pytest.raises(jobs.PayloadRefused, match=reason):
+        jobs.validate(data)
+    with pytest.raises(jobs.PayloadRefused):
+        jobs.validate([data])
+
+
+def test_an_oversized_or_altered_submission_is_refused(folder, tmp_path, monkeypatch):
+    payload = payload_of(folder)
+    altered = jobs.validate({**payload.to_data(), "content_hash": "0" * 64})
+    with pytest.raises(jobs.PayloadRefused, match="content hash"):
+        jobs.unpack(altered, tmp_path / "x", batch.content_hash)
+    monkeypatch.setattr(jobs, "MAX_UNPACKED_BYTES", 100)
+    with pytest.raises(jobs.PayloadRefused, match="over"):
+        payload_of(folder)
+    with pytest.raises(jobs.PayloadRefused, match="over"):
+        jobs.validate(payload.to_data())
+
+
+def test_a_refused_payload_becomes_a_failed_report_never_a_retry(folder):
+    from dockyard.queue import worker
+
+    data = {**payload_of(folder).to_data(), "rubric_version": "0" * 16}
+    report = worker.grade_job(data)
+    assert report["status"] == "error" and not report["retry"] and "rubric version" in report["error"]
+    assert "refused by the worker" in worker.grade_job({"exercise": EXERCISE})["error"]
+
+
+def test_queue_urls_are_checked_and_never_printed_with_their_password():
+    assert queues.redacted("rediss://grader:s3cret@redis.example:6380/0") == "rediss://grader:***@redis.example:6380/0"
+    assert queues.redacted("redis://:s3cret@127.0.0.1:6379/1") == "redis://***@127.0.0.1:6379/1"
+    assert queues.redacted("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+    for bad in ("", "http://127.0.0.1:6379", "127.0.0.1:6379"):
+        with pytest.raises(queues.UsageError):
+            queues.check_url(bad)
+    with pytest.raises(queues.UsageError) as refused:
+        queues.connect("redis://:s3cret@127.0.0.1:1/0")
+    assert "s3cret" not in refused.value.one_line()
+
+
+# -- Redis alone ---------------------------------------------------------------------------------
+@pytest.fixture()
+def redis_server(tmp_path):
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.stop()
+
+
+def burst_worker(url: str):
+    from dockyard.queue import worker
+
+    connection = queues.connect(url)
+    cls = worker.worker_class()
+    from rq.serializers import JSONSerializer
+
+    instance = cls([queues.queue(connection)], connection=connection, serializer=JSONSerializer)
+    instance.images = []  # preflight: engine, disk, firewall; no base image needed for these jobs
+    return instance
+
+
+def test_a_worker_runs_no_function_but_grade_job(redis_server):
+    connection = queues.connect(redis_server.url)
+    rq_queue = queues.queue(connection)
+    evil = rq_queue.enqueue_call("os.system", args=("touch /tmp/dockyard-queue-pwned",), job_id="evil")
+    burst_worker(redis_server.url).work(burst=True)
+    evil.refresh()
+    assert str(evil.get_status().value) == "failed"
+    assert "runs only dockyard.queue.worker.grade_job" in client._last_line(evil)
+    assert not Path("/tmp/dockyard-queue-pwned").exists()
+
+
+def test_redis_restarted_with_aof_keeps_queued_and_finished_jobs(redis_server, folder):
+    rq_queue = queues.queue(queues.connect(redis_server.url))
+    stale = jobs.Payload(EXERCISE, "0" * 16, "1" * 64, "old", payload_of(folder).tarball)
+    done = client.enqueue(rq_queue, stale, result_ttl=600)  # refused by the worker: a quick, final result
+    burst_worker(redis_server.url).work(burst=True)
+    waiting = client.enqueue(rq_queue, payload_of(folder), result_ttl=600)
+    redis_server.restart()  # SIGKILL: only the append-only file survives
+    rq_queue = queues.queue(queues.connect(redis_server.url))
+    assert rq_queue.job_ids == [waiting.id]
+    report = client.outcome(rq_queue.fetch_job(done.id), EXERCISE)
+    assert report is not None and "rubric version" in report.error
+    assert client.enqueue(rq_queue, payload_of(folder), result_ttl=600).id == waiting.id, "attached, not enqueued again"
+    assert len(rq_queue) == 1
+
+
+# -- a class through two workers on two engines ---------------------------------------------------
+class Worker:
+    def __init__(self, name: str, url: str, engine: ExtraEngine, folder: Path):
+        self.name, self.url, self.engine, self.log = name, url, engine, folder / f"worker-{name}.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "Worker":
+        env = {**os.environ, "DOCKYARD_LIMITS": LIMITS}
+        self.process = subprocess.Popen(
+            [*DOCKYARD, "worker", "--queue", self.url, "--processes", "1", "--engine", self.engine.url,
+             "--base-images", BASE], stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, env=env,
+            start_new_session=True)
+        return self
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def kill_tree(self) -> None:
+        """As a host that dies: SIGKILL the worker, its work horse and the grading it runs, all at once."""
+        root = psutil.Process(self.process.pid)
+        tree = [root, *root.children(recursive=True)]
+        for process in tree:
+            try:
+                process.send_signal(signal.SIGKILL)
+            except psutil.NoSuchProcess:
+                pass
+        self.process.wait(30)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(120)
+            except subprocess.TimeoutExpired:
+                self.kill_tree()
+
+
+@pytest.fixture(scope="module")
+def farm(tmp_path_factory, docker_client):
+    folder = Path(os.environ["DOCKYARD_QUEUE_TEST_LOGS"]) if os.environ.get("DOCKYARD_QUEUE_TEST_LOGS") \
+        else tmp_path_factory.mktemp("farm")  # the workers' logs (and Redis's): set it to keep them
+    folder.mkdir(parents=True, exist_ok=True)
+    server = RedisServer(folder / "redis").start()
+    engines = []
+    workers = []
+    try:
+        for name in ("qa", "qb"):
+            extra = ExtraEngine(name, Path(f"/tmp/dockyard-engine-{name}")).start()
+            engines.append(extra)
+            load_image(docker_client, extra.url, BASE)
+        workers = [Worker(name, server.url, extra, folder).start() for name, extra in zip(("a", "b"), engines)]
+        yield server, workers, folder
+    finally:
+        for worker in workers:
+            worker.stop()
+        for extra in engines:
+            extra.destroy()
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def classroom(tmp_path_factory):
+    return make_class(tmp_path_factory.mktemp("class"))
+
+
+@pytest.fixture(scope="module")
+def local_gradebook(classroom, tmp_path_factory, docker_client):
+    out = tmp_path_factory.mktemp("local")
+    previous = os.environ.get("DOCKYARD_LIMITS")
+    os.environ["DOCKYARD_LIMITS"] = LIMITS
+    try:
+        summary = batch.run_batch(EXERCISE, classroom, out, jobs=2)
+    finally:
+        os.environ.pop("DOCKYARD_LIMITS") if previous is None else os.environ.update(DOCKYARD_LIMITS=previous)
+    assert summary.graded == 6
+    return read_gradebook(out)
+
+
+def test_class_through_the_queue_equals_a_local_batch(farm, classroom, local_gradebook, tmp_path):
+    server, workers, _ = farm
+    out = tmp_path / "queued"
+    result = subprocess.run([*DOCKYARD, "batch", EXERCISE, str(classroom), "--queue", server.url, "--out", str(out)],
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr
+    assert "6 graded" in result.stdout, result.stdout
+    assert read_gradebook(out) == local_gradebook
+    assert (out / "gradebook.csv").read_text().count("\n") == 7
+    assert sorted(p.name for p in (out / "feedback").iterdir()) == sorted(
+        f"{s}.{ext}" for s in local_gradebook for ext in ("md", "html"))
+    graded_by = [worker.text().count("grading 01-first-image for") for worker in workers]
+    assert all(graded_by), f"both workers must have graded someone: {graded_by}"
+
+    again = subprocess.run([*DOCKYARD, "batch", EXERCISE, str(classroom), "--queue", server.url, "--out", str(out)],
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "6 unchanged" in again.stdout, again.stdout
+
+
+def test_a_worker_killed_mid_class_loses_nothing(farm, classroom, local_gradebook, tmp_path):
+    server, (victim, survivor), _ = farm
+    out = tmp_path / "killed"
+    names = re.findall(r"Worker (\w+): started with PID", victim.text())
+    assert names, victim.text()[-2000:]
+    command = [*DOCKYARD, "batch", EXERCISE, str(classroom), "--queue", server.url, "--out", str(out), "--force"]
+    sender = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    rq_queue = queues.queue(queues.connect(server.url))
+    taken = None
+    deadline = time.monotonic() + 300
+    while taken is None:  # kill it while it holds a job for at least a second: in the middle of that grading
+        assert time.monotonic() < deadline and sender.poll() is None, \
+            f"the victim never held a job long enough: {sender.poll() is not None and sender.communicate()}"
+        for job_id in rq_queue.started_job_registry.get_job_ids():
+            job = rq_queue.fetch_job(job_id.split(":")[0])
+            if job is not None and job.worker_name == names[-1] and job.started_at and \
+                    (time.time() - job.started_at.timestamp()) > 1.0 and str(job.get_status().value) == "started":
+                taken = job.id
+        time.sleep(0.1)
+    victim.kill_tree()
+    stdout, stderr = sender.communicate(timeout=900)
+    assert sender.returncode == 0, stderr
+    assert "6 graded" in stdout and "0 to retry" in stdout, stdout
+    assert read_gradebook(out) == local_gradebook, "the class is complete and equal"
+
+    job = rq_queue.fetch_job(taken)
+    assert str(job.get_status().value) == "finished"
+    assert job.retries_left == client.RETRIES - 1, "the killed worker's job was retried once"
+    assert job.worker_name == worker_name(survivor) and f"({taken})" in survivor.text(), "graded by the other worker"
+    print(f"killed worker's job {taken}: retried, finished on the survivor; retries left {job.retries_left}")
+
+    victim.start()  # its next start sweeps what its dead grading left
+    deadline = time.monotonic() + 120
+    while "Listening on" not in victim.text().rsplit("worker on", 1)[-1]:
+        assert time.monotonic() < deadline, victim.text()[-2000:]
+        time.sleep(0.5)
+    for extra in (victim.engine, survivor.engine):
+        cleaned = subprocess.run([*DOCKYARD, "clean", "--engine", extra.url], capture_output=True, text=True, timeout=300)
+        assert cleaned.returncode == 0, cleaned.stderr
+        assert sandbox.leftovers(extra.url, orphaned_only=True) == dict.fromkeys(sandbox.KINDS, 0), extra.name
+
+
+def worker_name(worker: Worker) -> str:
+    names = re.findall(r"Worker (\w+): started with PID", worker.text())
+    assert names, worker.text()[-2000:]
+    return names[-1]
+
+
+def hold_a_job(rq_queue, worker: Worker, sender: subprocess.Popen, held_s: float = 1.0) -> str:
+    """The id of a job `worker` has been grading for `held_s` seconds (waits for one)."""
+    name = worker_name(worker)
+    deadline = time.monotonic() + 300
+    while True:
+        assert time.monotonic() < deadline and sender.poll() is None, \
+            f"{worker.name} never held a job long enough: {sender.poll() is not None and sender.communicate()}"
+        for job_id in rq_queue.started_job_registry.get_job_ids():
+            job = rq_queue.fetch_job(job_id.split(":")[0])
+            if job is not None and job.worker_name == name and job.started_at and \
+                    (time.time() - job.started_at.timestamp()) > held_s and str(job.get_status().value) == "started":
+                return job.id
+        time.sleep(0.1)
+
+
+def test_an_engine_stopped_mid_class_sends_its_job_to_the_other_worker(farm, classroom, local_gradebook, tmp_path):
+    server, (sick, healthy), _ = farm
+    out = tmp_path / "engine-stopped"
+    command = [*DOCKYARD, "batch", EXERCISE, str(classroom), "--queue", server.url, "--out", str(out), "--force"]
+    sender = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    rq_queue = queues.queue(queues.connect(server.url))
+    taken = hold_a_job(rq_queue, sick, sender)
+    sick.engine.stop()
+    try:
+        stdout, stderr = sender.communicate(timeout=900)
+        assert sender.returncode == 0, stderr
+        assert "6 graded" in stdout and "0 to retry" in stdout, stdout
+        assert read_gradebook(out) == local_gradebook
+        job = rq_queue.fetch_job(taken)
+        assert str(job.get_status().value) == "finished"
+        if job.meta.get("engine_error"):  # else its grading was over before the engine went (nothing to retry)
+            assert job.retries_left < client.RETRIES and job.worker_name == worker_name(healthy), "retried elsewhere"
+        retried = [job for job in (rq_queue.fetch_job(i) for i in rq_queue.finished_job_registry.get_job_ids())
+                   if job is not None and job.retries_left < client.RETRIES]
+        assert all(job.worker_name == worker_name(healthy) for job in retried), "an engine error is graded elsewhere"
+        print(f"jobs retried after an engine error, all finished by the healthy worker: {[j.id for j in retried]}")
+        print(f"job {taken} held by the worker whose engine stopped: engine error {bool(job.meta.get('engine_error'))}, "
+              f"retries left {job.retries_left}, finished by {'the healthy worker' if job.worker_name == worker_name(healthy) else 'itself'}")
+        assert "unhealthy, taking no jobs" in sick.text() and "does not answer" in sick.text()
+    finally:
+        sick.engine.restart()
+    deadline = time.monotonic() + 120
+    while "healthy again, taking jobs" not in sick.text():
+        assert time.monotonic() < deadline, sick.text()[-2000:]
+        time.sleep(0.5)
+    for extra in (sick.engine, healthy.engine):
+        subprocess.run([*DOCKYARD, "clean", "--engine", extra.url], capture_output=True, text=True, timeout=300)
+        assert sandbox.leftovers(extra.url, orphaned_only=True) == dict.fromkeys(sandbox.KINDS, 0), extra.name
