@@ -181,6 +181,7 @@ class ComposeProject:
             if build:
                 check_context(Path(build.get("context", self.project_dir)), self.sandbox.limits.context_max_bytes,
                               build.get("dockerfile", "Dockerfile"))
+                _refuse_remote_sources(Path(build.get("context", self.project_dir)), build.get("dockerfile", "Dockerfile"))
         if any("build" in service for service in (self.model.get("services") or {}).values()):
             self.sandbox.check_disk()
             if not self.sandbox.limits.network_access:
@@ -275,3 +276,12 @@ class ComposeProject:
             if value or time.monotonic() > deadline:
                 return value
             time.sleep(interval_s)
+
+
+def _refuse_remote_sources(context: Path, dockerfile: str) -> None:
+    """A service's Dockerfile may not ADD a URL or ask for the host's network either (static/remote.py)."""
+    from dockyard.build import refuse_remote_sources
+
+    path = Path(dockerfile) if Path(dockerfile).is_absolute() else context / dockerfile
+    if path.is_file():
+        refuse_remote_sources(path)

@@ -75,6 +75,9 @@ class Sandbox:
         self.client = engine.client(engine_url)
         self._network: str | None = None
         self._network_lock = threading.Lock()
+        self._build_network: str | None = None
+        self.build_isolated: bool | None = None  # None until the first build; False: built without the rules
+        self.build_isolation_note: str | None = None  # why builds were not isolated, for the report
         self._created: dict[str, list[str]] = collections.defaultdict(list)
         self._layer_ids: list[str] = []
         self._compose_projects: list = []
@@ -122,6 +125,34 @@ class Sandbox:
             self._network = name
         return self._network
 
+    def build_network(self) -> str:
+        """This run's build network (created once): RUN steps run there, on a `bld…` bridge whose egress
+        reaches the internet but not this host, its other bridges or link-local addresses (firewall.BUILD_RULES)."""
+        with self._network_lock:
+            if self._build_network is None:
+                name = self.name("build")
+                bridge = firewall.BUILD_BRIDGE_PREFIX + self.run_id[:12]
+                self._call(lambda: self.client.networks.create(
+                    name, driver="bridge", labels=self.labels, check_duplicate=True,
+                    options={"com.docker.network.bridge.name": bridge,
+                             "com.docker.network.bridge.enable_icc": "false"},
+                ))
+                self._created["network"].append(name)
+                self._build_network = name
+            return self._build_network
+
+    def ensure_build_isolation(self) -> bool:
+        """Install the build network's rules; BuildNotIsolated when they cannot be and the limits require them."""
+        if self.build_isolated is None:
+            from dockyard.errors import BuildNotIsolated
+
+            isolated, why = firewall.build_isolation(self.engine_url)
+            if not isolated and self.limits.require_build_isolation:
+                raise BuildNotIsolated(why)
+            self.build_isolated = isolated
+            self.build_isolation_note = None if isolated else f"builds were not isolated: {why}"
+        return self.build_isolated
+
     def volume(self, what: str = "data") -> str:
         name = self.name(what)
         self._call(lambda: self.client.volumes.create(name=name, labels=self.labels))
@@ -132,6 +163,8 @@ class Sandbox:
     def build(self, context: Path, *, dockerfile: str = "Dockerfile", tag: str | None = None,
               buildargs: dict | None = None, target: str | None = None) -> builds.BuildResult:
         self.check_disk()
+        builds.refuse_remote_sources(Path(context) / dockerfile)  # before any network is made for it
+        self.ensure_build_isolation()
         tag = tag or f"dockyard/{self.exercise_id}:{self.run_id}-{len(self._created['image'])}"
         self._created["image"].append(tag)
         result = builds.build_image(
@@ -139,6 +172,7 @@ class Sandbox:
             buildargs=buildargs, target=target, timeout_s=self.limits.build_timeout_s,
             memory=self.limits.build_memory, max_log_bytes=self.limits.build_log_max_bytes,
             tail_lines=self.limits.log_tail_lines, context_max_bytes=self.limits.context_max_bytes,
+            network_mode=self.build_network(),
         )
         self._layer_ids.extend(result.layer_ids)
         return result

@@ -66,7 +66,22 @@ class Submission:
             return self.no_dockerfile_message()  # which says the refusal first
         if self.dockerfile_error and "not a text file" in self.dockerfile_error:
             return self.dockerfile_error
-        return None
+        return self.remote_sources()
+
+    def remote_sources(self) -> str | None:
+        """The Dockerfile's lines that ask the engine for the grading host's network (`ADD <url>`,
+        `RUN --network=host`, …): refused before any build, whatever the exercise says."""
+        try:
+            from dockyard.static import remote
+        except ImportError:  # the static checks are not installed: the build refuses them itself
+            return None
+        if self.dockerfile is not None:
+            found = remote.refusals(self.dockerfile)
+        elif self._inside("Dockerfile") is not None:
+            found = remote.check(self.path / "Dockerfile")
+        else:
+            found = []
+        return remote.summary(found) or None
 
     def no_dockerfile_message(self) -> str:
         """What to do about a missing Dockerfile (or a refused folder, which hides it)."""

@@ -43,6 +43,8 @@ def to_dict(report: Report, visibility: str = "visible") -> dict:
             output += "\nThis was not your fault: please resubmit, or ask your instructor to re-run the autograder."
     else:
         output = f"{report.exercise}: {report.score:g}/{report.max_score:g} points"
+    for note in report.notes:
+        output += f"\nNote: {note}"
     return {
         "score": report.score,
         "execution_time": int(math.ceil(report.duration_s)),

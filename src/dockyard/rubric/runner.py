@@ -47,6 +47,9 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
     if not exercise.grader.is_dir():
         raise UsageError(f"exercise {exercise_id!r} has no rubric (expected {exercise.grader})")
     engine.client(engine_url)  # EngineUnavailable (exit 3), before anything starts
+    refused = _build_isolation_refused(exercise, engine_url)
+    if refused is not None:
+        return refused
     run_id = run_id or sandbox.new_run_id()
     limits = exercise.limits
     timeout_s = timeout_s or (limits.build_timeout_s * 2 + limits.ready_timeout_s * 4 + limits.run_timeout_s * 2 + 120)
@@ -148,3 +151,17 @@ def _tail(path: Path, lines: int = 3) -> str:
         return ""
     useful = [line.strip() for line in text.splitlines() if line.strip()]
     return " | ".join(useful[-lines:])[:400]
+
+
+def _build_isolation_refused(exercise, engine_url: str | None) -> Report | None:
+    """A grading that may build only on an isolated build network, where the rules cannot be installed:
+    an error report (not a zero), before anything starts. Allowed otherwise; the report then says so."""
+    from dockyard import firewall
+    from dockyard.errors import BuildNotIsolated
+
+    if not exercise.limits.require_build_isolation:
+        return None
+    isolated, why = firewall.build_isolation(engine_url)
+    if isolated:
+        return None
+    return Report.failed(exercise.id, BuildNotIsolated(why).one_line())
