@@ -47,7 +47,7 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
     if not exercise.grader.is_dir():
         raise UsageError(f"exercise {exercise_id!r} has no rubric (expected {exercise.grader})")
     engine.client(engine_url)  # EngineUnavailable (exit 3), before anything starts
-    refused = _build_isolation_refused(exercise, engine_url)
+    refused, note = _build_isolation(exercise, engine_url)
     if refused is not None:
         return refused
     run_id = run_id or sandbox.new_run_id()
@@ -101,7 +101,10 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
         if data is not None:
             import dataclasses
 
-            return dataclasses.replace(Report.from_dict(data), duration_s=round(duration, 2))
+            report = dataclasses.replace(Report.from_dict(data), duration_s=round(duration, 2))
+            if note and note not in report.notes:
+                report = dataclasses.replace(report, notes=(*report.notes, note))
+            return report
         tail = _tail(output_file)
         return Report.failed(exercise_id, f"the grader stopped without a report (exit {process.exitcode}): {tail}",
                              duration, run_id=run_id)
@@ -153,15 +156,16 @@ def _tail(path: Path, lines: int = 3) -> str:
     return " | ".join(useful[-lines:])[:400]
 
 
-def _build_isolation_refused(exercise, engine_url: str | None) -> Report | None:
-    """A grading that may build only on an isolated build network, where the rules cannot be installed:
-    an error report (not a zero), before anything starts. Allowed otherwise; the report then says so."""
+def _build_isolation(exercise, engine_url: str | None) -> tuple[Report | None, str | None]:
+    """(refusal, note). Where the build network's rules cannot be installed, a grading that requires
+    isolated builds is an error report (not a zero) before anything starts; one that allows them goes
+    on, and its report says builds were not isolated (`note`)."""
     from dockyard import firewall
     from dockyard.errors import BuildNotIsolated
 
-    if not exercise.limits.require_build_isolation:
-        return None
     isolated, why = firewall.build_isolation(engine_url)
     if isolated:
-        return None
-    return Report.failed(exercise.id, BuildNotIsolated(why).one_line())
+        return None, None
+    if exercise.limits.require_build_isolation:
+        return Report.failed(exercise.id, BuildNotIsolated(why).one_line()), None
+    return None, f"builds were not isolated: {why}"
