@@ -27,6 +27,11 @@ from dockyard.limits import CAP_DROP
 COMPOSE_FILE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 
 
+# Compose builds with the classic builder (as `Sandbox.build` does), whose RUN steps can run on the sandbox's
+# build network; BuildKit's would run on the default bridge, which reaches the host.
+CLASSIC_BUILDER = {"DOCKER_BUILDKIT": "0", "COMPOSE_BAKE": "false"}
+
+
 def find_compose_file(folder: Path) -> Path | None:
     for name in COMPOSE_FILE_NAMES:
         if (folder / name).is_file():
@@ -35,9 +40,10 @@ def find_compose_file(folder: Path) -> Path | None:
 
 
 def run_compose(argv: list[str], *, cwd: Path, engine_url: str | None = None, timeout_s: float = 120,
-                check: bool = True, input_text: str | None = None) -> subprocess.CompletedProcess:
+                check: bool = True, input_text: str | None = None,
+                extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     command = [engine.compose_binary(), *argv]
-    env = dict(os.environ)
+    env = {**os.environ, **(extra_env or {})}
     if engine_url:
         env["DOCKER_HOST"] = engine_url
     env.pop("COMPOSE_FILE", None)
@@ -168,10 +174,11 @@ class ComposeProject:
     def services(self) -> list[str]:
         return sorted(self.model.get("services") or {})
 
-    def _compose(self, *argv: str, timeout_s: float = 120, check: bool = True) -> subprocess.CompletedProcess:
+    def _compose(self, *argv: str, timeout_s: float = 120, check: bool = True,
+                 extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         return run_compose(["-f", str(self.spec_file), "-p", self.name, "--project-directory", str(self.project_dir),
                             *argv], cwd=self.project_dir, engine_url=self.sandbox.engine_url, timeout_s=timeout_s,
-                           check=check)
+                           check=check, extra_env=extra_env)
 
     def build(self) -> None:
         from dockyard.build import check_context
@@ -186,7 +193,20 @@ class ComposeProject:
             self.sandbox.check_disk()
             if not self.sandbox.limits.network_access:
                 firewall.ensure()
-            self._compose("build", timeout_s=self.sandbox.limits.build_timeout_s)
+            self._use_build_network()
+            # the classic builder: the engine's BuildKit cannot run steps on a network of ours
+            self._compose("build", timeout_s=self.sandbox.limits.build_timeout_s, extra_env=CLASSIC_BUILDER)
+
+    def _use_build_network(self) -> None:
+        """RUN steps of the services' builds run on the sandbox's build network, like `Sandbox.build`'s
+        (refused, BuildNotIsolated, when its rules cannot be installed and the limits require them)."""
+        self.sandbox.ensure_build_isolation()
+        network = self.sandbox.build_network()
+        spec = json.loads(self.spec_file.read_text())
+        for service in (spec.get("services") or {}).values():
+            if service.get("build"):
+                service["build"]["network"] = network
+        self.spec_file.write_text(json.dumps(spec, indent=1))
 
     def up(self, wait: bool = True) -> None:
         """`up -d --wait`: returns once every service runs (and is healthy where it has a healthcheck)."""
