@@ -1,6 +1,8 @@
 # The two commands: `make lab` and `make test`. Each sets up all it needs, idempotently.
 SHELL := /bin/bash
-PYTHON ?= python3
+# Which Python builds .venv: PYTHON=/path/to/python3 to choose; else scripts/find-python picks a
+# supported one on PATH (3.11, 3.12 or 3.13) and says which.
+PYTHON ?=
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -15,7 +17,7 @@ help:
 
 # The venv is rebuilt when the pins or the project metadata change.
 $(STAMP): requirements.lock pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/python || { python=$$(scripts/find-python $(PYTHON)) && "$$python" -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet -c requirements.lock -r <(grep -v '^#' requirements.lock) -e .
 	@touch $@
@@ -31,10 +33,11 @@ images: engine
 setup: images
 
 # Pass-through: make lab NO_BROWSER=1 PORT=8899 TOKEN=secret (or LAB_ARGS="--any --jupyter --flags").
+# As root (containers and CI machines often are), JupyterLab needs --allow-root to start at all.
 lab: setup
 	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 \
 	  $(if $(PORT),--port=$(PORT)) $(if $(TOKEN),--IdentityProvider.token=$(TOKEN)) \
-	  $(if $(NO_BROWSER),--no-browser) $(LAB_ARGS)
+	  $(if $(NO_BROWSER),--no-browser) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 test: setup
 	@scripts/ensure-test-tools

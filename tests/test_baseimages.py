@@ -19,7 +19,7 @@ import uuid
 import docker.errors
 import pytest
 
-from dockyard import baseimages, engine
+from dockyard import baseimages, engine, official_images
 from dockyard.errors import BaseImageUnavailable
 
 RUN = "test-baseimages"
@@ -210,21 +210,55 @@ def test_every_course_image_is_present_and_every_standin_is_labelled(client, sta
         assert labels.get(baseimages.RECIPE_LABEL) == baseimages.recipe_hash(baseimages.recipe_for(image)), image
 
 
-def test_standins_have_the_upstream_config(client, statuses):
-    def config(image: str) -> dict:
-        return client.api.inspect_image(image)["Config"]
-
-    if config("redis:7").get("Labels", {}).get(baseimages.STANDIN_LABEL) != "true":
-        pytest.skip("the real images were pulled")
-    assert config("debian:bookworm-slim")["Cmd"] == ["bash"]
-    for image in PYTHONS:
-        assert config(image)["Cmd"] == ["python3"]
-        assert "LANG=C.UTF-8" in config(image)["Env"]
-    redis = config("redis:7")
+def test_non_python_standins_have_the_upstream_config(client, statuses):
+    redis = client.api.inspect_image("redis:7")["Config"]
     assert redis["WorkingDir"] == "/data" and "/data" in redis["Volumes"] and "6379/tcp" in redis["ExposedPorts"]
     assert redis["Cmd"] == ["redis-server"]
-    registry = config("registry:2")
+    registry = client.api.inspect_image("registry:2")["Config"]
     assert "/var/lib/registry" in registry["Volumes"] and "5000/tcp" in registry["ExposedPorts"]
+
+
+@pytest.mark.parametrize("facts", official_images.FACTS, ids=lambda facts: facts.image)
+def test_each_image_has_the_official_images_facts(client, statuses, made, facts):
+    """What course answers depend on, as official_images records it from upstream's Dockerfiles:
+    it holds for a stand-in and for the real image alike."""
+    config = client.api.inspect_image(facts.image)["Config"]
+    env = dict(entry.split("=", 1) for entry in config["Env"])
+    for key, value in facts.env.items():
+        assert key in env and (env[key] == value or not value), f"{facts.image}: {key}={env.get(key)!r}, upstream has {value!r}"
+    assert tuple(config["Cmd"]) == facts.cmd
+    script = " && ".join(f"test -x {path}" for path in facts.executables)
+    if facts.site_packages:
+        script += (" && python -c 'import site, sysconfig; print(sysconfig.get_paths()[\"purelib\"]); print(site.getusersitepackages())'"
+                   # --prefix=/install, then copied over /usr/local, is importable (offline: a package of our own)
+                   " && mkdir -p /tmp/demo/demo_pkg && echo 'X = 1' > /tmp/demo/demo_pkg/__init__.py"
+                   " && printf 'from setuptools import setup\\nsetup(name=\"demo_pkg\", version=\"1\", packages=[\"demo_pkg\"])\\n' > /tmp/demo/setup.py"
+                   " && pip install -q --no-index --no-build-isolation --prefix=/install /tmp/demo >/dev/null 2>&1"
+                   " && cp -a /install/. /usr/local/ && cd / && python -c 'import demo_pkg; print(demo_pkg.__file__)'")
+    code, output = run(client, made, facts.image, ["sh", "-c", script], entrypoint=[])
+    assert code == 0, f"{facts.image}: {output}"
+    if facts.site_packages:
+        purelib, user_site, imported = output.split()[:3]
+        assert purelib == facts.site_packages and user_site == facts.user_site, output
+        assert imported.startswith(facts.site_packages + "/demo_pkg/"), output
+
+
+def test_standins_answer_to_the_exact_tags_of_what_is_inside(client, statuses):
+    for recipe in baseimages.RECIPES:
+        if statuses[recipe.image].action == "pulled":
+            continue  # the real image: its patch release is upstream's, not the stand-in's aliases
+        image_id = client.api.inspect_image(recipe.image)["Id"]
+        for alias in recipe.aliases:
+            assert client.api.inspect_image(alias)["Id"] == image_id, alias
+
+
+def test_a_base_image_that_cannot_resolve_offline_names_the_tags_there_are():
+    from dockyard import build
+
+    said = build.explain_build_error("manifest for python:3.11.9-slim not found: manifest unknown", "FROM python:3.11.9-slim")
+    assert "python:3.11.9-slim is not on this machine" in said and "python:3.11.2-slim" in said and "\n" not in said
+    pinned = build.explain_build_error("manifest unknown", "FROM python:3.11-slim@sha256:" + "0" * 64)
+    assert "digest" in pinned and "python:3.11-slim" in pinned
 
 
 @pytest.mark.parametrize("image", PYTHONS)

@@ -21,7 +21,10 @@ def lock_pins() -> dict[str, str]:
 def test_environment_yml_matches_lock():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     deps = env["dependencies"]
-    assert "python=3.11" in deps
+    import tomllib
+
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert "python" + requires in deps, f"environment.yml should ask for python{requires}, as pyproject.toml does"
     pip_section = next(d["pip"] for d in deps if isinstance(d, dict))
     conda_pins = {}
     for line in pip_section:

@@ -224,13 +224,14 @@ def test_explain_config_error_finds_the_line(tmp_path):
 
 @pytest.mark.skipif(shutil.which("docker") is None, reason="docker CLI not installed")
 def test_validate_with_the_real_compose(tmp_path):
+    """Compose's own words differ between builds of one version ("must be a list" / "a array"):
+    what Dockyard promises is the learner's file and line, the field, and one line."""
     from dockyard.static.policy import validate
 
     path = write(tmp_path, "services:\n  api:\n    image: x\n    ports: 5\n")
-    try:
-        with pytest.raises(ComposeError, match=r"compose.yaml:4: .*ports must be a list"):
-            validate(path)
-    except Exception as exc:  # no compose plugin here: nothing to validate with
-        if "compose" in str(exc).lower() and "not" in str(exc).lower() and not isinstance(exc, AssertionError):
-            pytest.skip(str(exc))
-        raise
+    with pytest.raises(ComposeError) as caught:
+        validate(path)
+    message = caught.value.one_line()
+    assert message.startswith("compose.yaml:4: the compose file is not valid: ")
+    assert "services.api.ports" in message
+    assert "\n" not in message and "Traceback" not in message

@@ -89,6 +89,9 @@ class Recipe:
     commands: tuple[str, ...] = ()
     changes: tuple[str, ...] = ()
     base: str | None = None
+    # Other upstream tags that name the same image (the exact Python inside, the Debian release), so
+    # a learner's `FROM python:3.11.2-slim` or `python:3.11-slim-bookworm` resolves offline too.
+    aliases: tuple[str, ...] = ()
 
     @property
     def repository(self) -> str:
@@ -117,8 +120,17 @@ CA_ENV = (
     f"ENV REQUESTS_CA_BUNDLE={IMAGE_CA_BUNDLE}",
     f"ENV PIP_CERT={IMAGE_CA_BUNDLE}",
 )
+# Upstream's python is installed under /usr/local (sys.prefix), so `pip install` writes to
+# /usr/local/lib/python3.11/site-packages and `pip install --prefix=/install` to
+# /install/lib/python3.11/site-packages, which `COPY --from=builder /install /usr/local` makes
+# importable. Debian's python3 uses its `posix_local` scheme instead (/install/local/lib/.../dist-packages,
+# off sys.path once copied). A pyvenv.cfg in /usr/local makes /usr/local/bin/python a prefix of its own
+# over Debian's interpreter, with the same install schemes as upstream, `--user` included.
+LOCAL_PREFIX_CFG = "home = /usr/bin\ninclude-system-site-packages = true\nversion = 3.11.2\n"
+PIP_SCRIPT = "#!/usr/local/bin/python3.11\nimport sys\nfrom pip._internal.cli.main import main\nsys.exit(main())\n"
+PYDOC_SCRIPT = "#!/usr/local/bin/python3.11\nimport pydoc\npydoc.cli()\n"
 PYTHON_CHANGES = (
-    f"ENV PATH={PATH}",
+    f"ENV PATH=/usr/local/bin:{PATH}",  # upstream prepends /usr/local/bin to Debian's PATH
     "ENV LANG=C.UTF-8",
     "ENV PYTHON_VERSION=3.11.2",  # bookworm's python3.11, for its whole life as stable
     *CA_ENV,
@@ -179,6 +191,7 @@ RECIPES: tuple[Recipe, ...] = (
     Recipe(
         image="debian:bookworm-slim",
         changes=(f"ENV PATH={PATH}", *CA_ENV, 'CMD ["bash"]'),
+        aliases=("debian:12-slim",),
     ),
     Recipe(
         image="python:3.11-slim",
@@ -186,17 +199,20 @@ RECIPES: tuple[Recipe, ...] = (
         files=(
             # pip may install into the system environment, as in the upstream image.
             File("/etc/pip.conf", "[global]\nbreak-system-packages = true\n"),
+            File("/usr/local/pyvenv.cfg", LOCAL_PREFIX_CFG),
+            *(File(f"/usr/local/bin/{name}", PIP_SCRIPT, 0o755) for name in ("pip", "pip3", "pip3.11")),
+            *(File(f"/usr/local/bin/{name}", PYDOC_SCRIPT, 0o755) for name in ("pydoc", "pydoc3", "pydoc3.11")),
         ),
         commands=(
             "rm -f /usr/lib/python3.11/EXTERNALLY-MANAGED",
-            "for name in python python3; do ln -sf /usr/bin/python3 /usr/local/bin/$name; done",
-            "for name in pip pip3; do ln -sf /usr/bin/pip3 /usr/local/bin/$name; done",
-            # Debian's root `pip install` goes to /usr/local/lib/python3.11/dist-packages; upstream's path
-            # names the same folder, so `COPY --from=builder /usr/local/lib/python3.11/site-packages ...` works.
-            "mkdir -p /usr/local/lib/python3.11/dist-packages",
-            "ln -sfn dist-packages /usr/local/lib/python3.11/site-packages",
+            "for name in python python3 python3.11; do ln -sf /usr/bin/python3.11 /usr/local/bin/$name; done",
+            "ln -sf /usr/bin/python3.11-config /usr/local/bin/python3-config 2>/dev/null || true",
+            # Installs land in upstream's folder; Debian's own `posix_local` installs (/usr/bin/pip3) too.
+            "mkdir -p /usr/local/lib/python3.11/site-packages",
+            "ln -sfn site-packages /usr/local/lib/python3.11/dist-packages",
         ),
         changes=PYTHON_CHANGES,
+        aliases=("python:3.11.2-slim", "python:3.11-slim-bookworm", "python:3.11.2-slim-bookworm"),
     ),
     Recipe(
         image="python:3.11",
@@ -204,6 +220,7 @@ RECIPES: tuple[Recipe, ...] = (
         # build-essential for builder stages; the few tools buildpack-deps (upstream's base) has too.
         packages=("build-essential", "python3-dev", "git", "curl", "wget", "procps", "pkg-config"),
         changes=PYTHON_CHANGES,
+        aliases=("python:3.11.2", "python:3.11-bookworm", "python:3.11.2-bookworm"),
     ),
     Recipe(
         image="redis:7",
@@ -359,6 +376,10 @@ def ensure(client, images: Iterable[str] | None = None, progress: Progress | Non
         for image in wanted:
             if image in local and _is_current(image, local[image]):
                 statuses[image] = ImageStatus(image, "present", time.monotonic() - started)
+        for image in statuses:
+            recipe = recipe_for(image)
+            if recipe is not None:
+                tag_aliases(client, recipe, local)
     todo = [image for image in wanted if image not in statuses]
     if todo:
         with _cache_lock(say):
@@ -522,6 +543,33 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())[:300]
 
 
+def tag_aliases(client, recipe: Recipe, local: dict[str, dict] | None = None) -> None:
+    """Give a stand-in its recipe's other upstream tags (never a pulled image: its patch release differs)."""
+    import docker.errors
+
+    if not recipe.aliases:
+        return
+    try:
+        image_id = client.api.inspect_image(recipe.image)["Id"]
+        labels = (client.api.inspect_image(recipe.image).get("Config") or {}).get("Labels") or {}
+        if labels.get(STANDIN_LABEL) != "true":
+            return
+        for alias in recipe.aliases:
+            if local is not None and alias in local and local[alias].get(RECIPE_LABEL) == labels.get(RECIPE_LABEL):
+                continue
+            repository, tag = split_reference(alias)
+            client.api.tag(image_id, repository, tag, force=True)
+    except docker.errors.DockerException as exc:
+        raise BaseImageUnavailable(recipe.image, f"tagging its aliases failed: {_one_line(exc)}",
+                                   "check the engine's log, then run `dockyard images`") from None
+
+
+def known_tags(repository: str) -> list[str]:
+    """Every tag of `repository` the course provides offline (recipes and their aliases)."""
+    return [image for recipe in RECIPES for image in (recipe.image, *recipe.aliases)
+            if split_reference(image)[0] == repository]
+
+
 def _import(client, recipe: Recipe, tarball: Path, old_labels: dict | None = None) -> None:
     """`docker import` the tarball under the upstream name, with the upstream config and our labels."""
     import docker.errors
@@ -539,6 +587,7 @@ def _import(client, recipe: Recipe, tarball: Path, old_labels: dict | None = Non
     if labels.get(RECIPE_LABEL) != recipe_hash(recipe):
         raise BaseImageUnavailable(recipe.image, "the imported image lacks its recipe label",
                                    "run `dockyard images --force`")
+    tag_aliases(client, recipe)
     # The stand-in it replaces is now untagged: drop it unless a container still uses it.
     if old_id and old_id != client.api.inspect_image(recipe.image)["Id"] and (old_labels or {}).get(STANDIN_LABEL):
         with contextlib.suppress(docker.errors.DockerException):

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockyard import scratch
+from dockyard import baseimages, scratch
 from dockyard.errors import BuildFailed, BuildTimedOut, ContextRefused, EngineLost
 
 STEP_LINE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
@@ -239,7 +239,7 @@ def build_image(
             # a restarting engine kills the step it runs
             _raise_if_engine_went_away(docker_client, tag, step_containers[-1] if step_containers else None,
                                        since=time.time() - duration)
-        raise BuildFailed(_explain_error(outcome["error"], failing), list(log_tail), step=failing)
+        raise BuildFailed(explain_build_error(outcome["error"], failing), list(log_tail), step=failing)
     image_id = outcome["image_id"]
     if not image_id:
         try:
@@ -310,15 +310,20 @@ PULL_FAILURES = ("pull access denied", "repository does not exist", "manifest un
                  "registry-1.docker.io", "i/o timeout", "connection refused", "not found: manifest")
 
 
-def _explain_error(error: str, step: str | None) -> str:
+def explain_build_error(error: str, step: str | None) -> str:
     first = error.splitlines()[0] if error else "unknown error"
     if step and step.upper().startswith("FROM") and any(marker in first for marker in PULL_FAILURES):
         base = step.split()[1] if len(step.split()) > 1 else "?"
         if base.startswith("--"):
             base = next((word for word in step.split()[1:] if not word.startswith("--")), base)
         shown = base if ":" in base or "@" in base else f"{base} (that is, {base}:latest)"
-        return (f"the base image {shown} is not on this machine and could not be pulled; "
-                "use one of the course's base images, e.g. python:3.11-slim (`dockyard images` lists them)")
+        repository = baseimages.split_reference(base.split("@")[0])[0]
+        offline = baseimages.known_tags(repository)
+        pinned = " (a digest pin names upstream's exact bytes, which no offline copy has)" if "@" in base else ""
+        use = (f"this machine has {', '.join(offline)}" if offline
+               else "use one of the course's base images, e.g. python:3.11-slim")
+        return (f"the base image {shown} is not on this machine and could not be pulled{pinned}; "
+                f"{use} (`dockyard images` lists them)")
     where = f" at `{step}`" if step else ""
     return f"the build failed{where}: {first}"
 
