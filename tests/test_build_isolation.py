@@ -192,8 +192,27 @@ def test_without_the_rules_the_grader_refuses_to_build_unless_allowed(tmp_path, 
             box.build(folder)
         assert sandboxes.leftovers(run_ids=[box.run_id])["image"] == 0
 
+    # a learner's own check (`dockyard check`, the notebook's button) builds anyway, and says so
+    own = runner.grade("01-first-image", folder, self_check=True)
+    assert own.status == "graded" and own.score == own.max_score, own
+    assert own.notes == (f"builds were not isolated: {why}",)
+
     monkeypatch.setenv("DOCKYARD_LIMITS", "require_build_isolation=false")
     allowed = runner.grade("01-first-image", folder)
     assert allowed.status == "graded" and allowed.score == allowed.max_score, allowed
     assert allowed.notes == (f"builds were not isolated: {why}",)
     assert "builds were not isolated" in terminal.to_text(allowed)
+
+    monkeypatch.setenv("DOCKYARD_LIMITS", "require_build_isolation=true")  # a shared host keeps them required
+    assert runner.grade("01-first-image", folder, self_check=True).status == "error"
+
+
+def test_exercise_toml_can_waive_isolation_but_not_remote_sources(tmp_path):
+    course = tmp_path / "course"
+    (course / "exercises" / "x").mkdir(parents=True)
+    (course / "exercises" / "x" / "exercise.toml").write_text(
+        'id = "x"\n[sandbox]\nrequire_build_isolation = false\nnetwork_access = true\n')
+    exercise = exercises.load("x", course)
+    assert exercise.limits.require_build_isolation is False
+    with pytest.raises(Exception):
+        exercises.DEFAULT_LIMITS.with_overrides({"allow_remote_sources": True})

@@ -103,7 +103,7 @@ def cmd_list(args, env) -> ExitStatus:
     return ExitStatus.OK
 
 
-def _grade(args, env, progress):
+def _grade(args, env, progress, self_check: bool = False):
     from pathlib import Path
 
     from dockyard import exercises
@@ -115,7 +115,7 @@ def _grade(args, env, progress):
         exercises.load(args.exercise)  # an unknown exercise is the better message
         raise UsageError(f"no such folder: {folder}")
     return runner.grade(args.exercise, folder, engine_url=engine_url(args), runtime=getattr(args, "runtime", None),
-                        progress=progress)
+                        progress=progress, self_check=self_check)
 
 
 def _exit_for(report) -> ExitStatus:
@@ -130,7 +130,8 @@ def cmd_check(args, env) -> ExitStatus:
 
     console = env.console()
     with console.status(f"checking {args.exercise}…", spinner="dots") as status:
-        report = _grade(args, env, progress=lambda message: status.update(f"{args.exercise}: {message}…"))
+        report = _grade(args, env, progress=lambda message: status.update(f"{args.exercise}: {message}…"),
+                        self_check=True)  # a learner's own check: see runner._self_check_environment
     terminal.render(report, console, hints=True)
     return _exit_for(report)
 

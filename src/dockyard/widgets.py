@@ -110,7 +110,7 @@ def grade_report(exercise_id: str, folder: str | Path, progress=None):
     except ImportError as exc:
         return Report.failed(exercise_id, f"the grader is not installed here ({exc})")
     try:
-        return grade(exercise_id, Path(folder), progress=progress)
+        return grade(exercise_id, Path(folder), progress=progress, self_check=True)
     except Exception as exc:  # a Report is the only thing the widget shows
         message = getattr(exc, "one_line", None)
         text = message() if callable(message) else f"{type(exc).__name__}: {exc}"
