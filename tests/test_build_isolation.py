@@ -216,3 +216,20 @@ def test_exercise_toml_can_waive_isolation_but_not_remote_sources(tmp_path):
     assert exercise.limits.require_build_isolation is False
     with pytest.raises(Exception):
         exercises.DEFAULT_LIMITS.with_overrides({"allow_remote_sources": True})
+
+
+def test_a_remote_engine_cannot_be_isolated_from_here():
+    assert firewall.engine_is_local("unix:///var/run/docker.sock")
+    assert firewall.engine_is_local("tcp://127.0.0.1:2375")
+    assert not firewall.engine_is_local("tcp://10.1.2.3:2376")
+    assert not firewall.engine_is_local("ssh://grader@build-host")
+    isolated, why = firewall.build_isolation("tcp://10.1.2.3:2376")  # decided without contacting it
+    assert not isolated and "not on this machine" in why
+
+
+def test_self_check_environment_keeps_an_explicit_choice():
+    assert runner._self_check_environment({})["DOCKYARD_LIMITS"] == "require_build_isolation=false"
+    assert runner._self_check_environment({"DOCKYARD_LIMITS": "ready_timeout_s=5"})["DOCKYARD_LIMITS"] == \
+        "ready_timeout_s=5,require_build_isolation=false"
+    strict = {"DOCKYARD_LIMITS": "require_build_isolation=true"}
+    assert runner._self_check_environment(dict(strict)) == strict
