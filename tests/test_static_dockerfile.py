@@ -269,3 +269,29 @@ def test_build_image_refuses_before_talking_to_the_engine(tmp_path):
     with pytest.raises(remote.RemoteSourceRefused) as refused:
         build_image(NoEngine(), tmp_path, tag="t", labels={})
     assert str(refused.value).startswith("Dockerfile:3: `ADD https://example.com/x /x`")
+
+
+@pytest.mark.parametrize("text, line", [
+    ("FROM 127.0.0.1:5000/base:1\n", 1),
+    ("FROM localhost:5000/python:3.11-slim\n", 1),
+    ("ARG REG=169.254.169.254\nFROM ${REG}/img\n", 2),
+    ("FROM [::1]:5000/img\n", 1),
+    ("FROM 10.0.0.5:5000/team/base:1\n", 1),
+    ("FROM python:3.11-slim\nCOPY --from=localhost:5000/tools /bin/x /bin/x\n", 2),
+    ("FROM python:3.11-slim\nRUN --mount=type=bind,from=127.0.0.1:5000/x,target=/x true\n", 2),
+])
+def test_images_from_a_registry_on_the_host_are_refused(text, line):
+    found = remote.check(text)
+    assert [(r.line, r.rule) for r in found] == [(line, "no-host-registry")]
+    assert "start from a public base image" in found[0].one_line()
+
+
+@pytest.mark.parametrize("text", [
+    "FROM python:3.11-slim\n",
+    "FROM docker.io/library/python:3.11-slim\n",
+    "FROM ghcr.io/org/img:1\n",
+    "FROM python:3.11-slim AS builder\nFROM python:3.11-slim\nCOPY --from=builder /x /x\n",
+    "FROM python:3.11-slim\nCOPY --from=0 /x /x\n",
+])
+def test_public_images_and_stages_pass(text):
+    assert remote.check(text) == []

@@ -4,6 +4,8 @@
   network namespace, so they reach whatever the host reaches (its loopback services, other
   learners' published apps, a cloud's metadata service at 169.254.169.254). A RUN step that
   downloads runs on the build network instead, which cannot reach the host (firewall.BUILD_RULES).
+* `FROM` (or `COPY --from=`) an image on a registry at localhost or a private address: the engine
+  pulls it from the host's network too.
 * `RUN --network=host`, `RUN --mount=type=ssh` and `RUN --security=insecure`: never granted (the
   legacy builder ignores or rejects them; a BuildKit builder would honour them).
 
@@ -21,6 +23,7 @@ from dockyard.errors import BuildFailed
 BASICS = "04-dockerfile.ipynb"
 LESSON = f"{BASICS}#copy-vs-add"
 RUN_LESSON = f"{BASICS}#run"
+FROM_LESSON = f"{BASICS}#from"
 FIX_ADD = "download it in a RUN step, or COPY a file from your folder"
 
 URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -60,6 +63,45 @@ def shown(instruction) -> str:
 def is_remote(source: str) -> bool:
     source = source.strip()
     return bool(URL.match(source) or "://" in source or GIT.match(source))
+
+
+def _image_references(instruction, variables: dict[str, str]) -> list[str]:
+    """Image references the engine would pull for this instruction: FROM's base, COPY --from=, RUN --mount from=."""
+    from dockyard.static.dockerfile import _split_words, substitute
+
+    references = []
+    if instruction.keyword == "FROM":
+        words = _split_words(instruction.value)
+        if words:
+            references.append(substitute(words[0], variables))
+    for name, value in instruction.flag_items:
+        if instruction.keyword in ("COPY", "ADD") and name == "from":
+            references.append(substitute(value, variables))
+        elif instruction.keyword == "RUN" and name == "mount":
+            match = re.search(r"(?:^|,)\s*from\s*=\s*([^,]+)", value)
+            if match:
+                references.append(substitute(match.group(1).strip(), variables))
+    return references
+
+
+def host_registry(reference: str) -> str | None:
+    """The registry host of an image reference when it is this machine or a private address
+    (localhost, 127.0.0.0/8, ::1, 169.254.0.0/16, RFC 1918 …), else None. Names are not resolved."""
+    import ipaddress
+
+    first, slash, _ = reference.strip().partition("/")
+    if not slash or not ("." in first or ":" in first or first.lower() == "localhost"):
+        return None  # `python:3.11-slim`, `org/img`, a stage name: Docker Hub or no registry at all
+    host = first[1:].split("]", 1)[0] if first.startswith("[") else first.rsplit(":", 1)[0] if first.count(":") == 1 else first
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return host
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if address.is_loopback or address.is_link_local or address.is_unspecified or address.is_private:
+        return host
+    return None
 
 
 def _is_git(source: str) -> bool:
@@ -122,6 +164,13 @@ def refusals(facts) -> list[Refusal]:
             if subject is None:
                 continue
         written = shown(instruction)
+        for reference in _image_references(subject, variables):
+            host = host_registry(reference)
+            if host:
+                found.append(Refusal(instruction.line, "no-host-registry", (
+                    f"`{written}` asks the Docker engine to pull from a registry at {host}, which is the grading "
+                    "machine itself or its private network: start from a public base image "
+                    "(`dockyard images` lists the course's)"), FROM_LESSON))
         if subject.keyword == "ADD":
             remote = [source for source in _sources(subject)
                       if is_remote(source) or is_remote(substitute(source, variables))]
