@@ -295,3 +295,16 @@ def test_images_from_a_registry_on_the_host_are_refused(text, line):
 ])
 def test_public_images_and_stages_pass(text):
     assert remote.check(text) == []
+
+
+def test_a_refusal_quoting_markup_is_escaped_in_every_report():
+    from dockyard.report import feedback
+    from dockyard.report.model import Item, Report
+
+    [found] = remote.check(HEAD + "ADD http://x/<script>alert(1)</script>|`x` /app/\n")
+    report = Report.from_items("01-first-image", [Item("builds", "The image builds", 0, 1, False, found.one_line())], 1.0)
+    assert "<script>" not in feedback.html(report)
+    assert "&lt;script&gt;" in feedback.html(report)
+    assert "`ADD http://x/<script>alert(1)</script>|'x' /app/`" in found.one_line()  # one code span, kept whole
+    outside_code = feedback.markdown(report).split("`")[::2]
+    assert not any("<script>" in piece for piece in outside_code)

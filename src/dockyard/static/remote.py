@@ -56,7 +56,7 @@ class RemoteSourceRefused(BuildFailed):
 
 def shown(instruction) -> str:
     """The instruction as the learner wrote it, on one line, printable and bounded (renderers escape it)."""
-    text = " ".join(_UNPRINTABLE.sub(" ", instruction.text.split("\n", 1)[0]).split())
+    text = " ".join(_UNPRINTABLE.sub(" ", instruction.text.split("\n", 1)[0]).split()).replace("`", "'")
     return text if len(text) <= SHOWN_MAX else text[: SHOWN_MAX - 1] + "…"
 
 
@@ -208,7 +208,7 @@ def scan_text(text: str) -> list[Refusal]:
     for number, line in enumerate(text.splitlines(), start=1):
         match = _ADD_LINE.match(line)
         if match and any(is_remote(word.strip("\"'[],")) for word in match.group(1).split()):
-            written = " ".join(_UNPRINTABLE.sub(" ", line).split())[:SHOWN_MAX]
+            written = " ".join(_UNPRINTABLE.sub(" ", line).split()).replace("`", "'")[:SHOWN_MAX]
             found.append(Refusal(number, "no-remote-add", (
                 f"`{written}` asks the Docker engine to fetch a URL itself, from the grading machine's own "
                 f"network, so it is refused before building: {FIX_ADD}"), LESSON))
