@@ -118,7 +118,7 @@ def test_graded_add_of_a_loopback_url_is_refused_and_never_fetched(loopback_list
     assert sandboxes.leftovers(run_ids=[report.run_id]) == dict.fromkeys(sandboxes.KINDS, 0)
 
 
-def test_sandbox_build_refuses_a_remote_add_itself(loopback_listener, tmp_path, no_leaks):
+def test_sandbox_build_refuses_a_remote_add_itself(loopback_listener, tmp_path):
     (tmp_path / "Dockerfile").write_text(
         f"FROM {PYTHON}\nADD http://127.0.0.1:{loopback_listener.port}/x /x\n")
     with Sandbox("test-remote-add") as box:
@@ -126,9 +126,10 @@ def test_sandbox_build_refuses_a_remote_add_itself(loopback_listener, tmp_path, 
             box.build(tmp_path)
     assert str(refused.value).startswith("Dockerfile:2: ")
     assert loopback_listener.hits == 0
+    assert sandboxes.leftovers(run_ids=[box.run_id]) == dict.fromkeys(sandboxes.KINDS, 0)
 
 
-def test_run_steps_run_on_a_labelled_build_network_that_cannot_reach_its_gateway(tmp_path, no_leaks, docker_client):
+def test_run_steps_run_on_a_labelled_build_network_that_cannot_reach_its_gateway(tmp_path, docker_client):
     with Sandbox("test-build-net") as box:
         name = box.build_network()
         network = docker_client.networks.get(name)
@@ -159,12 +160,13 @@ def test_run_steps_run_on_a_labelled_build_network_that_cannot_reach_its_gateway
         assert "REFUSED" in log and "REACHED" not in log, log
         assert listener.secret not in log
         assert box.build_isolated is True and box.build_isolation_note is None
+        assert not docker_client.networks.list(names=[name]), "the build network outlived its build"
         run_id = box.run_id
     assert sandboxes.leftovers(run_ids=[run_id]) == dict.fromkeys(sandboxes.KINDS, 0)
     assert not [n for n in docker_client.networks.list(names=[name]) if n.name == name]
 
 
-def test_a_run_step_on_the_build_network_still_reaches_the_package_index(tmp_path, no_leaks):
+def test_a_run_step_on_the_build_network_still_reaches_the_package_index(tmp_path):
     (tmp_path / "Dockerfile").write_text(
         f"FROM {PYTHON}\n"
         f"RUN echo {uuid.uuid4().hex} && pip download --no-deps --no-cache-dir -d /tmp/dl six==1.16.0 "
@@ -173,6 +175,7 @@ def test_a_run_step_on_the_build_network_still_reaches_the_package_index(tmp_pat
         result = box.build(tmp_path)
         assert result.step_matching("pip download") and not result.step_matching("pip download").cached
         assert any("six-1.16.0" in line for line in result.log_tail), result.log_tail
+    assert sandboxes.leftovers(run_ids=[box.run_id]) == dict.fromkeys(sandboxes.KINDS, 0)
 
 
 def test_without_the_rules_the_grader_refuses_to_build_unless_allowed(tmp_path, monkeypatch):

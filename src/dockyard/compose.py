@@ -193,9 +193,10 @@ class ComposeProject:
             self.sandbox.check_disk()
             if not self.sandbox.limits.network_access:
                 firewall.ensure()
-            self._use_build_network()
-            # the classic builder: the engine's BuildKit cannot run steps on a network of ours
-            self._compose("build", timeout_s=self.sandbox.limits.build_timeout_s, extra_env=CLASSIC_BUILDER)
+            with self.sandbox.building():
+                self._use_build_network()
+                # the classic builder: the engine's BuildKit cannot run steps on a network of ours
+                self._compose("build", timeout_s=self.sandbox.limits.build_timeout_s, extra_env=CLASSIC_BUILDER)
 
     def _use_build_network(self) -> None:
         """RUN steps of the services' builds run on the sandbox's build network, like `Sandbox.build`'s

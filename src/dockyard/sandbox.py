@@ -9,6 +9,7 @@ here, carries `dockyard.run=<run id>` and `dockyard.exercise=<id>`, and is remov
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import socket
 import threading
@@ -76,6 +77,7 @@ class Sandbox:
         self._network: str | None = None
         self._network_lock = threading.Lock()
         self._build_network: str | None = None
+        self._builds_running = 0  # the build network lives while a build runs (address pools are few)
         self.build_isolated: bool | None = None  # None until the first build; False: built without the rules
         self.build_isolation_note: str | None = None  # why builds were not isolated, for the report
         self._created: dict[str, list[str]] = collections.defaultdict(list)
@@ -141,6 +143,23 @@ class Sandbox:
                 self._build_network = name
             return self._build_network
 
+    @contextlib.contextmanager
+    def building(self):
+        """While a build runs: its build network exists; removed once the last build of this run ends
+        (Docker has ~30 address pools; a batch must not hold two networks per grading all along)."""
+        with self._network_lock:
+            self._builds_running += 1
+        try:
+            yield
+        finally:
+            with self._network_lock:
+                self._builds_running -= 1
+                name = self._build_network if self._builds_running == 0 else None
+                if name:
+                    self._build_network = None
+            if name:
+                _retry(lambda: self.client.api.remove_network(name))  # else the sweep at close removes it
+
     def ensure_build_isolation(self) -> bool:
         """Install the build network's rules; BuildNotIsolated when they cannot be and the limits require them."""
         if self.build_isolated is None:
@@ -167,13 +186,14 @@ class Sandbox:
         self.ensure_build_isolation()
         tag = tag or f"dockyard/{self.exercise_id}:{self.run_id}-{len(self._created['image'])}"
         self._created["image"].append(tag)
-        result = builds.build_image(
-            self.client, Path(context), tag=tag, labels=self.labels, dockerfile=dockerfile,
-            buildargs=buildargs, target=target, timeout_s=self.limits.build_timeout_s,
-            memory=self.limits.build_memory, max_log_bytes=self.limits.build_log_max_bytes,
-            tail_lines=self.limits.log_tail_lines, context_max_bytes=self.limits.context_max_bytes,
-            network_mode=self.build_network(),
-        )
+        with self.building():
+            result = builds.build_image(
+                self.client, Path(context), tag=tag, labels=self.labels, dockerfile=dockerfile,
+                buildargs=buildargs, target=target, timeout_s=self.limits.build_timeout_s,
+                memory=self.limits.build_memory, max_log_bytes=self.limits.build_log_max_bytes,
+                tail_lines=self.limits.log_tail_lines, context_max_bytes=self.limits.context_max_bytes,
+                network_mode=self.build_network(),
+            )
         self._layer_ids.extend(result.layer_ids)
         return result
 
