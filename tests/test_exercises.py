@@ -61,7 +61,7 @@ def test_case(exercise_id, kind, overlay, tmp_path):
     for item in report.items:
         if not item.passed:
             assert item.feedback.strip(), f"{item.id} failed without feedback"
-    assert sandbox.leftovers() == dict.fromkeys(sandbox.KINDS, 0), "the grading left resources behind"
+    assert sandbox.leftovers(run_ids=[report.run_id]) == dict.fromkeys(sandbox.KINDS, 0), "the grading left resources behind"
 
 
 @pytest.mark.parametrize("exercise_id", REPEATED)

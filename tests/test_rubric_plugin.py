@@ -46,6 +46,7 @@ def test_good_submission_scores_full():
     assert report.score == report.max_score == 7.0
     assert items["workdir"].lesson == "04-dockerfile.ipynb#WORKDIR" and items["builds"].lesson == "04-dockerfile.ipynb"
     assert items["serves-hello"].title == "The app answers on port 8000"
+    assert items["cmd-exec-form"].visibility == "after_due_date" and items["builds"].visibility is None
 
 
 def test_build_failure_fails_items_with_log_tail():

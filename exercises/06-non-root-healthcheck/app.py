@@ -1,5 +1,8 @@
 """A tiny web app for exercise 06: `GET /` greets you (and says who it runs as), `GET /health` answers `ok`.
 
+While the file /tmp/unhealthy exists, `/health` answers 503 instead: `docker exec <container> touch
+/tmp/unhealthy` and watch your HEALTHCHECK turn the container `unhealthy` (`rm` it to recover).
+
 Standard library only. Listens on 0.0.0.0:$PORT (default 8000) and logs every request to stderr,
 so `docker logs` shows your HEALTHCHECK calling /health.
 """
@@ -7,6 +10,8 @@ so `docker logs` shows your HEALTHCHECK calling /health.
 import getpass
 import os
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+UNHEALTHY_FLAG = os.environ.get("UNHEALTHY_FLAG", "/tmp/unhealthy")
 
 
 def whoami() -> str:
@@ -29,7 +34,10 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/":
             self._send(200, f"Hello from a well-behaved container! (running as {whoami()})\n")
         elif self.path == "/health":
-            self._send(200, "ok\n")
+            if os.path.exists(UNHEALTHY_FLAG):
+                self._send(503, f"unhealthy ({UNHEALTHY_FLAG} exists)\n")
+            else:
+                self._send(200, "ok\n")
         else:
             self._send(404, "not found\n")
 

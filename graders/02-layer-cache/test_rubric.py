@@ -3,14 +3,15 @@
 import re
 import uuid
 
+import docker.errors
 import pytest
 
-from dockyard.static.dockerfile import parse_key_values
+from dockyard.static import pip
 
 NB = "05-best-practices.ipynb"
 pytestmark = pytest.mark.lesson(NB)
 
-PIP_INSTALL = r"\bpip3?(\.\d+)?\s+install\b|-m\s+pip\s+install\b"
+PIP_INSTALL = pip.PIP_INSTALL.pattern
 
 
 @pytest.mark.points(1)
@@ -34,35 +35,6 @@ def _pip_caches(image, probe):
     return [f"{home}/.cache/pip" for home in homes if probe.listdir(image, f"{home}/.cache/pip")]
 
 
-FALSY = {"", "0", "false", "no", "off"}
-
-
-def _cache_disabled(run, env) -> bool:
-    """This pip-install RUN leaves no cache behind: --no-cache-dir, PIP_NO_CACHE_DIR (in the image's
-    environment or on the command line), or the cache removed in the same RUN."""
-    command = " ".join(run.args) if run.json_form else run.value
-    if re.search(r"--no-cache-dir\b", command) or re.search(r"\bpip3?\s+cache\s+purge\b", command):
-        return True
-    if re.search(r"\bPIP_NO_CACHE_DIR=(?![\"']?(0|false|no|off)?[\"']?(\s|$))", command, re.IGNORECASE):
-        return True
-    if re.search(r"\brm\s+(-\S+\s+)*\S*\.cache(/pip)?/?(\s|$|;|&)", command):
-        return True
-    return str(env.get("PIP_NO_CACHE_DIR", "")).strip().lower() not in FALSY
-
-
-def _env_before(stage, line, base_env):
-    """The environment in force at `line` of `stage`: the base image's, then the stage's ENV/ARG lines above it."""
-    env = dict(base_env)
-    for instruction in stage.instructions:
-        if instruction.line >= line:
-            break
-        if instruction.keyword == "ENV":
-            env.update(parse_key_values(instruction.value, legacy=True))
-        elif instruction.keyword == "ARG" and "=" in instruction.value:
-            env.update(parse_key_values(instruction.value, legacy=False))
-    return env
-
-
 @pytest.mark.points(2)
 @pytest.mark.lesson(f"{NB}#No-cache")
 def test_no_pip_cache(image, probe, dockerfile):
@@ -71,17 +43,14 @@ def test_no_pip_cache(image, probe, dockerfile):
     assert not caches, (
         f"pip left its download cache in the image ({', '.join(caches)}): dead weight in every copy of it. "
         "Install with `pip install --no-cache-dir -r requirements.txt` (or set `ENV PIP_NO_CACHE_DIR=1`)")
-    # Some pip builds write no cache at all, so the filesystem alone cannot prove it: check the install step too.
-    stage = dockerfile.final_stage
-    base = stage.lineage()[-1].base
+    # pip writes no cache where the index forbids caching, so the image alone cannot prove it: the
+    # install steps are read as pip reads its options (dockyard.static.pip).
     try:
-        base_env = probe.image_config(base).env or {}
-    except Exception:  # the image built, so its base exists; be lenient if it cannot be inspected
+        base_env = probe.image_config(dockerfile.final_stage.lineage()[-1].base).env or {}
+    except docker.errors.DockerException:  # the image built, so its base exists; an uninspectable base adds no ENV
         base_env = {}
-    installs = [run for run in dockerfile.final_stage.all("RUN")
-                if re.search(PIP_INSTALL, " ".join(run.args) if run.json_form else run.value)]
-    for run in installs:
-        assert _cache_disabled(run, _env_before(stage, run.line, base_env or {})), (
+    for run in pip.runs_keeping_cache(dockerfile, base_env):
+        assert False, (
             f"line {run.line}: `{run.text[:80]}` keeps pip's download cache (~/.cache/pip) in the image layer. "
             "Add `--no-cache-dir`: `RUN pip install --no-cache-dir -r requirements.txt` (or set `ENV PIP_NO_CACHE_DIR=1`)")
 

@@ -87,6 +87,16 @@ def test_no_logs(image, probe):
 
 
 @pytest.mark.points(1)
+def test_no_notes_or_os_junk(image, probe):
+    """No `notes.md` or `.DS_Store` in the image"""
+    appdir = _appdir(image, probe)
+    found = [name for name in ("notes.md", ".DS_Store") if _present(image, probe, f"{appdir}/{name}")]
+    assert not found, (
+        f"{' and '.join(f'`{name}`' for name in found)} went into the image: notes and OS junk are no use to the app. "
+        "Add `*.md` and `.DS_Store` to .dockerignore")
+
+
+@pytest.mark.points(1)
 def test_app_present(image, probe):
     """`app.py` is still in the image (nothing needed was ignored)"""
     appdir = _appdir(image, probe)

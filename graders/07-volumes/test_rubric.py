@@ -103,3 +103,21 @@ def test_gone_after_down_v(compose_project, probe):
     assert marker not in notes.text, (
         "the note was still there after `docker compose down -v`: the data lives outside Docker's volumes "
         "(a bind mount to a host folder?); use a named volume, which `down -v` removes")
+
+
+SHELL_FORM = (["/bin/sh", "-c"], ["sh", "-c"])
+
+
+@pytest.mark.points(1)
+@pytest.mark.lesson("04-dockerfile.ipynb#CMD")
+def test_port_and_exec_form(image, probe):
+    """The image documents port 8000 and starts the app in exec form"""
+    config = probe.image_config(image)
+    assert 8000 in config.exposed_ports, (
+        f"expected the image to document port 8000 (`EXPOSE 8000`), found "
+        f"{', '.join(map(str, sorted(config.exposed_ports))) or 'no exposed port'}: add `EXPOSE 8000` to the Dockerfile")
+    for name, value in (("ENTRYPOINT", config.entrypoint), ("CMD", config.cmd)):
+        if value and list(value[:2]) in SHELL_FORM:
+            assert False, (
+                f"the image's {name} is in shell form ({' '.join(value)}): `/bin/sh` runs as PID 1 and swallows "
+                "`docker compose down`'s stop signal. Use exec form, a JSON list: `CMD [\"python\", \"app.py\"]`")

@@ -3,8 +3,11 @@
 import json
 import re
 
+import docker.errors
 import pytest
 
+from dockyard.rubric.health import assert_check_detects_failure
+from dockyard.static import pip
 from dockyard.static.dockerfile import is_pinned, is_python_base
 
 pytestmark = pytest.mark.lesson("10-ai-ml-apps.ipynb#exercise")
@@ -12,7 +15,7 @@ pytestmark = pytest.mark.lesson("10-ai-ml-apps.ipynb#exercise")
 SLIM = "python:3.11-slim"
 MAX_EXTRA_MB = 90
 ROOT_NAMES = {"", "root", "0"}
-PIP_INSTALL = r"pip3?(\.\d+)?\s+install|-m\s+pip\s+install"
+PIP_INSTALL = pip.PIP_INSTALL.pattern
 SHELL_FORM = (["/bin/sh", "-c"], ["sh", "-c"])
 
 
@@ -59,25 +62,6 @@ def test_deps_before_code(image, probe):
     )
 
 
-CACHE_OFF_ENV = re.compile(r"PIP_NO_CACHE_DIR\s*[= ]\s*[\"']?(1|true|yes|on)\b", re.IGNORECASE)
-CACHE_OFF_RUN = re.compile(r"--no-cache-dir\b|PIP_NO_CACHE_DIR=[\"']?(1|true|yes|on)\b|\bpip3?\s+cache\s+(purge|remove)"
-                           r"|\brm\s+-\S*r\S*\s+(.*\s)?\S*\.cache(/pip)?/?(\s|$)", re.IGNORECASE)
-
-
-def _pip_runs_keeping_cache(dockerfile) -> list:
-    """`RUN pip install` steps of the shipped stages (the final one and those it is built FROM) that leave
-    pip's cache behind: no --no-cache-dir, no PIP_NO_CACHE_DIR in force, no purge in the same RUN."""
-    found, cache_off = [], False
-    for stage in reversed(dockerfile.final_stage.lineage()):
-        for instruction in stage.instructions:
-            if instruction.keyword == "ENV" and CACHE_OFF_ENV.search(instruction.raw):
-                cache_off = True
-            elif instruction.keyword == "RUN" and re.search(PIP_INSTALL, instruction.raw) and not cache_off \
-                    and not CACHE_OFF_RUN.search(instruction.raw):
-                found.append(instruction)
-    return found
-
-
 @pytest.mark.points(1)
 @pytest.mark.lesson("05-best-practices.ipynb#No-cache")
 def test_no_pip_cache(image, dockerfile, probe):
@@ -88,8 +72,13 @@ def test_no_pip_cache(image, dockerfile, probe):
         f"expected no pip cache in the image, found {', '.join(caches)}: the downloaded wheels stay in a layer "
         "for ever. Install with `pip install --no-cache-dir -r requirements.txt` (or ENV PIP_NO_CACHE_DIR=1)."
     )
-    # pip only caches what the index lets it cache: the practice is checked too, not just today's outcome.
-    keeping = _pip_runs_keeping_cache(dockerfile)
+    # pip only caches what the index lets it cache: the practice is checked too, read as pip reads
+    # its options (dockyard.static.pip).
+    try:
+        base_env = probe.image_config(dockerfile.final_stage.lineage()[-1].base).env or {}
+    except docker.errors.DockerException:  # the image built, so its base exists
+        base_env = {}
+    keeping = pip.runs_keeping_cache(dockerfile, base_env)
     assert not keeping, (
         f"expected pip's cache to be disabled, found `{keeping[0].text[:100]}` (line {keeping[0].line}) without "
         "--no-cache-dir: its download cache would be baked into the layer. Use "
@@ -142,6 +131,13 @@ def test_turns_healthy(container, probe):
         f"expected `healthy` within 30 s, found `{health.status}` after {health.seconds:.0f} s"
         f"{' (last check: ' + last + ')' if last else ''}.{hint} Use a short --interval (e.g. 5s)."
     )
+
+
+@pytest.mark.points(1)
+@pytest.mark.lesson("11-production.ipynb#health-checks")
+def test_check_detects_failure(container, probe):
+    """The health check notices when /health fails"""
+    assert_check_detects_failure(probe, container)
 
 
 @pytest.mark.points(1)
@@ -202,3 +198,18 @@ def test_image_size(image, probe):
         f"({size / 1e6:.0f} MB in all). Start from the slim image, skip build-essential (the wheels need no "
         "compiler), install with --no-cache-dir, and keep tests/, venvs and caches out with .dockerignore."
     )
+
+
+# What exercises/10-ml-api/README.md item 7 keeps out of the image (looked for in the app's folder).
+JUNK = ("tests", "__pycache__", ".pytest_cache", "venv", ".venv", ".env")
+
+
+@pytest.mark.points(1)
+@pytest.mark.lesson("05-best-practices.ipynb#dockerignore")
+def test_context_kept_lean(image, probe):
+    """The image holds no tests, caches, virtual environments or .env files"""
+    appdir = probe.image_config(image).working_dir or "/"
+    found = [name for name in JUNK if probe.file(image, f"{appdir.rstrip('/')}/{name}").exists]
+    assert not found, (
+        f"expected none of tests/, caches, venvs or .env in {appdir}, found {', '.join(found)}: `COPY . .` copies "
+        "whatever `.dockerignore` lets through. List them in .dockerignore (`tests/`, `__pycache__/`, `.venv/`, `.env`)")

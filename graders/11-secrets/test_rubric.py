@@ -71,7 +71,7 @@ def test_not_in_filesystem(scans):
     places = _places(scans, "/")
     hint = []
     if any(place.endswith("/.env") for place in places):
-        hint.append("`COPY . .` copied `.env`: add `.env` to `.dockerignore` (or copy only app.py)")
+        hint.append("`COPY . .` copied `.env`: add `.env` to `.dockerignore`, which keeps it out of the build context")
     others = [place for place in places if not place.endswith("/.env")]
     if others:
         hint.append(f"{', '.join(p.rsplit('/', 1)[-1] for p in others[:3])} hold(s) the key and went into the image: "

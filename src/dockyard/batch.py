@@ -282,13 +282,30 @@ def write_outputs(out: Path, exercise: exercises.Exercise, results: Results) -> 
         (feedback_dir / f"{safe}.html").write_text(feedback.html(report, student=student))
 
 
+LMS_FILE = "lms.csv"
+
+
+def write_lms(out: Path, exercise_id: str, roster: list[dict], fmt: str = "canvas"):
+    """lms.csv from results.json's reports (the single source), keyed by the roster's LMS ids."""
+    from dockyard.report import lms
+
+    saved = Results(out, exercise_id, "")
+    reports = {student: Report.from_dict(entry["report"]) for student, entry in saved.data["results"].items()}
+    export = lms.build(roster, reports, exercise_id, fmt)
+    lms.write(export, out / LMS_FILE)
+    return export
+
+
 def command(args, env) -> int:
     """`dockyard batch`: a rich progress bar (done / failed / ETA) on stderr, a summary on stdout."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from dockyard.status import ExitStatus
 
+    from dockyard import outputs
+
     exercises.load(args.exercise)  # unknown exercise: exit 2 before anything starts
+    roster = outputs.lms_roster(args)  # a bad roster: exit 2 before anything is graded
     learners = discover(Path(args.submissions), args.exercise)
     counts = {"failed": 0}
     with Progress(TextColumn("[bold]grading[/]"), BarColumn(), MofNCompleteColumn(),
@@ -308,4 +325,14 @@ def command(args, env) -> int:
                             force=args.force, engines=args.engine or None, progress=progress)
     print(f"{summary.graded} graded, {summary.reused} unchanged (kept), {summary.failed} failed, "
           f"{summary.retry} to retry → {Path(args.out) / 'gradebook.csv'}", file=env.stdout)
+    if roster is not None:
+        export = write_lms(Path(args.out), args.exercise, roster, getattr(args, "export", None) or "canvas")
+        print(f"{len(export.rows)} student(s) on the roster → {Path(args.out) / LMS_FILE} ({args.export or 'canvas'})",
+              file=env.stdout)
+        if export.missing:
+            print(f"dockyard: on the roster without a submission (empty grade): {', '.join(export.missing)}",
+                  file=env.stderr)
+        if export.unknown:
+            print(f"dockyard: submitted but not on the roster (not in {LMS_FILE}): {', '.join(export.unknown)}",
+                  file=env.stderr)
     return ExitStatus.OK

@@ -60,7 +60,23 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("folder")
     grade.add_argument("--json", action="store_true", help="print only the JSON report on stdout")
     grade.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
+    grade.add_argument("--junit-flavour", choices=("standard", "codegrade"), default="standard",
+                       help="JUnit layout for --junit: standard (points as properties) or codegrade (points as weight)")
+    grade.add_argument("--codegrade", metavar="FILE", help="also write JUnit XML as CodeGrade's parser reads it")
     grade.add_argument("--gradescope", metavar="FILE", help="also write Gradescope's results.json")
+    grade.add_argument("--visibility", metavar="[ITEM=]WHEN", action="append", default=[],
+                       help="Gradescope visibility, for every test or one rubric item (repeatable): "
+                            "visible, hidden, after_due_date, after_published")
+    grade.add_argument("--submission-metadata", metavar="FILE",
+                       help="Gradescope's submission_metadata.json: lateness goes into the results "
+                            "(default: /autograder/submission_metadata.json when it exists)")
+    grade.add_argument("--prairielearn", metavar="FILE",
+                       help="also write PrairieLearn's results.json (score 0-1; gradable false when grading "
+                            "could not run); the grading budget defaults to 540 s")
+    grade.add_argument("--classroom", metavar="FILE",
+                       help="append GitHub Classroom's result=<base64> step output to FILE (pass \"$GITHUB_OUTPUT\")")
+    grade.add_argument("--deadline", metavar="SECONDS", type=float,
+                       help="stop grading after this long (default: from the exercise's limits; 540 with --prairielearn)")
     grade.add_argument("--runtime", help="container runtime for learner containers, e.g. runsc")
 
     batch = add("batch", "grade a whole class in parallel")
@@ -69,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--jobs", type=int, default=None, help="gradings at once (default: number of cores)")
     batch.add_argument("--out", default="gradebook", help="output folder (default: ./gradebook)")
     batch.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
+    batch.add_argument("--roster", metavar="CSV",
+                       help="roster mapping each submission to the LMS's student ids: writes <out>/lms.csv")
+    batch.add_argument("--export", choices=("canvas", "moodle"), default=None,
+                       help="columns of lms.csv, with --roster (default: canvas)")
     return parser
 
 

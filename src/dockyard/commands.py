@@ -103,7 +103,7 @@ def cmd_list(args, env) -> ExitStatus:
     return ExitStatus.OK
 
 
-def _grade(args, env, progress, self_check: bool = False):
+def _grade(args, env, progress, timeout_s: float | None = None, self_check: bool = False):
     from pathlib import Path
 
     from dockyard import exercises
@@ -115,7 +115,7 @@ def _grade(args, env, progress, self_check: bool = False):
         exercises.load(args.exercise)  # an unknown exercise is the better message
         raise UsageError(f"no such folder: {folder}")
     return runner.grade(args.exercise, folder, engine_url=engine_url(args), runtime=getattr(args, "runtime", None),
-                        progress=progress, self_check=self_check)
+                        progress=progress, timeout_s=timeout_s, self_check=self_check)
 
 
 def _exit_for(report) -> ExitStatus:
@@ -137,15 +137,25 @@ def cmd_check(args, env) -> ExitStatus:
 
 
 def cmd_grade(args, env) -> ExitStatus:
-    """Machine-readable: with --json, stdout holds only the JSON; progress goes to stderr."""
+    """Machine-readable: with --json, stdout holds only the JSON; progress goes to stderr. Every platform
+    output flag is checked before grading starts (exit 2 on a bad one)."""
+    from dockyard import exercises, outputs
+
+    exercise = exercises.load(args.exercise)  # unknown exercise: exit 2 before the flags are judged
+    plan = outputs.grade_outputs(args, outputs.rubric_item_ids(exercise.grader))
+
     def progress(message: str) -> None:  # stderr only, and only for a person watching
         print(f"… {message}", file=env.stderr, flush=True)
 
-    report = _grade(args, env, progress=progress if env.stderr.isatty() else None)
-    if args.junit:
-        write_junit(report, args.junit)
-    if args.gradescope:
-        write_gradescope(report, args.gradescope)
+    from dockyard.errors import EngineUnavailable
+    from dockyard.report.model import Report
+
+    try:
+        report = _grade(args, env, progress=progress if env.stderr.isatty() else None, timeout_s=plan.deadline_s)
+    except EngineUnavailable as error:  # the platform still gets its file: ungradable, not a zero (then exit 3)
+        plan.write(Report.failed(args.exercise, error.one_line(), retry=True), max_points=rubric_points(exercise.grader))
+        raise
+    plan.write(report, max_points=rubric_points(exercise.grader))
     if args.json:
         print(report.to_json(), file=env.stdout)
     else:
@@ -155,53 +165,6 @@ def cmd_grade(args, env) -> ExitStatus:
     if report.status == "error":
         print(f"dockyard: could not grade: {report.error}", file=env.stderr)
     return _exit_for(report)
-
-
-def write_junit(report, path) -> None:
-    try:
-        from dockyard.report import junit
-    except ImportError:
-        junit = None
-    if junit is not None:
-        junit.write(report, path)
-        return
-    import xml.etree.ElementTree as ET
-
-    failures = sum(1 for item in report.items if not item.passed)
-    suite = ET.Element("testsuite", name=report.exercise, tests=str(len(report.items)), failures=str(failures),
-                       errors="1" if report.status == "error" else "0", time=f"{report.duration_s:.2f}")
-    for item in report.items:
-        case = ET.SubElement(suite, "testcase", classname=report.exercise, name=item.id, time="0")
-        if not item.passed:
-            ET.SubElement(case, "failure", message=item.feedback.splitlines()[0] if item.feedback else "failed").text = \
-                item.feedback
-    if report.status == "error":
-        ET.SubElement(suite, "error", message=report.error or "error")
-    root = ET.Element("testsuites")
-    root.append(suite)
-    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
-
-
-def write_gradescope(report, path) -> None:
-    try:
-        from dockyard.report import gradescope
-    except ImportError:
-        gradescope = None
-    if gradescope is not None:
-        gradescope.write(report, path)
-        return
-    import json
-
-    data = {
-        "score": report.score,
-        "execution_time": int(round(report.duration_s)),
-        "output": report.error or f"{report.score:g}/{report.max_score:g} points",
-        "visibility": "visible",
-        "tests": [{"name": item.title, "number": item.id, "score": item.points, "max_score": item.max_points,
-                   "status": "passed" if item.passed else "failed", "output": item.feedback} for item in report.items],
-    }
-    with open(path, "w") as handle:
-        json.dump(data, handle, indent=2)
 
 
 def cmd_batch(args, env) -> ExitStatus:

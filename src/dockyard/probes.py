@@ -266,13 +266,26 @@ class Probes:
             if not health:
                 return HealthResult("none", time.monotonic() - started)
             status = health.get("Status", "starting")
-            log = "\n".join(" ".join(str(entry.get("Output", "")).split())[:200] for entry in health.get("Log") or [])
+            log = "\n".join(f"exit {entry.get('ExitCode')}: {check_output_line(str(entry.get('Output', '')))}"
+                             for entry in health.get("Log") or [])
             if status in ("healthy", "unhealthy") or time.monotonic() - started > timeout_s:
                 return HealthResult(status if status in ("healthy", "unhealthy") else "starting",
                                     round(time.monotonic() - started, 2), _tail(log, 5))
             if not (container.attrs.get("State") or {}).get("Running"):
                 return HealthResult("unhealthy", round(time.monotonic() - started, 2), "the container stopped")
             time.sleep(0.5)
+
+    def run_healthcheck(self, target) -> ExecResult | None:
+        """Run the container's own HEALTHCHECK command once, now, as the engine would (same user, same
+        timeout): None when the image has no health check. Its exit code says what the engine would record."""
+        container = self._container_of(target)
+        check = ((container.attrs.get("Config") or {}).get("Healthcheck") or {})
+        test = list(check.get("Test") or [])
+        if not test or test[0] == "NONE":
+            return None
+        argv = ["/bin/sh", "-c", test[1]] if test[0] == "CMD-SHELL" else test[1:]
+        timeout_s = max(1.0, min((check.get("Timeout") or 30 * 10**9) / 1e9, 30.0))
+        return self.sandbox.exec(container, argv, timeout_s=timeout_s)
 
     def processes(self, target) -> list[Process]:
         container = self._container_of(target)
@@ -526,6 +539,17 @@ class _StreamReader(io.RawIOBase):
             except Exception:
                 pass
         super().close()
+
+
+# curl's progress meter, which a failing `curl -f` health check prints before its one useful line.
+_METER = re.compile(r"^\s*(% Total\s+% Received|Dload\s+Upload)|^[\d\s.:kKMG-]+$")
+
+
+def check_output_line(output: str) -> str:
+    """The meaningful last line of a check's output (curl's error, not its progress meter)."""
+    lines = [line.strip() for line in output.replace("\r", "\n").splitlines()]
+    meaningful = [line for line in lines if line and not _METER.search(line)]
+    return (meaningful[-1] if meaningful else "(no output)")[:200]
 
 
 def _opener():

@@ -482,18 +482,29 @@ def _retry(action, attempts: int = 5) -> None:
             time.sleep(0.2 * (attempt + 1))
 
 
-def leftovers(engine_url: str | None = None, run_ids: list[str] | None = None) -> dict[str, int]:
-    """How many labelled resources exist now (the figure tests and benchmarks assert to be 0): all, or some runs'."""
+def leftovers(engine_url: str | None = None, run_ids: list[str] | None = None,
+              orphaned_only: bool = False) -> dict[str, int]:
+    """How many labelled resources exist now (the figure tests and benchmarks assert to be 0): all, or some
+    runs'. `orphaned_only` counts only those whose maker is dead or is this very process: what is left
+    once this process's gradings are over, while other people's gradings run on the same engine."""
     client = engine.client(engine_url)
     labels = [f"{RUN_LABEL}={run_id}" for run_id in run_ids] if run_ids else [RUN_LABEL]
+    me = owner_label()
+
+    def counted(rows: list[dict]) -> int:
+        if not orphaned_only:
+            return len(rows)
+        owners = [(row.get("Labels") or {}).get(OWNER_LABEL) for row in rows]
+        return sum(1 for owner in owners if owner == me or _owner_is_dead(owner))
+
     totals = dict.fromkeys(KINDS, 0)
     api = client.api  # one listing call per kind: no per-object inspect that races with removals
     for label in labels:
         flt = {"label": label}
-        totals["container"] += len(api.containers(all=True, filters=flt))
-        totals["network"] += len(api.networks(filters=flt))
-        totals["volume"] += len(api.volumes(filters=flt).get("Volumes") or [])
-        totals["image"] += len(api.images(filters=flt))
+        totals["container"] += counted(api.containers(all=True, filters=flt))
+        totals["network"] += counted(api.networks(filters=flt))
+        totals["volume"] += counted(api.volumes(filters=flt).get("Volumes") or [])
+        totals["image"] += counted(api.images(filters=flt))
     return totals
 
 

@@ -16,6 +16,7 @@ from dockyard import build as builds
 from dockyard import scratch
 from dockyard.compose import find_compose_file
 from dockyard.errors import ContextRefused
+from dockyard.static import syntax
 
 MAX_TEXT_BYTES = 1 * 2**20  # a Dockerfile or compose file bigger than this is not a learner's
 
@@ -66,7 +67,14 @@ class Submission:
             return self.no_dockerfile_message()  # which says the refusal first
         if self.dockerfile_error and "not a text file" in self.dockerfile_error:
             return self.dockerfile_error
-        return self.remote_sources()
+        refused = self.remote_sources()  # the grading host's network: first, whatever else is wrong
+        if refused:
+            return refused
+        problems = syntax.classic_builder_problems(self.dockerfile) if self.dockerfile is not None else []
+        if problems:
+            more = f" (and {len(problems) - 1} more like it)" if len(problems) > 1 else ""
+            return problems[0].message + more
+        return None
 
     def remote_sources(self) -> str | None:
         """The Dockerfile's lines that ask the engine for the grading host's network (`ADD <url>`,

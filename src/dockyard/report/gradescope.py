@@ -5,12 +5,23 @@ test per rubric item with `name`, `number`, `score`, `max_score`, `status` ("pas
 `output` (the feedback), `visibility`. The grand total is also given at top level: Gradescope
 takes it over the tests' sum, and it is the same number. Nothing else lives at top level (the
 exercise id and max score go to `extra_data`) so the file stays within the spec.
+
+Visibility: one default for every test; a rubric item's own `@pytest.mark.visibility(...)` beats it,
+and a per-item override (`{"serves-hello": "hidden"}`, the CLI's `--visibility ITEM=WHEN`) beats both;
+the top level takes the default. Gradescope's rule: with hidden tests the learner does not see the
+total either, so hiding an item hides the score until the instructor publishes it.
+
+`submission_metadata.json` (/autograder/submission_metadata.json): when given, its `created_at`
+against the assignment's `due_date` / `late_due_date` says whether the submission is late, by how
+much; that goes in the output and in `extra_data` (no penalty is applied: that is the late policy's
+business, not the renderer's).
 """
 
 from __future__ import annotations
 
 import json
 import math
+from datetime import datetime
 from pathlib import Path
 
 from dockyard.report.model import Report
@@ -18,9 +29,70 @@ from dockyard.report.model import Report
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
 
-def to_dict(report: Report, visibility: str = "visible") -> dict:
-    if visibility not in VISIBILITIES:
-        raise ValueError(f"visibility must be one of {', '.join(VISIBILITIES)}")
+METADATA_PATH = "/autograder/submission_metadata.json"
+
+
+def check_visibility(value: str) -> str:
+    if value not in VISIBILITIES:
+        raise ValueError(f"visibility must be one of {', '.join(VISIBILITIES)} (got {value!r})")
+    return value
+
+
+def _when(value, field: str) -> datetime | None:
+    if value in (None, ""):
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"submission metadata: {field} is not a date: {value!r}") from None
+
+
+def lateness(metadata: dict) -> dict:
+    """`{"late": bool, "late_by_s": int, "after_late_due_date": bool, "previous_submissions": n}` from
+    Gradescope's submission metadata (its `created_at`, `assignment.due_date`, `assignment.late_due_date`)."""
+    if not isinstance(metadata, dict):
+        raise ValueError("submission metadata must be a JSON object")
+    assignment = metadata.get("assignment") or {}
+    if not isinstance(assignment, dict):
+        raise ValueError("submission metadata: assignment must be an object")
+    created = _when(metadata.get("created_at"), "created_at")
+    due = _when(assignment.get("due_date"), "assignment.due_date")
+    late_due = _when(assignment.get("late_due_date"), "assignment.late_due_date")
+    if created and due and (created.tzinfo is None) != (due.tzinfo is None):
+        raise ValueError("submission metadata: created_at and due_date must both carry a time zone, or neither")
+    late_by = (created - due).total_seconds() if created and due else 0.0
+    previous = metadata.get("previous_submissions") or []
+    return {"late": late_by > 0, "late_by_s": int(max(late_by, 0)),
+            "after_late_due_date": bool(created and late_due and created > late_due),
+            "previous_submissions": len(previous) if isinstance(previous, list) else 0}
+
+
+def read_metadata(path) -> dict:
+    """The submission metadata file as a dict; ValueError (one line) when it cannot be read."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ValueError(f"cannot read submission metadata {path}: {error.strerror or error}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"submission metadata {path} is not JSON: {error}") from None
+    lateness(data)  # every date checked now, not half-way through writing results
+    return data
+
+
+def _duration(seconds: int) -> str:
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    parts = [f"{days} d"] * bool(days) + [f"{hours} h"] * bool(hours) + [f"{minutes} min"] * bool(minutes)
+    return " ".join(parts) or f"{seconds} s"
+
+
+def to_dict(report: Report, visibility: str = "visible", item_visibility: dict[str, str] | None = None,
+            metadata: dict | None = None) -> dict:
+    check_visibility(visibility)
+    item_visibility = item_visibility or {}
+    for value in item_visibility.values():
+        check_visibility(value)
     tests = []
     for number, item in enumerate(report.items, start=1):
         output = "" if item.passed else (item.feedback or "this check did not pass")
@@ -34,7 +106,8 @@ def to_dict(report: Report, visibility: str = "visible") -> dict:
             "status": "passed" if item.passed else "failed",
             "output": output,
             "output_format": "text",  # feedback quotes the learner's files: never render it as HTML/Markdown
-            "visibility": visibility,
+            "visibility": item_visibility.get(item.id, item.visibility if item.visibility in VISIBILITIES
+                                              else visibility),
             "tags": [item.id],
         })
     if report.status == "error":
@@ -45,6 +118,15 @@ def to_dict(report: Report, visibility: str = "visible") -> dict:
         output = f"{report.exercise}: {report.score:g}/{report.max_score:g} points"
     for note in report.notes:
         output += f"\nNote: {note}"
+    extra = {"exercise": report.exercise, "max_score": report.max_score, "status": report.status,
+             "run_id": report.run_id, "retry": report.retry}
+    if metadata is not None:
+        late = lateness(metadata)
+        extra.update(late)
+        if late["after_late_due_date"]:
+            output += f"\nSubmitted after the late due date ({_duration(late['late_by_s'])} after the due date)."
+        elif late["late"]:
+            output += f"\nSubmitted late: {_duration(late['late_by_s'])} after the due date."
     return {
         "score": report.score,
         "execution_time": int(math.ceil(report.duration_s)),
@@ -53,17 +135,19 @@ def to_dict(report: Report, visibility: str = "visible") -> dict:
         "visibility": visibility,
         "stdout_visibility": "hidden",
         "tests": tests,
-        "extra_data": {"exercise": report.exercise, "max_score": report.max_score, "status": report.status,
-                       "run_id": report.run_id, "retry": report.retry},
+        "extra_data": extra,
     }
 
 
-def to_json(report: Report, visibility: str = "visible") -> str:
-    return json.dumps(to_dict(report, visibility), indent=2, ensure_ascii=False)
+def to_json(report: Report, visibility: str = "visible", item_visibility: dict[str, str] | None = None,
+            metadata: dict | None = None) -> str:
+    return json.dumps(to_dict(report, visibility, item_visibility, metadata), indent=2, ensure_ascii=False)
 
 
-def write(report: Report, path="/autograder/results/results.json", visibility: str = "visible") -> Path:
+def write(report: Report, path="/autograder/results/results.json", visibility: str = "visible",
+          item_visibility: dict[str, str] | None = None, metadata: dict | None = None) -> Path:
     path = Path(path)
+    text = to_json(report, visibility, item_visibility, metadata)  # a bad argument fails before the file is touched
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(to_json(report, visibility), encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     return path

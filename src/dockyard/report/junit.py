@@ -1,8 +1,17 @@
-"""A Report as JUnit XML (one testsuite, one testcase per item) for CI and GitHub Classroom.
+"""A Report as JUnit XML (one testsuite, one testcase per item) for CI systems and CodeGrade.
 
 Failed items become `<failure message="first line">full feedback</failure>`; a report whose
 status is `error` (grading could not run) becomes one testcase with an `<error>`, so CI shows
-a red build with the reason instead of a silent zero. Points travel as testcase properties.
+a red build with the reason instead of a silent zero.
+
+Two flavours:
+- `standard` (the default, unchanged): points travel as `<properties>` of the suite and of each
+  testcase, which Jenkins, GitLab and most CI readers accept.
+- `codegrade`: CodeGrade's parser (CodeGra.de `cg_junit`, `src/utils/junit.ts`) takes *every* child of
+  `<testsuite>` for a `<testcase>` and a testcase's first child for its outcome, so there are no
+  `<properties>` anywhere, a passing testcase has no children at all, and the item's points go in
+  the testcase's `weight` attribute CodeGrade weighs by (the suite keeps CodeGrade's default weight 1).
+(GitHub Classroom reads no JUnit at all: see report/classroom.py.)
 """
 
 from __future__ import annotations
@@ -25,7 +34,13 @@ def _first_line(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "")[:200]
 
 
-def to_element(report: Report) -> ET.Element:
+FLAVOURS = ("standard", "codegrade")
+
+
+def to_element(report: Report, flavour: str = "standard") -> ET.Element:
+    if flavour not in FLAVOURS:
+        raise ValueError(f"JUnit flavour must be one of {', '.join(FLAVOURS)}")
+    codegrade = flavour == "codegrade"
     suite = ET.Element("testsuite", {
         "name": f"dockyard.{report.exercise}",
         "tests": str(len(report.items) if report.status != "error" else 1),
@@ -34,10 +49,11 @@ def to_element(report: Report) -> ET.Element:
         "skipped": "0",
         "time": f"{report.duration_s:.3f}",
     })
-    properties = ET.SubElement(suite, "properties")
-    for name, value in (("exercise", report.exercise), ("score", f"{report.score:g}"),
-                        ("max_score", f"{report.max_score:g}"), ("status", report.status)):
-        ET.SubElement(properties, "property", {"name": name, "value": _clean(value)})
+    if not codegrade:
+        properties = ET.SubElement(suite, "properties")
+        for name, value in (("exercise", report.exercise), ("score", f"{report.score:g}"),
+                            ("max_score", f"{report.max_score:g}"), ("status", report.status)):
+            ET.SubElement(properties, "property", {"name": name, "value": _clean(value)})
     if report.status == "error":
         case = ET.SubElement(suite, "testcase", {"classname": f"dockyard.{report.exercise}", "name": "grading",
                                                  "time": f"{report.duration_s:.3f}"})
@@ -51,10 +67,13 @@ def to_element(report: Report) -> ET.Element:
             "name": _clean(f"{item.id}: {item.title}" if item.title else item.id),
             "time": "0",
         })
-        case_properties = ET.SubElement(case, "properties")
-        for name, value in (("points", f"{item.points:g}"), ("max_points", f"{item.max_points:g}"),
-                            ("lesson", item.lesson or "")):
-            ET.SubElement(case_properties, "property", {"name": name, "value": _clean(value)})
+        if codegrade:
+            case.set("weight", f"{item.max_points:g}")
+        else:
+            case_properties = ET.SubElement(case, "properties")
+            for name, value in (("points", f"{item.points:g}"), ("max_points", f"{item.max_points:g}"),
+                                ("lesson", item.lesson or "")):
+                ET.SubElement(case_properties, "property", {"name": name, "value": _clean(value)})
         if not item.passed:
             feedback = item.feedback or "this check did not pass"
             failure = ET.SubElement(case, "failure", {
@@ -66,9 +85,9 @@ def to_element(report: Report) -> ET.Element:
     return suite
 
 
-def to_xml(report: Report) -> str:
+def to_xml(report: Report, flavour: str = "standard") -> str:
     root = ET.Element("testsuites", {"name": "dockyard"})
-    suite = to_element(report)
+    suite = to_element(report, flavour)
     for key in ("tests", "failures", "errors", "time"):
         root.set(key, suite.get(key))
     root.append(suite)
@@ -76,8 +95,8 @@ def to_xml(report: Report) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def write(report: Report, path) -> Path:
+def write(report: Report, path, flavour: str = "standard") -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(to_xml(report), encoding="utf-8")
+    path.write_text(to_xml(report, flavour), encoding="utf-8")
     return path

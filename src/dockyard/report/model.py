@@ -18,6 +18,7 @@ class Item:
     passed: bool
     feedback: str = ""  # empty when passed; otherwise what was expected, what was seen, where it is taught
     lesson: str | None = None  # notebook section that teaches it, e.g. "04-dockerfile.ipynb#WORKDIR"
+    visibility: str | None = None  # from @pytest.mark.visibility("after_due_date"): when a platform shows it
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,8 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line("markers", "points(n): points this rubric item is worth (default 1)")
     config.addinivalue_line("markers", "lesson(ref): where the course teaches this item, e.g. 04-dockerfile.ipynb#WORKDIR")
+    config.addinivalue_line("markers", "visibility(when): when Gradescope shows this item: visible, hidden, "
+                                       "after_due_date or after_published (default: the grade command's --visibility)")
     if config.getoption("dockyard_exercise", None):
         config.pluginmanager.register(Collector(config), "dockyard-collector")
 
@@ -274,8 +276,10 @@ def item_meta(item) -> dict:
     doc = (getattr(item, "function", None).__doc__ or "") if getattr(item, "function", None) else ""
     title = doc.strip().splitlines()[0].strip() if doc.strip() else item_id(item).replace("-", " ")
     max_points = float(points.args[0]) if points and points.args else 1.0
+    visibility = item.get_closest_marker("visibility")
     return {"id": item_id(item), "title": title, "max_points": max_points,
-            "lesson": lesson.args[0] if lesson and lesson.args else None}
+            "lesson": lesson.args[0] if lesson and lesson.args else None,
+            "visibility": str(visibility.args[0]) if visibility and visibility.args else None}
 
 
 class Collector:
@@ -347,7 +351,7 @@ class Collector:
             meta = self.meta[nodeid]
             passed, feedback = self.results.get(nodeid, (False, "this check did not run"))
             items.append(Item(meta["id"], meta["title"], meta["max_points"] if passed else 0.0, meta["max_points"],
-                              passed, feedback, meta["lesson"]))
+                              passed, feedback, meta["lesson"], meta.get("visibility")))
         exercise_id = self.config.getoption("dockyard_exercise")
         run_id = self.config.getoption("dockyard_run_id")
         report = Report.from_items(exercise_id, items, time.monotonic() - self.started, run_id)
