@@ -80,13 +80,13 @@ def cmd_list(args, env) -> ExitStatus:
     return ExitStatus.OK
 
 
-def _grade(args, env, progress, timeout_s: float | None = None):
+def _grade(args, env, progress, timeout_s: float | None = None, self_check: bool = False):
     folder = args.folder or str(exercises.load(args.exercise).folder)
     if not Path(folder).is_dir():
         exercises.load(args.exercise)  # an unknown exercise is the better message
         raise UsageError(f"no such folder: {folder}")
     return runner.grade(args.exercise, folder, engine_url=engine_url(args), runtime=getattr(args, "runtime", None),
-                        progress=progress, timeout_s=timeout_s)
+                        progress=progress, timeout_s=timeout_s, self_check=self_check)
 
 
 def _exit_for(report) -> ExitStatus:
@@ -99,7 +99,8 @@ def cmd_check(args, env) -> ExitStatus:
     """For learners: a spinner while building, then the colourful table with a hint on each failing item."""
     console = env.console()
     with console.status(f"checking {args.exercise}…", spinner="dots") as status:
-        report = _grade(args, env, progress=lambda message: status.update(f"{args.exercise}: {message}…"))
+        report = _grade(args, env, progress=lambda message: status.update(f"{args.exercise}: {message}…"),
+                        self_check=True)  # a learner's own check: see runner._self_check_environment
     terminal.render(report, console, hints=True)
     return _exit_for(report)
 
