@@ -12,7 +12,7 @@ MAX_MEMORY = 256 * 2**20
 @pytest.fixture(scope="session")
 def service(submission, sandbox):
     """The `app` service as `docker compose config` normalises it (no build, no start)."""
-    from dockyard.compose import config
+    from dockyard.sandbox.compose import config
 
     assert submission.compose_file is not None, "no compose file found: write `compose.yaml`"
     model = config(submission.path, [submission.compose_file], sandbox.engine_url)

@@ -25,10 +25,15 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard import exercises, sandbox
+from dockyard import __version__
 from dockyard import scratch as scratches
-from dockyard.errors import UsageError
+from dockyard.cli import outputs
+from dockyard.course import exercises
+from dockyard.engine import gc
+from dockyard.errors import ExitStatus, UsageError
+from dockyard.report import feedback, lms
 from dockyard.report.model import Report
+from dockyard.rubric import child, runner
 
 ARCHIVE_MAX_BYTES = 200 * 2**20  # refuse archives that unpack to more than this
 RESULTS_FILE = "results.json"
@@ -121,8 +126,6 @@ def content_hash_of_file(path: Path) -> str:
 
 
 def rubric_version(exercise: exercises.Exercise) -> str:
-    from dockyard import __version__
-
     digest = hashlib.sha256(__version__.encode())
     for folder in (exercise.grader,):
         for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
@@ -174,8 +177,6 @@ class BatchSummary:
 def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | None = None, force: bool = False,
               engines: list[str] | None = None, progress=None, grade_one=None) -> BatchSummary:
     """Grade every learner; `progress(event, student, report)` is called as work moves on."""
-    from dockyard.rubric import runner
-
     exercise = exercises.load(exercise_id)
     learners = discover(Path(submissions), exercise_id)
     out = Path(out)
@@ -188,7 +189,7 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
     summary = BatchSummary()
     used_engines: set[str] = set()
     scratch = Path(tempfile.mkdtemp(prefix=scratches.prefix("batch")))
-    cache_before = {url: sandbox.dangling_images(url) for url in engines}
+    cache_before = {url: gc.dangling_images(url) for url in engines}
     stop = threading.Event()
     notify = progress or (lambda *args: None)
 
@@ -236,21 +237,18 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
         summary.interrupted = True
         for future in futures:
             future.cancel()
-        runner_cancel = getattr(runner, "cancel_all", None)
-        if runner_cancel:
-            runner_cancel()  # kill the gradings in flight; each sweeps its own run
+        runner.cancel_all()  # kill the gradings in flight; each sweeps its own run
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         write_outputs(out, exercise, results)
         shutil.rmtree(scratch, ignore_errors=True)
-        from dockyard.rubric import child
 
         child.stop_forkserver()
         for url, before in cache_before.items():  # the build cache this class added: a class must not fill the disk
             try:
-                sandbox.prune_build_cache(url, keep=before)
+                gc.prune_build_cache(url, keep=before)
             except Exception:
                 pass  # an engine that went away keeps its cache; `dockyard clean` prunes it later
     summary.engines_used = tuple(sorted(used_engines))
@@ -259,8 +257,6 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
 
 def write_outputs(out: Path, exercise: exercises.Exercise, results: Results) -> None:
     """gradebook.csv and the feedback files, from results.json's reports (the single source)."""
-    from dockyard.report import feedback
-
     entries = {student: Report.from_dict(entry["report"]) for student, entry in sorted(results.data["results"].items())}
     item_ids: list[str] = []
     for report in entries.values():
@@ -287,8 +283,6 @@ LMS_FILE = "lms.csv"
 
 def write_lms(out: Path, exercise_id: str, roster: list[dict], fmt: str = "canvas"):
     """lms.csv from results.json's reports (the single source), keyed by the roster's LMS ids."""
-    from dockyard.report import lms
-
     saved = Results(out, exercise_id, "")
     reports = {student: Report.from_dict(entry["report"]) for student, entry in saved.data["results"].items()}
     export = lms.build(roster, reports, exercise_id, fmt)
@@ -299,10 +293,6 @@ def write_lms(out: Path, exercise_id: str, roster: list[dict], fmt: str = "canva
 def command(args, env) -> int:
     """`dockyard batch`: a rich progress bar (done / failed / ETA) on stderr, a summary on stdout."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from dockyard.status import ExitStatus
-
-    from dockyard import outputs
 
     exercises.load(args.exercise)  # unknown exercise: exit 2 before anything starts
     roster = outputs.lms_roster(args)  # a bad roster: exit 2 before anything is graded
