@@ -105,6 +105,12 @@ def all_exercises(root: Path | None = None) -> list[Exercise]:
     return [load(exercise_id, root) for exercise_id in ids(root)]
 
 
+def in_course_order(root: Path | None = None) -> list[Exercise]:
+    """The exercises in the order a learner meets them: by the notebook that sets them, then by id
+    (which is also the order inside each notebook)."""
+    return sorted(all_exercises(root), key=lambda exercise: (exercise.notebook or "~", exercise.id))
+
+
 def materialize(exercise: Exercise, overlay: Path | None, destination: Path, *more: Path) -> Path:
     """The exercise folder with `overlay`'s files (then each of `more`) laid over it.
 
