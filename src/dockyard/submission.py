@@ -72,11 +72,29 @@ class Submission:
             return self.no_dockerfile_message()  # which says the refusal first
         if self.dockerfile_problem is not None and self.dockerfile_problem.kind is DockerfileProblem.NOT_TEXT:
             return self.dockerfile_error
+        refused = self.remote_sources()  # the grading host's network: first, whatever else is wrong
+        if refused:
+            return refused
         problems = syntax.classic_builder_problems(self.dockerfile) if self.dockerfile is not None else []
         if problems:
             more = f" (and {len(problems) - 1} more like it)" if len(problems) > 1 else ""
             return problems[0].message + more
         return None
+
+    def remote_sources(self) -> str | None:
+        """The Dockerfile's lines that ask the engine for the grading host's network (`ADD <url>`,
+        `RUN --network=host`, …): refused before any build, whatever the exercise says."""
+        try:
+            from dockyard.static import remote
+        except ImportError:  # the static checks are not installed: the build refuses them itself
+            return None
+        if self.dockerfile is not None:
+            found = remote.refusals(self.dockerfile)
+        elif self._inside("Dockerfile") is not None:
+            found = remote.check(self.path / "Dockerfile")
+        else:
+            found = []
+        return remote.summary(found) or None
 
     def no_dockerfile_message(self) -> str:
         """What to do about a missing Dockerfile (or a refused folder, which hides it)."""

@@ -31,6 +31,10 @@ class Limits:
     oom_score_adj: int = 500  # under host memory pressure the kernel picks a learner's container first
     runtime: str | None = None  # e.g. "runsc" for gVisor where the engine has it
     network_access: bool = False  # graded containers get no route beyond their network
+    # Builds run on a network that cannot reach this host (firewall.BUILD_RULES). Where those rules cannot be
+    # installed (not root, a remote engine) the grader refuses to build, unless this is False: then it builds
+    # anyway and the report says builds were not isolated.
+    require_build_isolation: bool = True
 
     def with_overrides(self, overrides: dict | None) -> "Limits":
         if not overrides:

@@ -32,6 +32,7 @@ class Report:
     items: tuple[Item, ...] = ()
     run_id: str | None = None
     retry: bool = False  # the engine failed us (not the learner): grade again rather than record a zero
+    notes: tuple[str, ...] = ()  # what a teacher must know about how it was graded ("builds were not isolated: …")
 
     @classmethod
     def from_items(cls, exercise: str, items: list[Item], duration_s: float, run_id: str | None = None) -> "Report":
@@ -59,4 +60,6 @@ class Report:
     def from_dict(cls, data: dict) -> "Report":
         items = tuple(Item(**item) for item in data.get("items", []))
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "items"}
+        if "notes" in known:
+            known["notes"] = tuple(known["notes"] or ())
         return cls(**known, items=items)

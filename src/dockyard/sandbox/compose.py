@@ -24,6 +24,7 @@ from dockyard.course.limits import CAP_DROP
 from dockyard.engine import firewall
 from dockyard.errors import ComposeError, DockyardError, EngineLost
 from dockyard.sandbox import knobs
+from dockyard.sandbox.build import refuse_remote_sources
 from dockyard.sandbox.context import check_context
 from dockyard.static import yamlguard
 from dockyard.static.policy import enforce, explain_config_error, find_compose_file
@@ -31,14 +32,19 @@ from dockyard.text import tail
 
 CONFIG_MAX_BYTES = 8 * 2**20  # of the normalised model (`docker compose config`): an honest one is a few KiB
 
+# Compose builds with the classic builder (as `Sandbox.build` does), whose RUN steps can run on the sandbox's
+# build network; BuildKit's would run on the default bridge, which reaches the host.
+CLASSIC_BUILDER = {"DOCKER_BUILDKIT": "0", "COMPOSE_BAKE": "false"}
+
 
 def run_compose(argv: list[str], *, cwd: Path, engine_url: str | None = None, timeout_s: float = 120,
                 check: bool = True, input_text: str | None = None, keep_bytes: int = 4 * 2**20,
-                kill_after_bytes: int | None = None) -> subprocess.CompletedProcess:
+                kill_after_bytes: int | None = None,
+                extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Compose's output is (partly) the learner's (a build's RUN steps print through it): only its tail is
     kept (`keep_bytes` of each stream), and it is stopped once it printed more than `kill_after_bytes`."""
     command = [engine.compose_binary(), *argv]
-    env = dict(os.environ)
+    env = {**os.environ, **(extra_env or {})}
     if engine_url:
         env["DOCKER_HOST"] = engine_url
     env.pop("COMPOSE_FILE", None)
@@ -196,10 +202,11 @@ class ComposeProject:
         return sorted(self.model.get("services") or {})
 
     def _compose(self, *argv: str, timeout_s: float = 120, check: bool = True,
-                 kill_after_bytes: int | None = None) -> subprocess.CompletedProcess:
+                 kill_after_bytes: int | None = None,
+                 extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         return run_compose(["-f", str(self.spec_file), "-p", self.name, "--project-directory", str(self.project_dir),
                             *argv], cwd=self.project_dir, engine_url=self.sandbox.engine_url, timeout_s=timeout_s,
-                           check=check, kill_after_bytes=kill_after_bytes)
+                           check=check, kill_after_bytes=kill_after_bytes, extra_env=extra_env)
 
     def build(self) -> None:
         for service in (self.model.get("services") or {}).values():
@@ -207,12 +214,27 @@ class ComposeProject:
             if build:
                 check_context(Path(build.get("context", self.project_dir)), self.sandbox.limits.context_max_bytes,
                               build.get("dockerfile", "Dockerfile"), self.sandbox.limits.context_max_files)
+                _refuse_remote_sources(Path(build.get("context", self.project_dir)), build.get("dockerfile", "Dockerfile"))
         if any("build" in service for service in (self.model.get("services") or {}).values()):
             self.sandbox.check_disk()
             if not self.sandbox.limits.network_access:
                 firewall.ensure()
-            self._compose("build", timeout_s=self.sandbox.limits.build_timeout_s,
-                          kill_after_bytes=self.sandbox.limits.build_log_max_bytes)
+            with self.sandbox.building():
+                self._use_build_network()
+                # the classic builder: the engine's BuildKit cannot run steps on a network of ours
+                self._compose("build", timeout_s=self.sandbox.limits.build_timeout_s,
+                              kill_after_bytes=self.sandbox.limits.build_log_max_bytes, extra_env=CLASSIC_BUILDER)
+
+    def _use_build_network(self) -> None:
+        """RUN steps of the services' builds run on the sandbox's build network, like `Sandbox.build`'s
+        (refused, BuildNotIsolated, when its rules cannot be installed and the limits require them)."""
+        self.sandbox.ensure_build_isolation()
+        network = self.sandbox.build_network()
+        spec = json.loads(self.spec_file.read_text())
+        for service in (spec.get("services") or {}).values():
+            if service.get("build"):
+                service["build"]["network"] = network
+        self.spec_file.write_text(json.dumps(spec, indent=1))
 
     def up(self, wait: bool = True) -> None:
         """`up -d --wait`: returns once every service runs (and is healthy where it has a healthcheck)."""
@@ -294,3 +316,10 @@ class ComposeProject:
                 short = re.sub(rf"^{re.escape(self.name)}_", "", network)
                 members.setdefault(short, []).append(service)
         return {network: sorted(set(services)) for network, services in members.items()}
+
+
+def _refuse_remote_sources(context: Path, dockerfile: str) -> None:
+    """A service's Dockerfile may not ADD a URL or ask for the host's network either (static/remote.py)."""
+    path = Path(dockerfile) if Path(dockerfile).is_absolute() else context / dockerfile
+    if path.is_file():
+        refuse_remote_sources(path)
