@@ -1,9 +1,11 @@
 """Grade a whole class: many submissions, N at once, each in its own sandbox run.
 
-Inputs: a folder whose sub-folders, `.zip` or `.tar.gz` files are one learner each, or
-nbgrader's `submitted/<student>/<assignment>/`. Outputs in `--out`: gradebook.csv,
-results.json (every report, written after each grading so a killed run keeps its work),
-and feedback/<student>.md|.html. A submission whose content hash and rubric version match
+Inputs: a folder whose sub-folders, `.zip`, `.tar.gz` or `.tgz` files are one learner each (the
+learner's name is everything before the archive suffix), or nbgrader's `submitted/<student>/<assignment>/`
+(a student without the assignment's folder is listed as "no submission for this assignment").
+Outputs in `--out`: gradebook.csv, dockyard-state.json (every report, written after each grading so a
+killed run keeps its work; an older batch's `results.json` is read once and migrated, since that name is
+Gradescope's format), and feedback/<student>.md|.html. A submission whose content hash and rubric version match
 a finished result is not graded again.
 
 Fairness: each grading runs in its own pytest process and sandbox (own network, own image
@@ -31,13 +33,26 @@ from dockyard.errors import UsageError
 from dockyard.report.model import Report
 
 ARCHIVE_MAX_BYTES = 200 * 2**20  # refuse archives that unpack to more than this
-RESULTS_FILE = "results.json"
+STATE_FILE = "dockyard-state.json"
+OLD_STATE_FILE = "results.json"  # the name before issue 17: Gradescope's format's name, read once and migrated
+RESULTS_FILE = STATE_FILE  # its old constant's name, kept for callers
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip")
+NO_SUBMISSION = "no submission for this assignment"
 
 
 @dataclass(frozen=True)
 class Learner:
     student: str
-    source: Path  # folder, .zip or .tar.gz
+    source: Path  # folder, .zip, .tar.gz or .tgz (nbgrader: the student's folder when `missing`)
+    missing: bool = False  # nbgrader: the student has no folder for this assignment
+
+
+def student_name(filename: str) -> str:
+    """Everything before the archive suffix: `ann.taylor.tar.gz` → `ann.taylor`."""
+    for suffix in ARCHIVE_SUFFIXES:
+        if filename.endswith(suffix):
+            return filename[: -len(suffix)]
+    return filename
 
 
 def discover(submissions: Path, exercise_id: str) -> list[Learner]:
@@ -50,20 +65,19 @@ def discover(submissions: Path, exercise_id: str) -> list[Learner]:
     learners: list[Learner] = []
     if nbgrader_root is not None:
         for student in sorted(p for p in nbgrader_root.iterdir() if p.is_dir()):
-            assignments = sorted(p for p in student.iterdir() if p.is_dir())
-            chosen = next((a for a in assignments if a.name == exercise_id), assignments[0] if len(assignments) == 1 else None)
-            if chosen is not None:
+            chosen = student / exercise_id
+            if chosen.is_dir():
                 learners.append(Learner(student.name, chosen))
+            else:  # handed in other assignments, or nothing: listed, never skipped silently
+                learners.append(Learner(student.name, student, missing=True))
         return learners
     for entry in sorted(submissions.iterdir()):
         if entry.name.startswith("."):
             continue
         if entry.is_dir():
             learners.append(Learner(entry.name, entry))
-        elif entry.name.endswith(".zip"):
-            learners.append(Learner(entry.name[: -len(".zip")], entry))
-        elif entry.name.endswith((".tar.gz", ".tgz")):
-            learners.append(Learner(entry.name.split(".t")[0], entry))
+        elif entry.name.endswith(ARCHIVE_SUFFIXES) and student_name(entry.name):
+            learners.append(Learner(student_name(entry.name), entry))
     if not learners:
         raise UsageError(f"{submissions} holds no submissions (sub-folders, .zip or .tar.gz files)")
     return learners
@@ -132,19 +146,37 @@ def rubric_version(exercise: exercises.Exercise) -> str:
 
 
 class Results:
-    """results.json: every finished report, keyed by student, saved after each grading (atomic rename)."""
+    """dockyard-state.json: every finished report, keyed by student, saved after each grading (atomic rename).
+    A batch of an older Dockyard kept it as results.json: that file is read once, saved under the new name
+    and removed (only when it is ours: a Gradescope results.json has no "results" map and stays)."""
 
     def __init__(self, out: Path, exercise_id: str, version: str):
-        self.path = out / RESULTS_FILE
+        self.path = out / STATE_FILE
         self.lock = threading.Lock()
         self.data = {"exercise": exercise_id, "rubric_version": version, "results": {}}
-        if self.path.is_file():
+        old = out / OLD_STATE_FILE
+        source = self.path if self.path.is_file() else (old if old.is_file() else None)
+        saved = None
+        if source is not None:
             try:
-                saved = json.loads(self.path.read_text())
-                if saved.get("exercise") == exercise_id:
-                    self.data["results"] = saved.get("results", {})
-            except (OSError, json.JSONDecodeError):
-                pass  # a damaged file: grade again rather than trust it
+                saved = json.loads(source.read_text())
+            except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+                saved = None  # a damaged file: grade again rather than trust it
+        ours = isinstance(saved, dict) and isinstance(saved.get("results"), dict) and "rubric_version" in saved
+        if ours and saved.get("exercise") == exercise_id:
+            self.data["results"] = saved["results"]
+        if ours and source == old:
+            with self.lock:
+                self._save()
+            try:
+                old.unlink()
+            except OSError:
+                pass
+
+    def _save(self) -> None:
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.data, indent=1, ensure_ascii=False))
+        temporary.replace(self.path)
 
     def finished(self, student: str, digest: str, version: str) -> Report | None:
         entry = self.data["results"].get(student)
@@ -156,9 +188,7 @@ class Results:
     def record(self, student: str, digest: str, version: str, report: Report) -> None:
         with self.lock:
             self.data["results"][student] = {"hash": digest, "rubric_version": version, "report": report.to_dict()}
-            temporary = self.path.with_suffix(".tmp")
-            temporary.write_text(json.dumps(self.data, indent=1, ensure_ascii=False))
-            temporary.replace(self.path)
+            self._save()
 
 
 @dataclass
@@ -167,6 +197,7 @@ class BatchSummary:
     reused: int = 0
     failed: int = 0  # status error (grading could not run)
     retry: int = 0  # engine trouble: marked for retry, not recorded as a zero
+    missing: int = 0  # nbgrader: no folder for this assignment
     interrupted: bool = False
     engines_used: tuple[str, ...] = ()
 
@@ -191,14 +222,21 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
     cache_before = {url: sandbox.dangling_images(url) for url in engines}
     stop = threading.Event()
     notify = progress or (lambda *args: None)
+    from dockyard.rubric.points import rubric_points
+
+    max_score = rubric_points(exercise.grader)
 
     def work(index: int, learner: Learner) -> tuple[Learner, Report, bool]:
         if stop.is_set():
             raise concurrent.futures.CancelledError()
+        if learner.missing:
+            report = Report.failed(exercise_id, NO_SUBMISSION, max_score=max_score)
+            results.record(learner.student, "missing", version, report)
+            return learner, report, False
         try:
             folder = unpack(learner, scratch)
         except UsageError as refusal:  # a final verdict on this archive: recorded like a grading
-            report = Report.failed(exercise_id, refusal.one_line())
+            report = Report.failed(exercise_id, refusal.one_line(), max_score=max_score)
             results.record(learner.student, content_hash_of_file(learner.source), version, report)
             return learner, report, False
         digest = content_hash(folder)
@@ -222,7 +260,9 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
                 learner, report, reused = future.result()
             except concurrent.futures.CancelledError:
                 continue
-            if reused:
+            if learner.missing:
+                summary.missing += 1
+            elif reused:
                 summary.reused += 1
             elif report.retry:
                 summary.retry += 1
@@ -258,7 +298,7 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
 
 
 def write_outputs(out: Path, exercise: exercises.Exercise, results: Results) -> None:
-    """gradebook.csv and the feedback files, from results.json's reports (the single source)."""
+    """gradebook.csv and the feedback files, from dockyard-state.json's reports (the single source)."""
     from dockyard.report import feedback
 
     entries = {student: Report.from_dict(entry["report"]) for student, entry in sorted(results.data["results"].items())}
@@ -269,11 +309,13 @@ def write_outputs(out: Path, exercise: exercises.Exercise, results: Results) -> 
                 item_ids.append(item.id)
     with open(out / "gradebook.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student", "score", "max_score", "status", *item_ids])
+        writer.writerow(["student", "score", "max_score", "status", *item_ids, "note"])
         for student, report in entries.items():
-            points = {item.id: item.points for item in report.items}
-            status = "retry" if report.retry else report.status
-            writer.writerow([student, report.score, report.max_score, status, *(points.get(i, "") for i in item_ids)])
+            points = {item.id: item.points for item in report.items if item.reached}
+            status = gradebook_status(report)
+            note = "" if report.status == "graded" else (report.error or "")
+            writer.writerow([student, report.score, report.max_score, status, *(points.get(i, "") for i in item_ids),
+                             note])
     feedback_dir = out / "feedback"
     feedback_dir.mkdir(exist_ok=True)
     for student, report in entries.items():
@@ -282,11 +324,23 @@ def write_outputs(out: Path, exercise: exercises.Exercise, results: Results) -> 
         (feedback_dir / f"{safe}.html").write_text(feedback.html(report, student=student))
 
 
+def gradebook_status(report: Report) -> str:
+    """graded | retry (the engine's trouble) | missing (no submission) | stopped (timed out or crashed midway:
+    the finished items count, regrade it) | error (grading could not run)."""
+    if report.retry:
+        return "retry"
+    if report.status == "error" and report.error == NO_SUBMISSION:
+        return "missing"
+    if report.status == "error" and report.not_reached:
+        return "stopped"
+    return report.status
+
+
 LMS_FILE = "lms.csv"
 
 
 def write_lms(out: Path, exercise_id: str, roster: list[dict], fmt: str = "canvas"):
-    """lms.csv from results.json's reports (the single source), keyed by the roster's LMS ids."""
+    """lms.csv from dockyard-state.json's reports (the single source), keyed by the roster's LMS ids."""
     from dockyard.report import lms
 
     saved = Results(out, exercise_id, "")
@@ -315,16 +369,17 @@ def command(args, env) -> int:
 
         def progress(event: str, student: str, report: Report | None) -> None:
             if event == "done" and report is not None:
-                if report.status != "graded":
+                if report.status != "graded" and report.error != NO_SUBMISSION:
                     counts["failed"] += 1
                 bar.update(task, advance=1, failed=counts["failed"],
                            last=f"{student}: {report.score:g}/{report.max_score:g}" if report.status == "graded"
-                           else f"{student}: {'retry' if report.retry else 'error'}")
+                           else f"{student}: {gradebook_status(report)}")
 
         summary = run_batch(args.exercise, Path(args.submissions), Path(args.out), jobs=args.jobs,
                             force=args.force, engines=args.engine or None, progress=progress)
+    missing = f", {summary.missing} with no submission" if summary.missing else ""
     print(f"{summary.graded} graded, {summary.reused} unchanged (kept), {summary.failed} failed, "
-          f"{summary.retry} to retry → {Path(args.out) / 'gradebook.csv'}", file=env.stdout)
+          f"{summary.retry} to retry{missing} → {Path(args.out) / 'gradebook.csv'}", file=env.stdout)
     if roster is not None:
         export = write_lms(Path(args.out), args.exercise, roster, getattr(args, "export", None) or "canvas")
         print(f"{len(export.rows)} student(s) on the roster → {Path(args.out) / LMS_FILE} ({args.export or 'canvas'})",

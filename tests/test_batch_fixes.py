@@ -1,0 +1,115 @@
+"""Issue 17's batch fixes: archive names, a course base image missing on an engine, nbgrader folders,
+batch's own state file. Mostly without Docker (a stand-in grader); the base-image case on the real engine."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from dockyard import batch, build, exercises, sandbox
+from dockyard.errors import BaseImageMissing, EngineLost
+from dockyard.report.model import Item, Report
+
+ROOT = Path(__file__).resolve().parents[1]
+EXERCISE = "01-first-image"
+
+
+def fake_grade(exercise_id, folder, engine_url=None, **kwargs):
+    """A stand-in grading: full marks when the folder has a Dockerfile."""
+    ok = (Path(folder) / "Dockerfile").is_file()
+    return Report.from_items(exercise_id, [Item("builds", "The image builds", 1.0 if ok else 0.0, 1.0, ok,
+                                                "" if ok else "no Dockerfile")], 0.1)
+
+
+def archive(path: Path, kind: str) -> Path:
+    source = path.parent.parent / "sources" / path.name
+    source.mkdir(parents=True)
+    (source / "Dockerfile").write_text("FROM python:3.11-slim\n")
+    if kind == "zip":
+        with zipfile.ZipFile(path, "w") as handle:
+            handle.write(source / "Dockerfile", "Dockerfile")
+    else:
+        with tarfile.open(path, "w:gz") as handle:
+            handle.add(source / "Dockerfile", "Dockerfile")
+    return path
+
+
+def test_student_names_keep_everything_before_the_archive_suffix(tmp_path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    archive(folder / "ann.taylor.tar.gz", "tar")
+    archive(folder / "ann.tgz", "tar")
+    archive(folder / "bo.t.smith.zip", "zip")
+    archive(folder / "cy.tar.gz.tgz", "tar")
+    assert sorted(learner.student for learner in batch.discover(folder, EXERCISE)) == \
+        ["ann", "ann.taylor", "bo.t.smith", "cy.tar.gz"]
+
+
+def test_nbgrader_student_without_the_assignment_is_listed(tmp_path):
+    submitted = tmp_path / "course" / "submitted"
+    (submitted / "zoe" / EXERCISE).mkdir(parents=True)
+    (submitted / "zoe" / EXERCISE / "Dockerfile").write_text("FROM python:3.11-slim\n")
+    (submitted / "yan" / "02-layer-cache").mkdir(parents=True)  # handed in another assignment only
+    (submitted / "xi").mkdir(parents=True)  # nothing at all
+    found = batch.discover(tmp_path / "course", EXERCISE)
+    assert [(learner.student, learner.missing) for learner in found] == [("xi", True), ("yan", True), ("zoe", False)]
+    out = tmp_path / "out"
+    summary = batch.run_batch(EXERCISE, tmp_path / "course", out, jobs=1, grade_one=fake_grade)
+    assert summary.graded == 1 and summary.missing == 2
+    rows = (out / "gradebook.csv").read_text().splitlines()
+    yan = next(row for row in rows if row.startswith("yan,"))
+    assert "no submission for this assignment" in yan
+    from dockyard.rubric.points import rubric_points
+
+    maximum = rubric_points(exercises.load(EXERCISE, ROOT).grader)
+    assert yan.startswith(f"yan,0.0,{maximum},missing,")  # the rubric's max_score, never 0
+
+
+def test_state_file_has_its_own_name_and_old_results_json_is_migrated_once(tmp_path):
+    folder = tmp_path / "class"
+    (folder / "ada").mkdir(parents=True)
+    (folder / "ada" / "Dockerfile").write_text("FROM python:3.11-slim\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    exercise = exercises.load(EXERCISE, ROOT)
+    version = batch.rubric_version(exercise)
+    digest = batch.content_hash(folder / "ada")
+    old = {"exercise": EXERCISE, "rubric_version": version, "results": {"ada": {
+        "hash": digest, "rubric_version": version, "report": fake_grade(EXERCISE, folder / "ada").to_dict()}}}
+    (out / "results.json").write_text(json.dumps(old))
+    calls = []
+    summary = batch.run_batch(EXERCISE, folder, out, jobs=1,
+                              grade_one=lambda *a, **k: calls.append(a) or fake_grade(*a, **k))
+    assert summary.reused == 1 and not calls, "the migrated result is reused, not graded again"
+    assert (out / batch.STATE_FILE).is_file() and batch.STATE_FILE == "dockyard-state.json"
+    assert not (out / "results.json").exists(), "read once: the old name is gone, so nobody uploads it by mistake"
+    assert json.loads((out / batch.STATE_FILE).read_text())["results"]["ada"]["hash"] == digest
+
+
+def test_a_gradescope_results_json_is_never_taken_for_the_state(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.json").write_text(json.dumps({"score": 3, "tests": []}))
+    state = batch.Results(out, EXERCISE, "v")
+    assert state.data["results"] == {} and (out / "results.json").is_file()
+
+
+def test_a_missing_course_base_image_is_the_engines_fault(tmp_path, monkeypatch, docker_client):
+    """Real engine: a FROM of a course image this engine lacks (here a made-up tag the course 'provides')."""
+    real = build.baseimages.known_tags
+    monkeypatch.setattr(build.baseimages, "known_tags",
+                        lambda repository: [*real(repository), "coursebase-no-such:1.0"])
+    (tmp_path / "Dockerfile").write_text("FROM coursebase-no-such:1.0\nCMD [\"true\"]\n")
+    with pytest.raises(BaseImageMissing) as caught:
+        build.build_image(docker_client, tmp_path, tag=f"dockyard-test-missing-base:{sandbox.new_run_id()}",
+                          labels={sandbox.RUN_LABEL: "test-missing-base"}, timeout_s=120)
+    assert isinstance(caught.value, EngineLost) and "not your doing" in caught.value.one_line()
+    (tmp_path / "Dockerfile").write_text("FROM learner-typo-base:9\n")  # not a course image: the learner's
+    with pytest.raises(Exception) as caught:
+        build.build_image(docker_client, tmp_path, tag=f"dockyard-test-missing-base:{sandbox.new_run_id()}",
+                          labels={sandbox.RUN_LABEL: "test-missing-base"}, timeout_s=120)
+    assert not isinstance(caught.value, EngineLost) and "learner-typo-base:9" in str(caught.value)
