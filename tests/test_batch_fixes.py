@@ -113,3 +113,35 @@ def test_a_missing_course_base_image_is_the_engines_fault(tmp_path, monkeypatch,
         build.build_image(docker_client, tmp_path, tag=f"dockyard-test-missing-base:{sandbox.new_run_id()}",
                           labels={sandbox.RUN_LABEL: "test-missing-base"}, timeout_s=120)
     assert not isinstance(caught.value, EngineLost) and "learner-typo-base:9" in str(caught.value)
+
+
+def test_only_regrades_those_learners_and_updates_the_gradebook_in_place(tmp_path):
+    folder = tmp_path / "class"
+    for name in ("ada", "bob", "cy"):
+        (folder / name).mkdir(parents=True)
+        (folder / name / "Dockerfile").write_text("FROM python:3.11-slim\n")
+    out = tmp_path / "out"
+    assert batch.run_batch(EXERCISE, folder, out, jobs=1, grade_one=fake_grade).graded == 3
+    (folder / "bob" / "Dockerfile").unlink()  # bob's work changes; cy's too, but only bob is asked for
+    (folder / "cy" / "Dockerfile").unlink()
+    graded = []
+    summary = batch.run_batch(EXERCISE, folder, out, jobs=1, only=["bob"],
+                              grade_one=lambda ex, f, **k: graded.append(Path(f).name) or fake_grade(ex, f, **k))
+    assert graded == ["bob"] and summary.graded == 1
+    book = {row.split(",")[0]: row for row in (out / "gradebook.csv").read_text().splitlines()[1:]}
+    assert set(book) == {"ada", "bob", "cy"}
+    assert book["bob"].startswith("bob,0.0,") and book["cy"].startswith("cy,1.0,") and book["ada"].startswith("ada,1.0,")
+    again = batch.run_batch(EXERCISE, folder, out, jobs=1, only=["ada"], grade_one=fake_grade)
+    assert again.graded == 1 and again.reused == 0, "--only regrades even an unchanged submission"
+
+
+def test_only_with_an_unknown_learner_is_a_one_line_usage_error(tmp_path):
+    from dockyard.cli import Environment, main
+    import io
+
+    folder = tmp_path / "class"
+    (folder / "ada").mkdir(parents=True)
+    err = io.StringIO()
+    code = main(["batch", EXERCISE, str(folder), "--out", str(tmp_path / "out"), "--only", "zed"],
+                Environment(stdout=io.StringIO(), stderr=err, colour=False))
+    assert code == 2 and err.getvalue().count("\n") == 1 and "no submission from zed" in err.getvalue()

@@ -83,6 +83,18 @@ def discover(submissions: Path, exercise_id: str) -> list[Learner]:
     return learners
 
 
+def select(learners: list[Learner], only: list[str] | None) -> list[Learner]:
+    """The learners named by `--only` (all when None); a name that is not in the class is a usage error."""
+    if not only:
+        return learners
+    known = {learner.student: learner for learner in learners}
+    unknown = [name for name in only if name not in known]
+    if unknown:
+        raise UsageError(f"--only: no submission from {', '.join(unknown)} in this class",
+                         hint="names are the folder or archive names, e.g. ann.taylor for ann.taylor.tar.gz")
+    return [known[name] for name in dict.fromkeys(only)]
+
+
 def unpack(learner: Learner, scratch: Path) -> Path:
     """The learner's files as a folder; archives are unpacked safely (no paths out, no links, bounded size)."""
     if learner.source.is_dir():
@@ -203,12 +215,14 @@ class BatchSummary:
 
 
 def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | None = None, force: bool = False,
-              engines: list[str] | None = None, progress=None, grade_one=None) -> BatchSummary:
-    """Grade every learner; `progress(event, student, report)` is called as work moves on."""
+              engines: list[str] | None = None, progress=None, grade_one=None,
+              only: list[str] | None = None) -> BatchSummary:
+    """Grade every learner; `progress(event, student, report)` is called as work moves on.
+    `only`: regrade just these learners (even if unchanged); everyone else's result stays in the gradebook."""
     from dockyard.rubric import runner
 
     exercise = exercises.load(exercise_id)
-    learners = discover(Path(submissions), exercise_id)
+    learners = select(discover(Path(submissions), exercise_id), only)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     version = rubric_version(exercise)
@@ -240,7 +254,7 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
             results.record(learner.student, content_hash_of_file(learner.source), version, report)
             return learner, report, False
         digest = content_hash(folder)
-        if not force:
+        if not force and not only:
             previous = results.finished(learner.student, digest, version)
             if previous is not None:
                 return learner, previous, True
@@ -360,7 +374,7 @@ def command(args, env) -> int:
 
     exercises.load(args.exercise)  # unknown exercise: exit 2 before anything starts
     roster = outputs.lms_roster(args)  # a bad roster: exit 2 before anything is graded
-    learners = discover(Path(args.submissions), args.exercise)
+    learners = select(discover(Path(args.submissions), args.exercise), getattr(args, "only", None))
     counts = {"failed": 0}
     with Progress(TextColumn("[bold]grading[/]"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("[red]{task.fields[failed]} failed[/]"), TimeRemainingColumn(),
@@ -376,7 +390,8 @@ def command(args, env) -> int:
                            else f"{student}: {gradebook_status(report)}")
 
         summary = run_batch(args.exercise, Path(args.submissions), Path(args.out), jobs=args.jobs,
-                            force=args.force, engines=args.engine or None, progress=progress)
+                            force=args.force, engines=args.engine or None, progress=progress,
+                            only=getattr(args, "only", None))
     missing = f", {summary.missing} with no submission" if summary.missing else ""
     print(f"{summary.graded} graded, {summary.reused} unchanged (kept), {summary.failed} failed, "
           f"{summary.retry} to retry{missing} → {Path(args.out) / 'gradebook.csv'}", file=env.stdout)

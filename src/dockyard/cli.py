@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--jobs", type=int, default=None, help="gradings at once (default: number of cores)")
     batch.add_argument("--out", default="gradebook", help="output folder (default: ./gradebook)")
     batch.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
+    batch.add_argument("--only", metavar="STUDENT", action="append", default=None,
+                       help="regrade just this learner (repeatable), even if unchanged; the gradebook is updated "
+                            "in place and everyone else's result is kept")
     batch.add_argument("--roster", metavar="CSV",
                        help="roster mapping each submission to the LMS's student ids: writes <out>/lms.csv")
     batch.add_argument("--export", choices=("canvas", "moodle"), default=None,
