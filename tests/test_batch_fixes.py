@@ -145,3 +145,49 @@ def test_only_with_an_unknown_learner_is_a_one_line_usage_error(tmp_path):
     code = main(["batch", EXERCISE, str(folder), "--out", str(tmp_path / "out"), "--only", "zed"],
                 Environment(stdout=io.StringIO(), stderr=err, colour=False))
     assert code == 2 and err.getvalue().count("\n") == 1 and "no submission from zed" in err.getvalue()
+
+
+def test_late_policy_from_nbgrader_and_gradescope_times_in_gradebook_and_feedback(tmp_path):
+    from dockyard import late
+
+    submitted = tmp_path / "course" / "submitted"
+    stamps = {"on-time": "2026-12-01 20:00:00.000000 UTC", "one-day": "2026-12-02 10:00:00.000000 UTC",
+              "way-late": "2026-12-06 10:00:00 UTC"}
+    for student, stamp in stamps.items():
+        folder = submitted / student / EXERCISE
+        folder.mkdir(parents=True)
+        (folder / "Dockerfile").write_text("FROM python:3.11-slim\n")
+        (folder / "timestamp.txt").write_text(stamp + "\n")
+    gs = submitted / "gs" / EXERCISE
+    gs.mkdir(parents=True)
+    (gs / "Dockerfile").write_text("FROM python:3.11-slim\n")
+    (gs / "submission_metadata.json").write_text(json.dumps({"created_at": "2026-12-03T23:00:00.0-00:00"}))
+    out = tmp_path / "out"
+    batch.run_batch(EXERCISE, tmp_path / "course", out, jobs=2, grade_one=fake_grade,
+                    due=late.parse_time("2026-12-01T23:59"), policy=late.parse_policy("10%/day, max 3 days"))
+    import csv
+
+    with open(out / "gradebook.csv") as handle:
+        book = {row["student"]: row for row in csv.DictReader(handle)}
+    assert book["on-time"]["score"] == "1.0" and book["on-time"]["late"] == "on time"
+    assert book["one-day"]["score"] == "0.9" and book["one-day"]["late"].startswith("10 h 1 min late: -10%")
+    assert book["gs"]["score"] == "0.8" and book["gs"]["late"].startswith("1 day 23 h late: -20%")
+    assert book["way-late"]["score"] == "0.0" and "no credit" in book["way-late"]["late"]
+    assert book["one-day"]["score_before_late"] == "1.0"
+    page = (out / "feedback" / "one-day.md").read_text()
+    assert "Submitted 10 h 1 min late: -10% (10%/day, max 3 days); the checks earned 1/1" in page
+    assert "late:" in (out / "feedback" / "gs.html").read_text()
+
+
+@pytest.mark.parametrize("flag,value", [("--late", "10 percent a day"), ("--late", "10%/fortnight"),
+                                        ("--due", "next tuesday")])
+def test_bad_late_options_are_one_line_usage_errors(tmp_path, flag, value):
+    from dockyard.cli import Environment, main
+    import io
+
+    (tmp_path / "class" / "ada").mkdir(parents=True)
+    err = io.StringIO()
+    code = main(["batch", EXERCISE, str(tmp_path / "class"), "--out", str(tmp_path / "out"), flag, value],
+                Environment(stdout=io.StringIO(), stderr=err, colour=False))
+    assert code == 2 and err.getvalue().count("\n") == 1 and err.getvalue().startswith(f"dockyard: {flag}: ")
+    assert not (tmp_path / "out").exists(), "nothing is graded on a bad option"

@@ -197,6 +197,35 @@ class Results:
             return Report.from_dict(entry["report"])
         return None
 
+    def note_times(self, times: dict[str, tuple]) -> None:
+        """Keep each learner's submission time (and a platform's due date) beside their report."""
+        with self.lock:
+            for student, (submitted, platform_due) in times.items():
+                entry = self.data["results"].get(student)
+                if entry is not None:
+                    entry["submitted_at"] = submitted.isoformat() if submitted else None
+                    entry["platform_due"] = platform_due.isoformat() if platform_due else None
+            if times:
+                self._save()
+
+    def reports(self, exercise: exercises.Exercise | None = None, due=None, policy=None) -> dict[str, Report]:
+        """Every learner's report, the late policy applied (`due`/`policy`, else the exercise's `[late]`)."""
+        import dataclasses
+
+        from dockyard import late
+
+        due, policy = late_settings(exercise, due, policy)
+        reports = {}
+        for student, entry in sorted(self.data["results"].items()):
+            report = Report.from_dict(entry["report"])
+            when = late.parse_time(entry["submitted_at"]) if entry.get("submitted_at") else None
+            deadline = due or (late.parse_time(entry["platform_due"]) if entry.get("platform_due") else None)
+            verdict = late.assess(report.score, when, deadline, policy) if report.status == "graded" else None
+            if verdict is not None:
+                report = dataclasses.replace(report, score=verdict["score"], late=verdict)
+            reports[student] = report
+        return reports
+
     def record(self, student: str, digest: str, version: str, report: Report) -> None:
         with self.lock:
             self.data["results"][student] = {"hash": digest, "rubric_version": version, "report": report.to_dict()}
@@ -216,7 +245,7 @@ class BatchSummary:
 
 def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | None = None, force: bool = False,
               engines: list[str] | None = None, progress=None, grade_one=None,
-              only: list[str] | None = None) -> BatchSummary:
+              only: list[str] | None = None, due=None, policy=None) -> BatchSummary:
     """Grade every learner; `progress(event, student, report)` is called as work moves on.
     `only`: regrade just these learners (even if unchanged); everyone else's result stays in the gradebook."""
     from dockyard.rubric import runner
@@ -239,6 +268,9 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
     from dockyard.rubric.points import rubric_points
 
     max_score = rubric_points(exercise.grader)
+    from dockyard import late
+
+    times: dict[str, tuple] = {}
 
     def work(index: int, learner: Learner) -> tuple[Learner, Report, bool]:
         if stop.is_set():
@@ -253,6 +285,9 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
             report = Report.failed(exercise_id, refusal.one_line(), max_score=max_score)
             results.record(learner.student, content_hash_of_file(learner.source), version, report)
             return learner, report, False
+        submitted, platform_due, _source = late.submission_time(folder, learner.source if learner.source.is_file()
+                                                                 else None)
+        times[learner.student] = (submitted, platform_due)
         digest = content_hash(folder)
         if not force and not only:
             previous = results.finished(learner.student, digest, version)
@@ -297,7 +332,8 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        write_outputs(out, exercise, results)
+        results.note_times(times)
+        write_outputs(out, exercise, results, due=due, policy=policy)
         shutil.rmtree(scratch, ignore_errors=True)
         from dockyard.rubric import child
 
@@ -311,11 +347,23 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
     return summary
 
 
-def write_outputs(out: Path, exercise: exercises.Exercise, results: Results) -> None:
+def late_settings(exercise, due=None, policy=None):
+    """(due, policy): the command line's, else the exercise's `[late] due = "…", policy = "…"`."""
+    from dockyard import late
+
+    settings = (exercise.extra.get("late") or {}) if exercise is not None else {}
+    if due is None and settings.get("due"):
+        due = late.parse_time(settings["due"], f"{exercise.id}/exercise.toml [late] due")
+    if policy is None and settings.get("policy"):
+        policy = late.parse_policy(settings["policy"])
+    return due, policy
+
+
+def write_outputs(out: Path, exercise: exercises.Exercise, results: Results, due=None, policy=None) -> None:
     """gradebook.csv and the feedback files, from dockyard-state.json's reports (the single source)."""
     from dockyard.report import feedback
 
-    entries = {student: Report.from_dict(entry["report"]) for student, entry in sorted(results.data["results"].items())}
+    entries = results.reports(exercise, due, policy)
     item_ids: list[str] = []
     for report in entries.values():
         for item in report.items:
@@ -323,13 +371,16 @@ def write_outputs(out: Path, exercise: exercises.Exercise, results: Results) -> 
                 item_ids.append(item.id)
     with open(out / "gradebook.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student", "score", "max_score", "status", *item_ids, "note"])
+        writer.writerow(["student", "score", "max_score", "status", *item_ids, "note", "submitted_at", "late",
+                         "score_before_late"])
         for student, report in entries.items():
             points = {item.id: item.points for item in report.items if item.reached}
             status = gradebook_status(report)
             note = "" if report.status == "graded" else (report.error or "")
+            verdict = report.late or {}
             writer.writerow([student, report.score, report.max_score, status, *(points.get(i, "") for i in item_ids),
-                             note])
+                             note, verdict.get("submitted_at", ""), verdict.get("note", ""),
+                             verdict.get("score_before", "")])
     feedback_dir = out / "feedback"
     feedback_dir.mkdir(exist_ok=True)
     for student, report in entries.items():
@@ -353,12 +404,12 @@ def gradebook_status(report: Report) -> str:
 LMS_FILE = "lms.csv"
 
 
-def write_lms(out: Path, exercise_id: str, roster: list[dict], fmt: str = "canvas"):
+def write_lms(out: Path, exercise_id: str, roster: list[dict], fmt: str = "canvas", due=None, policy=None):
     """lms.csv from dockyard-state.json's reports (the single source), keyed by the roster's LMS ids."""
     from dockyard.report import lms
 
     saved = Results(out, exercise_id, "")
-    reports = {student: Report.from_dict(entry["report"]) for student, entry in saved.data["results"].items()}
+    reports = saved.reports(exercises.load(exercise_id), due, policy)
     export = lms.build(roster, reports, exercise_id, fmt)
     lms.write(export, out / LMS_FILE)
     return export
@@ -372,8 +423,13 @@ def command(args, env) -> int:
 
     from dockyard import outputs
 
-    exercises.load(args.exercise)  # unknown exercise: exit 2 before anything starts
+    exercise = exercises.load(args.exercise)  # unknown exercise: exit 2 before anything starts
     roster = outputs.lms_roster(args)  # a bad roster: exit 2 before anything is graded
+    from dockyard import late
+
+    due = late.parse_time(args.due) if getattr(args, "due", None) else None  # bad input: exit 2, one line
+    policy = late.parse_policy(args.late) if getattr(args, "late", None) else None
+    due, policy = late_settings(exercise, due, policy)
     learners = select(discover(Path(args.submissions), args.exercise), getattr(args, "only", None))
     counts = {"failed": 0}
     with Progress(TextColumn("[bold]grading[/]"), BarColumn(), MofNCompleteColumn(),
@@ -391,12 +447,13 @@ def command(args, env) -> int:
 
         summary = run_batch(args.exercise, Path(args.submissions), Path(args.out), jobs=args.jobs,
                             force=args.force, engines=args.engine or None, progress=progress,
-                            only=getattr(args, "only", None))
+                            only=getattr(args, "only", None), due=due, policy=policy)
     missing = f", {summary.missing} with no submission" if summary.missing else ""
     print(f"{summary.graded} graded, {summary.reused} unchanged (kept), {summary.failed} failed, "
           f"{summary.retry} to retry{missing} → {Path(args.out) / 'gradebook.csv'}", file=env.stdout)
     if roster is not None:
-        export = write_lms(Path(args.out), args.exercise, roster, getattr(args, "export", None) or "canvas")
+        export = write_lms(Path(args.out), args.exercise, roster, getattr(args, "export", None) or "canvas",
+                           due=due, policy=policy)
         print(f"{len(export.rows)} student(s) on the roster → {Path(args.out) / LMS_FILE} ({args.export or 'canvas'})",
               file=env.stdout)
         if export.missing:

@@ -88,6 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--only", metavar="STUDENT", action="append", default=None,
                        help="regrade just this learner (repeatable), even if unchanged; the gradebook is updated "
                             "in place and everyone else's result is kept")
+    batch.add_argument("--due", metavar="WHEN",
+                       help="due date and time, ISO 8601 (e.g. 2026-12-01T23:59; UTC unless a zone is given); "
+                            "default: the exercise's [late] due, or Gradescope's due_date")
+    batch.add_argument("--late", metavar="POLICY",
+                       help='late penalty, e.g. "10%%/day, max 3 days" (every started day costs 10%%; later than '
+                            "3 days: no credit); submission times from nbgrader's timestamp.txt, Gradescope's "
+                            "submission_metadata.json, else the files' times")
     batch.add_argument("--roster", metavar="CSV",
                        help="roster mapping each submission to the LMS's student ids: writes <out>/lms.csv")
     batch.add_argument("--export", choices=("canvas", "moodle"), default=None,

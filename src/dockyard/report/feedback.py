@@ -24,6 +24,15 @@ def _md_cell(text: str) -> str:
     return "`".join(pieces).replace("|", "\\|")
 
 
+def late_line(report: Report) -> str:
+    """"2 days late: -20% (10%/day, max 3 days); the checks earned 8/10" (or "on time")."""
+    late = report.late or {}
+    text = late.get("note", "")
+    if late.get("penalty"):
+        text += f"; the checks earned {late.get('score_before', report.score):g}/{report.max_score:g}"
+    return text
+
+
 def markdown(report: Report, student: str | None = None) -> str:
     who = f" — {student}" if student else ""
     lines = [f"# {report.exercise}{who}", ""]
@@ -38,6 +47,8 @@ def markdown(report: Report, student: str | None = None) -> str:
     else:
         passed = sum(1 for item in report.items if item.passed)
         lines += [f"**Score: {report.score:g}/{report.max_score:g}** ({passed}/{len(report.items)} checks passed)", ""]
+        if report.late:
+            lines += [f"Submitted {_md_cell(late_line(report))}", ""]
     lines += ["| | check | points | feedback |", "|---|---|---:|---|"]
     for item in report.items:
         mark = item.mark
@@ -84,6 +95,8 @@ def html(report: Report, student: str | None = None) -> str:
         passed = sum(1 for item in report.items if item.passed)
         parts.append(f'<p class="score {kind}">Score: {report.score:g}/{report.max_score:g} '
                      f"({passed}/{len(report.items)} checks passed)</p>")
+        if report.late:
+            parts.append(f'<p class="late">Submitted {esc(late_line(report))}</p>')
     if report.status != "error" or stopped:
         parts.append("<table><thead><tr><th></th><th>check</th><th>points</th></tr></thead><tbody>")
         for item in report.items:

@@ -56,6 +56,9 @@ class Report:
     # Added field: how many items did not run because the grading stopped (timeout, crash). Their items are in
     # `items` with outcome "not_reached"; score counts the finished items, max_score is always the rubric's.
     not_reached: int = 0
+    # Added field: the late policy applied (batch): submitted_at, due, late_by_s, penalty, score_before, note.
+    # `score` is then the score after the penalty; the items keep the points they earned.
+    late: dict | None = None
 
     @classmethod
     def from_items(cls, exercise: str, items: list[Item], duration_s: float, run_id: str | None = None) -> "Report":
