@@ -99,6 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="roster mapping each submission to the LMS's student ids: writes <out>/lms.csv")
     batch.add_argument("--export", choices=("canvas", "moodle"), default=None,
                        help="columns of lms.csv, with --roster (default: canvas)")
+    similarity = add("similarity", "flag pairs of learners whose Dockerfiles and compose files look alike "
+                                   "(for a person to read; it never grades)")
+    similarity.add_argument("exercise")
+    similarity.add_argument("submissions", help="the same folder `batch` takes")
+    similarity.add_argument("--out", default="similarity.html", help="the HTML table (default: ./similarity.html)")
+    similarity.add_argument("--threshold", type=float, default=85.0,
+                            help="lowest similarity (0-100) of a pair to list (default: 85)")
     return parser
 
 

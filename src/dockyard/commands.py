@@ -150,3 +150,9 @@ def cmd_batch(args, env) -> ExitStatus:
     from dockyard import batch
 
     return batch.command(args, env)
+
+
+def cmd_similarity(args, env) -> ExitStatus:
+    from dockyard import similarity
+
+    return similarity.command(args, env)
