@@ -38,6 +38,7 @@ OLD_STATE_FILE = "results.json"  # the name before issue 17: Gradescope's format
 RESULTS_FILE = STATE_FILE  # its old constant's name, kept for callers
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip")
 NO_SUBMISSION = "no submission for this assignment"
+CLASS_FILE = "class.html"  # the class at a glance (report/classview.py)
 
 
 @dataclass(frozen=True)
@@ -381,6 +382,15 @@ def write_outputs(out: Path, exercise: exercises.Exercise, results: Results, due
             writer.writerow([student, report.score, report.max_score, status, *(points.get(i, "") for i in item_ids),
                              note, verdict.get("submitted_at", ""), verdict.get("note", ""),
                              verdict.get("score_before", "")])
+    from dockyard.report import classview
+
+    lesson_base = os.path.relpath(exercise.folder.parents[1] / "notebooks", out) + "/"
+    try:
+        (out / CLASS_FILE).write_text(classview.to_html(exercise.id, entries, lesson_base), encoding="utf-8")
+    except Exception as error:  # the class view must never cost the gradebook or the feedback
+        import sys
+
+        print(f"dockyard: class.html not written: {type(error).__name__}: {str(error)[:160]}", file=sys.stderr)
     feedback_dir = out / "feedback"
     feedback_dir.mkdir(exist_ok=True)
     for student, report in entries.items():
@@ -451,6 +461,7 @@ def command(args, env) -> int:
     missing = f", {summary.missing} with no submission" if summary.missing else ""
     print(f"{summary.graded} graded, {summary.reused} unchanged (kept), {summary.failed} failed, "
           f"{summary.retry} to retry{missing} → {Path(args.out) / 'gradebook.csv'}", file=env.stdout)
+    print(f"the class at a glance → {Path(args.out) / CLASS_FILE}", file=env.stdout)
     if roster is not None:
         export = write_lms(Path(args.out), args.exercise, roster, getattr(args, "export", None) or "canvas",
                            due=due, policy=policy)
