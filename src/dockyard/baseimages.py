@@ -550,8 +550,8 @@ def tag_aliases(client, recipe: Recipe, local: dict[str, dict] | None = None) ->
     if not recipe.aliases:
         return
     try:
-        image_id = client.api.inspect_image(recipe.image)["Id"]
-        labels = (client.api.inspect_image(recipe.image).get("Config") or {}).get("Labels") or {}
+        attrs = client.api.inspect_image(recipe.image)
+        image_id, labels = attrs["Id"], (attrs.get("Config") or {}).get("Labels") or {}
         if labels.get(STANDIN_LABEL) != "true":
             return
         for alias in recipe.aliases:
