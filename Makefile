@@ -1,4 +1,5 @@
 # The two commands: `make lab` and `make test`. Each sets up all it needs, idempotently.
+# `make unit` runs the tests that need no Docker engine at all (tests/unit), in seconds.
 SHELL := /bin/bash
 # Which Python builds .venv: PYTHON=/path/to/python3 to choose; else scripts/find-python picks a
 # supported one on PATH (3.11, 3.12 or 3.13) and says which.
@@ -9,11 +10,12 @@ STAMP := $(VENV)/.installed
 LAB_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: lab test setup venv engine images doctor clean help
+.PHONY: lab test unit setup venv engine images doctor clean help
 
 help:
 	@echo "make lab    start JupyterLab on notebooks/ (sets up everything first)"
 	@echo "make test   run the whole test suite (sets up everything first)"
+	@echo "make unit   run tests/unit only: no Docker engine needed"
 
 # The venv is rebuilt when the pins or the project metadata change.
 $(STAMP): requirements.lock pyproject.toml
@@ -42,6 +44,10 @@ lab: setup
 test: setup
 	@scripts/ensure-test-tools
 	DOCKYARD_NO_SKIPS=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# No engine, no images: only the venv. DOCKER_HOST points nowhere so nothing here can reach an engine.
+unit: venv
+	DOCKER_HOST=unix:///nonexistent/dockyard-unit.sock DOCKYARD_NO_SKIPS=1 $(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
 doctor: venv
 	@$(BIN)/dockyard doctor

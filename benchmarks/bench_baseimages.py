@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from dockyard import baseimages, engine  # noqa: E402
+from dockyard.baseimages import recipes  # noqa: E402
 
 TARGET_COLD_S = 240.0
 TARGET_CACHE_S = 30.0
@@ -39,7 +40,7 @@ def remove_standins(client, images: list[str]) -> list[str]:
             labels = client.api.inspect_image(image)["Config"].get("Labels") or {}
         except Exception:
             continue
-        if labels.get(baseimages.STANDIN_LABEL) == "true":
+        if labels.get(recipes.STANDIN_LABEL) == "true":
             client.api.remove_image(image, force=True)  # force: untag even while a container uses it
             removed.append(image)
     return removed
@@ -48,7 +49,7 @@ def remove_standins(client, images: list[str]) -> list[str]:
 def drop_cached_tarballs(images: list[str]) -> list[Path]:
     dropped = []
     for image in images:
-        recipe = baseimages.recipe_for(image)
+        recipe = recipes.recipe_for(image)
         tarball = baseimages.cached_tarball(recipe) if recipe else None
         if tarball and tarball.exists():
             tarball.unlink()
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="do not stream the build's progress")
     args = parser.parse_args(argv)
 
-    images = args.images or baseimages.course_images()
+    images = args.images or recipes.course_images()
     client = engine.client()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"cache: {baseimages.cache_dir()}   cpus: {os.cpu_count()}   load (1 min) before: {load:.2f}")

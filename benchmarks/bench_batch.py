@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import make_class  # noqa: E402
 
-from dockyard import engine, sandbox  # noqa: E402
+from dockyard import engine  # noqa: E402
+from dockyard.engine import gc  # noqa: E402
 
 
 def engine_cpu_seconds() -> float:
@@ -82,7 +83,7 @@ def main() -> None:
     print(f"--jobs 2: {wall2:7.1f} s wall, {wall2 / count:5.2f} s/submission, grader CPU {cpu2:6.1f} s, engine CPU {engine2:6.1f} s")
     print(f"speed-up: {wall1 / wall2:.2f}x (target >= 1.6x)")
     print(f"peak memory of a grader process (batch, or one rubric run): {peak_mb:.0f} MB (target < 200 MB)")
-    print(f"labelled resources left: {sandbox.leftovers()} (target: all 0)")
+    print(f"labelled resources left: {gc.leftovers()} (target: all 0)")
     print(f"dangling images added: {dangling_images() - dangling_before} (target: 0)")
     shutil.rmtree(work, ignore_errors=True)  # the synthetic class and its gradebooks
 

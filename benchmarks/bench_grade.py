@@ -30,7 +30,7 @@ LABEL = "dockyard.run=bench-raw"
 
 
 def prepare(exercise_id: str, folder: Path, destination: Path) -> Path:
-    from dockyard import exercises
+    from dockyard.course import exercises
 
     exercise = exercises.load(exercise_id)
     if (folder / "Dockerfile").is_file() and exercise.folder.resolve() != folder.resolve() and \

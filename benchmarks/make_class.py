@@ -13,7 +13,7 @@ import itertools
 import shutil
 from pathlib import Path
 
-from dockyard import exercises
+from dockyard.course import exercises
 
 ROOT = Path(__file__).resolve().parents[1]
 EXERCISES = ("01-first-image", "03-dockerignore")

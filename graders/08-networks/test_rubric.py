@@ -13,7 +13,7 @@ EXPECTED_ITEMS = "Items: apples, bread, coffee"
 @pytest.fixture(scope="session")
 def model(submission, sandbox):
     """The compose file as `docker compose config` normalises it (no build, no start)."""
-    from dockyard.compose import config
+    from dockyard.sandbox.compose import config
 
     assert submission.compose_file is not None, "no compose file found: write `compose.yaml`"
     try:

@@ -12,7 +12,7 @@ SETTINGS = ("REDIS_HOST", "REDIS_PORT")
 @pytest.fixture(scope="session")
 def model(submission, sandbox):
     """The compose file as `docker compose config` normalises it (no build, no start)."""
-    from dockyard.compose import config
+    from dockyard.sandbox.compose import config
 
     assert submission.compose_file is not None, "no compose file found: write `compose.yaml`"
     try:

@@ -27,10 +27,16 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard import exercises, sandbox
+from dockyard import __version__, late
 from dockyard import scratch as scratches
-from dockyard.errors import UsageError
+from dockyard.cli import outputs
+from dockyard.course import exercises
+from dockyard.course.points import rubric_points
+from dockyard.engine import gc
+from dockyard.errors import ExitStatus, UsageError
+from dockyard.report import classview, feedback, lms
 from dockyard.report.model import Report
+from dockyard.rubric import child, runner
 
 ARCHIVE_MAX_BYTES = 200 * 2**20  # refuse archives that unpack to more than this
 STATE_FILE = "dockyard-state.json"
@@ -148,8 +154,6 @@ def content_hash_of_file(path: Path) -> str:
 
 
 def rubric_version(exercise: exercises.Exercise) -> str:
-    from dockyard import __version__
-
     digest = hashlib.sha256(__version__.encode())
     for folder in (exercise.grader,):
         for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
@@ -213,8 +217,6 @@ class Results:
         """Every learner's report, the late policy applied (`due`/`policy`, else the exercise's `[late]`)."""
         import dataclasses
 
-        from dockyard import late
-
         due, policy = late_settings(exercise, due, policy)
         reports = {}
         for student, entry in sorted(self.data["results"].items()):
@@ -249,8 +251,6 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
               only: list[str] | None = None, due=None, policy=None) -> BatchSummary:
     """Grade every learner; `progress(event, student, report)` is called as work moves on.
     `only`: regrade just these learners (even if unchanged); everyone else's result stays in the gradebook."""
-    from dockyard.rubric import runner
-
     exercise = exercises.load(exercise_id)
     learners = select(discover(Path(submissions), exercise_id), only)
     out = Path(out)
@@ -263,14 +263,10 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
     summary = BatchSummary()
     used_engines: set[str] = set()
     scratch = Path(tempfile.mkdtemp(prefix=scratches.prefix("batch")))
-    cache_before = {url: sandbox.dangling_images(url) for url in engines}
+    cache_before = {url: gc.dangling_images(url) for url in engines}
     stop = threading.Event()
     notify = progress or (lambda *args: None)
-    from dockyard.rubric.points import rubric_points
-
     max_score = rubric_points(exercise.grader)
-    from dockyard import late
-
     times: dict[str, tuple] = {}
 
     def work(index: int, learner: Learner) -> tuple[Learner, Report, bool]:
@@ -326,9 +322,7 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
         summary.interrupted = True
         for future in futures:
             future.cancel()
-        runner_cancel = getattr(runner, "cancel_all", None)
-        if runner_cancel:
-            runner_cancel()  # kill the gradings in flight; each sweeps its own run
+        runner.cancel_all()  # kill the gradings in flight; each sweeps its own run
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     finally:
@@ -336,12 +330,11 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
         results.note_times(times)
         write_outputs(out, exercise, results, due=due, policy=policy)
         shutil.rmtree(scratch, ignore_errors=True)
-        from dockyard.rubric import child
 
         child.stop_forkserver()
         for url, before in cache_before.items():  # the build cache this class added: a class must not fill the disk
             try:
-                sandbox.prune_build_cache(url, keep=before)
+                gc.prune_build_cache(url, keep=before)
             except Exception:
                 pass  # an engine that went away keeps its cache; `dockyard clean` prunes it later
     summary.engines_used = tuple(sorted(used_engines))
@@ -350,9 +343,14 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
 
 def late_settings(exercise, due=None, policy=None):
     """(due, policy): the command line's, else the exercise's `[late] due = "…", policy = "…"`."""
-    from dockyard import late
+    settings = {}
+    if exercise is not None and (exercise.folder / "exercise.toml").is_file():
+        import tomllib
 
-    settings = (exercise.extra.get("late") or {}) if exercise is not None else {}
+        try:
+            settings = tomllib.loads((exercise.folder / "exercise.toml").read_text()).get("late") or {}
+        except (OSError, tomllib.TOMLDecodeError):
+            settings = {}  # exercises.load has judged the file already
     if due is None and settings.get("due"):
         due = late.parse_time(settings["due"], f"{exercise.id}/exercise.toml [late] due")
     if policy is None and settings.get("policy"):
@@ -362,8 +360,6 @@ def late_settings(exercise, due=None, policy=None):
 
 def write_outputs(out: Path, exercise: exercises.Exercise, results: Results, due=None, policy=None) -> None:
     """gradebook.csv and the feedback files, from dockyard-state.json's reports (the single source)."""
-    from dockyard.report import feedback
-
     entries = results.reports(exercise, due, policy)
     item_ids: list[str] = []
     for report in entries.values():
@@ -382,8 +378,6 @@ def write_outputs(out: Path, exercise: exercises.Exercise, results: Results, due
             writer.writerow([student, report.score, report.max_score, status, *(points.get(i, "") for i in item_ids),
                              note, verdict.get("submitted_at", ""), verdict.get("note", ""),
                              verdict.get("score_before", "")])
-    from dockyard.report import classview
-
     lesson_base = os.path.relpath(exercise.folder.parents[1] / "notebooks", out) + "/"
     try:
         (out / CLASS_FILE).write_text(classview.to_html(exercise.id, entries, lesson_base), encoding="utf-8")
@@ -416,8 +410,6 @@ LMS_FILE = "lms.csv"
 
 def write_lms(out: Path, exercise_id: str, roster: list[dict], fmt: str = "canvas", due=None, policy=None):
     """lms.csv from dockyard-state.json's reports (the single source), keyed by the roster's LMS ids."""
-    from dockyard.report import lms
-
     saved = Results(out, exercise_id, "")
     reports = saved.reports(exercises.load(exercise_id), due, policy)
     export = lms.build(roster, reports, exercise_id, fmt)
@@ -429,14 +421,8 @@ def command(args, env) -> int:
     """`dockyard batch`: a rich progress bar (done / failed / ETA) on stderr, a summary on stdout."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from dockyard.status import ExitStatus
-
-    from dockyard import outputs
-
     exercise = exercises.load(args.exercise)  # unknown exercise: exit 2 before anything starts
     roster = outputs.lms_roster(args)  # a bad roster: exit 2 before anything is graded
-    from dockyard import late
-
     due = late.parse_time(args.due) if getattr(args, "due", None) else None  # bad input: exit 2, one line
     policy = late.parse_policy(args.late) if getattr(args, "late", None) else None
     due, policy = late_settings(exercise, due, policy)

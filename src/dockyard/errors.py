@@ -6,7 +6,17 @@ says what to do about it. The CLI prints both and maps `exit_status` to the code
 
 from __future__ import annotations
 
-from dockyard.status import ExitStatus
+import enum
+
+
+class ExitStatus(enum.IntEnum):
+    """Exit codes: the CLI's contract with scripts, CI and teachers. Every error carries its own."""
+
+    OK = 0  # graded, whatever the score; or the command did what it was asked
+    ERROR = 1  # something went wrong that is not the user's input nor the engine
+    USAGE = 2  # bad arguments, unknown exercise, no such folder
+    ENGINE_UNAVAILABLE = 3  # no Docker engine answers (or compose v2 is missing)
+    INTERRUPTED = 130  # Ctrl-C
 
 
 class DockyardError(Exception):
@@ -73,13 +83,22 @@ class BaseImageUnavailable(DockyardError):
         self.image = image
 
 
-class ContextRefused(DockyardError):
-    """The build context breaks a sandbox rule (too big, symlink out); refused before building."""
+class RefusalKind(enum.Enum):
+    """Which sandbox rule a build context broke: the grader acts on the kind, never on the message's words."""
 
-    def __init__(self, path: str, reason: str):
+    TOO_BIG = "too-big"  # over the exercise's context_max_bytes: graded as an empty folder
+    SYMLINK_OUT = "symlink-out"  # a symlink leading out of the folder: the folder is kept, the link refused
+    GRADER_BASE = "grader-base"  # FROM one of the grader's own images
+
+
+class ContextRefused(DockyardError):
+    """The build context breaks a sandbox rule (`kind`); refused before building. `reason` is the learner's line."""
+
+    def __init__(self, path: str, reason: str, kind: RefusalKind):
         super().__init__(f"build context refused: {reason}", hint=None)
         self.path = path
         self.reason = reason
+        self.kind = kind
 
 
 class BuildFailed(DockyardError):

@@ -20,7 +20,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from dockyard import batch
 from dockyard import scratch as scratches
+from dockyard.course import exercises
+from dockyard.errors import ExitStatus, UsageError
 
 DEFAULT_THRESHOLD = 85.0
 MIN_LINES = 2  # a learner with fewer own lines than this (the starter untouched) is in no pair
@@ -154,9 +157,6 @@ def to_html(exercise_id: str, pairs: list[Pair], threshold: float, learners: int
 
 
 def run(exercise_id: str, submissions: Path, out: Path, threshold: float = DEFAULT_THRESHOLD) -> list[Pair]:
-    from dockyard import batch, exercises
-    from dockyard.errors import UsageError
-
     exercise = exercises.load(exercise_id)
     learners = [learner for learner in batch.discover(Path(submissions), exercise_id) if not learner.missing]
     scratch = Path(tempfile.mkdtemp(prefix=scratches.prefix("similarity")))
@@ -178,9 +178,6 @@ def run(exercise_id: str, submissions: Path, out: Path, threshold: float = DEFAU
 
 
 def command(args, env) -> int:
-    from dockyard.errors import UsageError
-    from dockyard.status import ExitStatus
-
     if not 0 <= args.threshold <= 100:
         raise UsageError(f"--threshold must be between 0 and 100, not {args.threshold:g}")
     pairs = run(args.exercise, Path(args.submissions), Path(args.out), args.threshold)

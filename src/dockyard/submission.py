@@ -8,15 +8,21 @@ The grader adds nothing to the copy but what the rubric's own `prepare.py` adds 
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockyard import build as builds
+import yaml
+
 from dockyard import scratch
-from dockyard.compose import find_compose_file
-from dockyard.errors import ContextRefused
+from dockyard.errors import ContextRefused, RefusalKind
+from dockyard.sandbox.context import check_context, scratch_copy
 from dockyard.static import syntax
+from dockyard.static.dockerfile import DockerfileError, DockerfileProblem, parse_dockerfile
+from dockyard.static.policy import find_compose_file
+from dockyard.text import one_line
 
 MAX_TEXT_BYTES = 1 * 2**20  # a Dockerfile or compose file bigger than this is not a learner's
 
@@ -27,11 +33,13 @@ class Submission:
     original: Path
     exercise_id: str
     dockerfile: object | None = None  # dockyard.static.dockerfile.DockerfileFacts
-    dockerfile_error: str | None = None
+    dockerfile_error: str | None = None  # the learner's line for dockerfile_problem
+    dockerfile_problem: DockerfileError | None = None  # why the Dockerfile could not be read (typed: `.kind`)
     compose_file: Path | None = None
     compose: dict | None = None
     compose_error: str | None = None
-    refused: str | None = None  # the build context broke a sandbox rule (too big, symlink out)
+    refused: str | None = None  # the build context broke a sandbox rule (too big, symlink out): the reason
+    refusal: RefusalKind | None = None  # which rule (None when the folder could not even be read)
     _scratch_root: Path | None = field(default=None, repr=False)
 
     def read(self, name: str) -> str | None:
@@ -57,15 +65,11 @@ class Submission:
         root = self.path.resolve()
         return target if resolved == root or root in resolved.parents else None
 
-    @property
-    def is_empty(self) -> bool:
-        return not any(self.path.iterdir())
-
     def build_blocker(self) -> str | None:
         """Why this folder cannot be built at all (one learner-facing line), or None when it can."""
         if self.refused or not (self.path / "Dockerfile").is_file():
             return self.no_dockerfile_message()  # which says the refusal first
-        if self.dockerfile_error and "not a text file" in self.dockerfile_error:
+        if self.dockerfile_problem is not None and self.dockerfile_problem.kind is DockerfileProblem.NOT_TEXT:
             return self.dockerfile_error
         problems = syntax.classic_builder_problems(self.dockerfile) if self.dockerfile is not None else []
         if problems:
@@ -103,22 +107,22 @@ def load_submission(folder: Path, exercise) -> Submission:
     exercise_id = getattr(exercise, "id", str(exercise))
     limits = getattr(exercise, "limits", None)
     max_bytes = limits.context_max_bytes if limits else 50 * 2**20
-    refused = None
+    refused, refusal = None, None
     try:
-        builds.check_context(folder, max_bytes)
+        check_context(folder, max_bytes)
     except ContextRefused as exc:
-        refused = exc.reason
+        refused, refusal = exc.reason, exc.kind
     except Exception as exc:  # an unreadable .dockerignore and the like: a learner-facing line, not a crash
         refused = f"the folder could not be read: {exc}"
-    if refused and "over" in refused:
+    if refusal is RefusalKind.TOO_BIG:
         # too big to copy usefully: grade an empty copy (every build item fails with the reason)
         empty = _empty_dir()
-        path = Path(builds.scratch_copy(empty))
+        path = Path(scratch_copy(empty))
         shutil.rmtree(empty, ignore_errors=True)
     else:
-        path = builds.scratch_copy(folder)
+        path = scratch_copy(folder)
     submission = Submission(path=path, original=folder.resolve(), exercise_id=exercise_id, refused=refused,
-                            _scratch_root=path.parent)
+                            refusal=refusal, _scratch_root=path.parent)
     if not refused:
         prepare(submission.path, getattr(exercise, "grader", None))
     _parse_dockerfile(submission)
@@ -132,7 +136,6 @@ def prepare(path: Path, grader: Path | None) -> None:
     script = Path(grader) / "prepare.py" if grader else None
     if script is None or not script.is_file():
         return
-    import importlib.util
 
     spec = importlib.util.spec_from_file_location(f"dockyard_prepare_{Path(grader).name.replace('-', '_')}", script)
     module = importlib.util.module_from_spec(spec)
@@ -141,8 +144,6 @@ def prepare(path: Path, grader: Path | None) -> None:
 
 
 def _empty_dir() -> Path:
-    import tempfile
-
     return Path(tempfile.mkdtemp(prefix=scratch.prefix("empty")))
 
 
@@ -152,26 +153,32 @@ def _parse_dockerfile(submission: Submission) -> None:
         return
     raw = dockerfile.read_bytes()[: MAX_TEXT_BYTES + 1]
     if len(raw) > MAX_TEXT_BYTES:
-        submission.dockerfile_error = "the Dockerfile is over 1 MiB: that is not a Dockerfile"
+        _dockerfile_unreadable(submission, "the Dockerfile is over 1 MiB: that is not a Dockerfile",
+                               DockerfileProblem.TOO_BIG)
         return
     if b"\x00" in raw:
-        submission.dockerfile_error = "the Dockerfile is not a text file (it holds binary data)"
+        _dockerfile_unreadable(submission, "the Dockerfile is not a text file (it holds binary data)",
+                               DockerfileProblem.NOT_TEXT)
         return
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        submission.dockerfile_error = f"the Dockerfile is not valid UTF-8 text (byte {exc.start})"
-        return
-    try:
-        from dockyard.static.dockerfile import DockerfileError, parse_dockerfile
-    except ImportError:  # the static checks are not installed: grade without the facts
+        _dockerfile_unreadable(submission, f"the Dockerfile is not valid UTF-8 text (byte {exc.start})",
+                               DockerfileProblem.NOT_UTF8)
         return
     try:
         submission.dockerfile = parse_dockerfile(dockerfile)
     except DockerfileError as exc:
-        submission.dockerfile_error = _one_line(str(exc)) or "the Dockerfile does not parse"
+        submission.dockerfile_problem = exc
+        submission.dockerfile_error = one_line(str(exc)) or "the Dockerfile does not parse"
     except Exception as exc:  # the parser choked: still the learner's file, not our crash
-        submission.dockerfile_error = f"the Dockerfile does not parse: {_one_line(str(exc))}"
+        _dockerfile_unreadable(submission, f"the Dockerfile does not parse: {one_line(str(exc))}",
+                               DockerfileProblem.INVALID)
+
+
+def _dockerfile_unreadable(submission: Submission, message: str, kind: DockerfileProblem) -> None:
+    submission.dockerfile_problem = DockerfileError(message, kind=kind)
+    submission.dockerfile_error = message
 
 
 def _parse_compose(submission: Submission) -> None:
@@ -179,7 +186,6 @@ def _parse_compose(submission: Submission) -> None:
     if compose_file is None or submission._inside(compose_file.name) is None:
         return
     submission.compose_file = compose_file
-    import yaml
 
     try:
         raw = compose_file.read_bytes()[:MAX_TEXT_BYTES]
@@ -187,7 +193,7 @@ def _parse_compose(submission: Submission) -> None:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{compose_file.name}:{mark.line + 1}" if mark is not None else compose_file.name
-        problem = getattr(exc, "problem", None) or _one_line(str(exc))
+        problem = getattr(exc, "problem", None) or one_line(str(exc))
         submission.compose_error = f"{where}: YAML error: {problem}"
         return
     if not isinstance(data, dict):
@@ -195,6 +201,3 @@ def _parse_compose(submission: Submission) -> None:
         return
     submission.compose = data
 
-
-def _one_line(text: str, limit: int = 300) -> str:
-    return " ".join(text.split())[:limit]

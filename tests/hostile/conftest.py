@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from dockyard.engine.labels import KINDS
+from tests.helpers import docker_client, no_build_cache_left, no_leaks, test_base_image  # noqa: F401
+
 FIGURES: dict = {"cases": 0, "contained": 0, "leaked": {}}
 
 
 def pytest_terminal_summary(terminalreporter):
     if not FIGURES["cases"]:
         return
-    from dockyard import sandbox
-
-    leaked = {kind: FIGURES["leaked"].get(kind, 0) for kind in sandbox.KINDS}
+    leaked = {kind: FIGURES["leaked"].get(kind, 0) for kind in KINDS}
     terminalreporter.write_sep("-", "hostile suite")
     terminalreporter.write_line(
         f"{FIGURES['cases']} cases, {FIGURES['contained']} contained; leaked: "

@@ -15,11 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from dockyard import batch, exercises, sandbox
+from dockyard import batch
+from dockyard.course import exercises
+from dockyard.engine import gc
+from dockyard.engine.labels import KINDS
 from dockyard.rubric import runner
 from tests.engines import ExtraEngine, load_image
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 DOCKYARD = [sys.executable, "-m", "dockyard"]
 
 
@@ -72,7 +75,7 @@ def test_engine_restart_mid_grading_ends_in_error_and_clean_leaves_nothing(secon
     cleaned = subprocess.run([*DOCKYARD, "clean", "--all", "--engine", second_engine.url],
                              capture_output=True, text=True, timeout=120)
     assert cleaned.returncode == 0, cleaned.stderr
-    assert sandbox.leftovers(second_engine.url) == dict.fromkeys(sandbox.KINDS, 0)
+    assert gc.leftovers(second_engine.url) == dict.fromkeys(KINDS, 0)
 
 
 def test_batch_marks_an_engine_failure_for_retry(second_engine, tmp_path):
@@ -84,7 +87,7 @@ def test_batch_marks_an_engine_failure_for_retry(second_engine, tmp_path):
     assert summary.retry == 1 and summary.graded == 0
     gradebook = (tmp_path / "out" / "gradebook.csv").read_text().splitlines()
     assert gradebook[1].startswith("ada,") and ",retry" in gradebook[1], gradebook
-    sandbox.sweep(second_engine.url, everything=True)
+    gc.sweep(second_engine.url, everything=True)
 
 
 def test_nearly_full_disk_is_refused_before_building(docker_client, tmp_path):

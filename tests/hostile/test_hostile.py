@@ -10,40 +10,29 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime
-import os
 import socket
-import subprocess
 import time
 import tomllib
 from pathlib import Path
 
 import pytest
 
-from dockyard import engine, exercises, sandbox
+from dockyard import engine
+from dockyard.engine import gc
+from dockyard.engine.labels import EXERCISE_LABEL, KINDS
 from dockyard.rubric import runner
+from tests.helpers import engine_responds_quickly, materialize
 from tests.hostile.conftest import FIGURES
 
-ROOT = Path(__file__).resolve().parents[2]
 CASES = sorted(p for p in (Path(__file__).parent / "cases").iterdir() if (p / "expect.toml").is_file())
 HONEST = "01-first-image"
-
-
-def materialize(exercise_id: str, overlay: Path | None, destination: Path) -> Path:
-    exercise = exercises.load(exercise_id, ROOT)
-    return exercises.materialize(exercise, exercise.solution, destination, *([overlay] if overlay else []))
-
-
-def engine_responds_quickly(limit_s: float = 5.0) -> bool:
-    started = time.monotonic()
-    subprocess.run(["docker", "ps", "-q"], capture_output=True, timeout=60)
-    return time.monotonic() - started < limit_s
 
 
 def containers_created_since(since: datetime.datetime, exercise_id: str) -> int:
     client = engine.client()
     events = client.events(since=since, until=datetime.datetime.now(datetime.timezone.utc), decode=True,
                            filters={"type": "container", "event": "create",
-                                    "label": f"{sandbox.EXERCISE_LABEL}={exercise_id}"})
+                                    "label": f"{EXERCISE_LABEL}={exercise_id}"})
     return sum(1 for _ in events)
 
 
@@ -104,7 +93,7 @@ def test_hostile_case(case, tmp_path, honest_folder, monkeypatch):
     assert responsive, "the engine stopped answering quickly during the case"
     assert honest_report.status == "graded" and honest_report.score == honest_report.max_score, \
         everything_said(honest_report)
-    left = sandbox.leftovers(run_ids=[report.run_id, honest_report.run_id])
+    left = gc.leftovers(run_ids=[report.run_id, honest_report.run_id])
     FIGURES["leaked"] = {kind: FIGURES["leaked"].get(kind, 0) + count for kind, count in left.items()}
-    assert left == dict.fromkeys(sandbox.KINDS, 0), f"left behind: {left}"
+    assert left == dict.fromkeys(KINDS, 0), f"left behind: {left}"
     FIGURES["contained"] += 1

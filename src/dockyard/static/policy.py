@@ -341,6 +341,17 @@ def _is_named_volume(source: str) -> bool:
     return bool(re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", source)) and not source.startswith(".")
 
 
+COMPOSE_FILE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+
+
+def find_compose_file(folder: Path) -> Path | None:
+    """The project's compose file, by the names `docker compose` looks for, in its order."""
+    for name in COMPOSE_FILE_NAMES:
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
 def load_nodes(path: Path, name: str | None = None) -> Node | None:
     """The YAML node tree of a compose file; ComposeError (file:line) when it is not YAML."""
     try:
@@ -391,18 +402,7 @@ def enforce(path, root=None) -> None:
     raise error
 
 
-# ---- `docker compose config`, with file:line --------------------------------------------------
-def validate(path, engine_url: str | None = None) -> dict:
-    """`docker compose config` on the file: the normalised model, or a ComposeError naming file and line."""
-    from dockyard import compose
-
-    path = Path(path)
-    try:
-        return compose.config(path.parent, [path], engine_url)
-    except ComposeError as exc:
-        raise ComposeError(exc.argv, exc.returncode, exc.stderr, message=explain_config_error(exc.stderr, path)) from None
-
-
+# ---- `docker compose config`'s errors, with file:line (the call itself is sandbox.compose.validate) ----------
 def explain_config_error(stderr: str, path) -> str:
     """Compose's stderr → "compose.yaml:4: …". YAML errors are located by PyYAML (compose's own line
     numbers are often off); schema errors (`services.api.ports must be a list`) by walking the node tree."""

@@ -1,0 +1,146 @@
+"""`dockyard`: parse → program(args, env) → ExitStatus. All error handling lives in `main`.
+
+Heavy modules (docker, pytest, rich) are imported inside the commands that use them so
+that `dockyard --help` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from dockyard.errors import DockyardError, ExitStatus
+
+
+@dataclass
+class Environment:
+    """Streams and terminal facts, swappable in tests (the httpie pattern)."""
+
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    colour: bool = field(default_factory=lambda: sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+
+    def console(self, stderr: bool = False):
+        from rich.console import Console
+
+        return Console(file=self.stderr if stderr else self.stdout, force_terminal=self.colour if self.colour else None,
+                       no_color=not self.colour, highlight=False, soft_wrap=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dockyard",
+        description="Learn Docker by doing: check your exercises, grade a class, keep the engine tidy.",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--engine", metavar="URL", action="append",
+                        help="Docker engine URL (default: DOCKER_HOST or the local socket); "
+                             "`batch` takes it more than once to spread a class over engines")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add = lambda name, help: commands.add_parser(name, help=help, description=help, parents=[common])  # noqa: E731
+
+    add("doctor", "is everything the course needs ready?")
+    images = add("images", "make sure every base image the course uses is present")
+    images.add_argument("--force", action="store_true", help="rebuild the offline stand-ins even if present")
+    clean = add("clean","remove what dead gradings and notebooks left behind")
+    clean.add_argument("--all", action="store_true", help="remove everything dockyard ever made (stand-in base images stay)")
+
+    add("list", "the exercises, with concept and points")
+    check = add("check", "check your exercise and see what to fix")
+    check.add_argument("exercise", help="exercise id, e.g. 01-first-image")
+    check.add_argument("folder", nargs="?", help="your folder (default: exercises/<id>)")
+    check.add_argument("--runtime", help="container runtime for your containers, e.g. runsc")
+    grade = add("grade", "grade a submission (machine-readable outputs)")
+    grade.add_argument("exercise")
+    grade.add_argument("folder")
+    grade.add_argument("--json", action="store_true", help="print only the JSON report on stdout")
+    grade.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
+    grade.add_argument("--junit-flavour", choices=("standard", "codegrade"), default="standard",
+                       help="JUnit layout for --junit: standard (points as properties) or codegrade (points as weight)")
+    grade.add_argument("--codegrade", metavar="FILE", help="also write JUnit XML as CodeGrade's parser reads it")
+    grade.add_argument("--gradescope", metavar="FILE", help="also write Gradescope's results.json")
+    grade.add_argument("--visibility", metavar="[ITEM=]WHEN", action="append", default=[],
+                       help="Gradescope visibility, for every test or one rubric item (repeatable): "
+                            "visible, hidden, after_due_date, after_published")
+    grade.add_argument("--submission-metadata", metavar="FILE",
+                       help="Gradescope's submission_metadata.json: lateness goes into the results "
+                            "(default: /autograder/submission_metadata.json when it exists)")
+    grade.add_argument("--prairielearn", metavar="FILE",
+                       help="also write PrairieLearn's results.json (score 0-1; gradable false when grading "
+                            "could not run); the grading budget defaults to 540 s")
+    grade.add_argument("--classroom", metavar="FILE",
+                       help="append GitHub Classroom's result=<base64> step output to FILE (pass \"$GITHUB_OUTPUT\")")
+    grade.add_argument("--deadline", metavar="SECONDS", type=float,
+                       help="stop grading after this long (default: from the exercise's limits; 540 with --prairielearn)")
+    grade.add_argument("--runtime", help="container runtime for learner containers, e.g. runsc")
+
+    batch = add("batch", "grade a whole class in parallel")
+    batch.add_argument("exercise")
+    batch.add_argument("submissions", help="folder of learners' folders, .zip or .tar.gz files, or nbgrader's submitted/")
+    batch.add_argument("--jobs", type=int, default=None, help="gradings at once (default: number of cores)")
+    batch.add_argument("--out", default="gradebook", help="output folder (default: ./gradebook)")
+    batch.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
+    batch.add_argument("--only", metavar="STUDENT", action="append", default=None,
+                       help="regrade just this learner (repeatable), even if unchanged; the gradebook is updated "
+                            "in place and everyone else's result is kept")
+    batch.add_argument("--due", metavar="WHEN",
+                       help="due date and time, ISO 8601 (e.g. 2026-12-01T23:59; UTC unless a zone is given); "
+                            "default: the exercise's [late] due, or Gradescope's due_date")
+    batch.add_argument("--late", metavar="POLICY",
+                       help='late penalty, e.g. "10%%/day, max 3 days" (every started day costs 10%%; later than '
+                            "3 days: no credit); submission times from nbgrader's timestamp.txt, Gradescope's "
+                            "submission_metadata.json, else the files' times")
+    batch.add_argument("--roster", metavar="CSV",
+                       help="roster mapping each submission to the LMS's student ids: writes <out>/lms.csv")
+    batch.add_argument("--export", choices=("canvas", "moodle"), default=None,
+                       help="columns of lms.csv, with --roster (default: canvas)")
+    similarity = add("similarity", "flag pairs of learners whose Dockerfiles and compose files look alike "
+                                   "(for a person to read; it never grades)")
+    similarity.add_argument("exercise")
+    similarity.add_argument("submissions", help="the same folder `batch` takes")
+    similarity.add_argument("--out", default="similarity.html", help="the HTML table (default: ./similarity.html)")
+    similarity.add_argument("--threshold", type=float, default=85.0,
+                            help="lowest similarity (0-100) of a pair to list (default: 85)")
+    return parser
+
+
+def program(args: argparse.Namespace, env: Environment) -> ExitStatus:
+    from dockyard.cli import commands
+
+    handler = getattr(commands, "cmd_" + args.command.replace("-", "_"))
+    return handler(args, env)
+
+
+def _sigterm_as_interrupt(signum, frame):  # so `finally` blocks (sandbox cleanup) run on SIGTERM too
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
+    env = env or Environment()
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    try:
+        return int(program(args, env))
+    except DockyardError as error:
+        print(f"dockyard: {error.one_line()}", file=env.stderr)
+        return int(error.exit_status)
+    except KeyboardInterrupt:
+        print("dockyard: interrupted; everything this run made was removed", file=env.stderr)
+        return int(ExitStatus.INTERRUPTED)
+    except BrokenPipeError:
+        return int(ExitStatus.OK)
+    except Exception as error:  # a bug of ours: one line for the user, the traceback on request
+        if os.environ.get("DOCKYARD_DEBUG"):
+            raise
+        first = str(error).splitlines()[0][:200] if str(error) else ""
+        print(f"dockyard: internal error: {type(error).__name__}: {first} (set DOCKYARD_DEBUG=1 for details)",
+              file=env.stderr)
+        return int(ExitStatus.ERROR)

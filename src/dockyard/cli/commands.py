@@ -1,0 +1,136 @@
+"""One function per CLI command: `cmd_<name>(args, env) -> ExitStatus`. Errors propagate to cli.main."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dockyard import baseimages, batch, engine, scratch, similarity
+from dockyard.cli import outputs
+from dockyard.course import exercises
+from dockyard.course.points import rubric_points
+from dockyard.engine import doctor, gc
+from dockyard.errors import EngineUnavailable, ExitStatus, UsageError
+from dockyard.report import terminal
+from dockyard.report.model import Report
+from dockyard.rubric import runner
+
+
+def engine_url(args) -> str | None:
+    return args.engine[0] if getattr(args, "engine", None) else None
+
+
+def cmd_doctor(args, env) -> ExitStatus:
+    console = env.console()
+    findings = doctor.doctor(engine_url(args))
+    for finding in findings:
+        mark = "[green]✓[/]" if finding.ok else ("[red]✗[/]" if finding.required else "[yellow]![/]")
+        console.print(f"{mark} {finding.name}: {finding.detail}")
+        if not finding.ok and finding.fix:
+            console.print(f"    → {finding.fix}")
+    blocking = [finding for finding in findings if finding.required and not finding.ok]
+    if any(finding.name == "engine" for finding in blocking):
+        return ExitStatus.ENGINE_UNAVAILABLE
+    return ExitStatus.ERROR if blocking else ExitStatus.OK
+
+
+def cmd_images(args, env) -> ExitStatus:
+    from rich.table import Table  # lazy: rich is heavy for `dockyard --help`
+
+    console = env.console(stderr=False)
+    client = engine.client(engine_url(args))
+    with console.status("checking base images…") as status:
+        def progress(image: str, message: str) -> None:
+            status.update(f"{image}: {message}")
+
+        results = baseimages.ensure(client, progress=progress, force=args.force)
+    table = Table("image", "action", "seconds", title="Base images")
+    for result in results:
+        table.add_row(result.image, result.action, f"{result.seconds:.1f}")
+    console.print(table)
+    return ExitStatus.OK
+
+
+def cmd_clean(args, env) -> ExitStatus:
+    removed = gc.sweep(engine_url(args), everything=args.all)
+    cache = gc.prune_build_cache(engine_url(args))
+    folders = scratch.sweep()
+    left = gc.leftovers(engine_url(args))
+    summary = ", ".join(f"{count} {kind}(s)" for kind, count in removed.items())
+    print(f"removed {summary}, {cache} cached build step(s), and {folders} scratch folder(s) of gone gradings",
+          file=env.stdout)
+    if any(left.values()) and args.all:
+        print("still present: " + ", ".join(f"{n} {k}(s)" for k, n in left.items() if n), file=env.stderr)
+        return ExitStatus.ERROR
+    return ExitStatus.OK
+
+
+# -- exercises and grading ------------------------------------------------------------------------
+def cmd_list(args, env) -> ExitStatus:
+    all_exercises = exercises.all_exercises()
+    if not env.colour:
+        for exercise in all_exercises:
+            print(f"{exercise.id}\t{rubric_points(exercise.grader):g} points\t{exercise.concept}", file=env.stdout)
+        return ExitStatus.OK
+    from rich.table import Table  # lazy: rich is heavy for `dockyard --help`
+
+    table = Table("exercise", "concept", "points", title="Exercises")
+    for exercise in all_exercises:
+        table.add_row(f"[bold cyan]{exercise.id}[/]", exercise.concept, f"{rubric_points(exercise.grader):g}")
+    env.console().print(table)
+    return ExitStatus.OK
+
+
+def _grade(args, env, progress, timeout_s: float | None = None):
+    folder = args.folder or str(exercises.load(args.exercise).folder)
+    if not Path(folder).is_dir():
+        exercises.load(args.exercise)  # an unknown exercise is the better message
+        raise UsageError(f"no such folder: {folder}")
+    return runner.grade(args.exercise, folder, engine_url=engine_url(args), runtime=getattr(args, "runtime", None),
+                        progress=progress, timeout_s=timeout_s)
+
+
+def _exit_for(report) -> ExitStatus:
+    if report.status == "graded":
+        return ExitStatus.OK
+    return ExitStatus.ENGINE_UNAVAILABLE if report.retry else ExitStatus.ERROR
+
+
+def cmd_check(args, env) -> ExitStatus:
+    """For learners: a spinner while building, then the colourful table with a hint on each failing item."""
+    console = env.console()
+    with console.status(f"checking {args.exercise}…", spinner="dots") as status:
+        report = _grade(args, env, progress=lambda message: status.update(f"{args.exercise}: {message}…"))
+    terminal.render(report, console, hints=True)
+    return _exit_for(report)
+
+
+def cmd_grade(args, env) -> ExitStatus:
+    """Machine-readable: with --json, stdout holds only the JSON; progress goes to stderr. Every platform
+    output flag is checked before grading starts (exit 2 on a bad one)."""
+    exercise = exercises.load(args.exercise)  # unknown exercise: exit 2 before the flags are judged
+    plan = outputs.grade_outputs(args, outputs.rubric_item_ids(exercise.grader))
+
+    def progress(message: str) -> None:  # stderr only, and only for a person watching
+        print(f"… {message}", file=env.stderr, flush=True)
+
+    try:
+        report = _grade(args, env, progress=progress if env.stderr.isatty() else None, timeout_s=plan.deadline_s)
+    except EngineUnavailable as error:  # the platform still gets its file: ungradable, not a zero (then exit 3)
+        plan.write(Report.failed(args.exercise, error.one_line(), retry=True), max_points=rubric_points(exercise.grader))
+        raise
+    plan.write(report, max_points=rubric_points(exercise.grader))
+    if args.json:
+        print(report.to_json(), file=env.stdout)
+    else:
+        terminal.render(report, env.console(), hints=True)
+    if report.status == "error":
+        print(f"dockyard: could not grade: {report.error}", file=env.stderr)
+    return _exit_for(report)
+
+
+def cmd_batch(args, env) -> ExitStatus:
+    return batch.command(args, env)
+
+
+def cmd_similarity(args, env) -> ExitStatus:
+    return similarity.command(args, env)

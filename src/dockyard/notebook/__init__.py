@@ -1,0 +1,406 @@
+"""Small helpers every course notebook imports: `from dockyard import notebook as nb`.
+
+Everything a notebook creates carries three labels (see `labels`): `dockyard.run=notebook-<name>`
+(so the notebook's last cell, `cleanup`, finds it), `dockyard.exercise=<name>`, and
+`dockyard.owner=<host>:<kernel pid>` (so `dockyard clean` sweeps it once the kernel is gone).
+
+ipywidgets and matplotlib are imported only inside the helpers that draw, so this module
+imports cheaply (and in tests without a front end).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from dockyard import engine
+from dockyard.course import exercises
+from dockyard.engine import gc
+from dockyard.engine.labels import EXERCISE_LABEL, OWNER_LABEL, RUN_LABEL, owner_label
+from dockyard.sandbox.build import BuildResult, build_image
+
+SOLUTIONS_ENV = "DOCKYARD_SOLUTIONS"  # "1": exercise cells lay the reference solution over a temp copy
+AUTOCHECK_ENV = "DOCKYARD_AUTOCHECK"  # "1": Check widgets grade at once (headless runs), no click needed
+
+_scratch_dirs: dict[str, list[Path]] = {}
+_built_layers: dict[str, list[str]] = {}
+
+
+# -- identity -----------------------------------------------------------------------------
+def run_id(notebook: str) -> str:
+    return f"notebook-{notebook}"
+
+
+def labels(notebook: str) -> dict[str, str]:
+    """The labels for everything `notebook` creates (pass to the SDK's `labels=`)."""
+    return {RUN_LABEL: run_id(notebook), EXERCISE_LABEL: notebook, OWNER_LABEL: owner_label()}
+
+
+def label_flags(notebook: str) -> str:
+    """The same labels as `docker` CLI flags: `--label k=v --label …` (for `run("docker run {flags} …")`)."""
+    return " ".join(f"--label {shlex.quote(f'{key}={value}')}" for key, value in labels(notebook).items())
+
+
+def network(notebook: str) -> str:
+    """The notebook's own labelled bridge network (created once). Containers run on it, not on the default
+    bridge: it is removed with everything else by `cleanup`, and it gives containers name resolution."""
+    name = f"dockyard-nb-{notebook}"
+    docker_client = client()
+    if not docker_client.networks.list(names=[name]):
+        docker_client.networks.create(name, driver="bridge", labels=labels(notebook), check_duplicate=True)
+    return name
+
+
+def docker_run(notebook: str) -> str:
+    """`docker run` with the notebook's labels and network: use as `run(f"{DOCKER_RUN} -d image …")`."""
+    return f"docker run {label_flags(notebook)} --network {network(notebook)}"
+
+
+def client():
+    """The connected Docker SDK client (one per kernel)."""
+    return engine.client()
+
+
+def course_root() -> Path:
+    return exercises.course_root()
+
+
+def solutions_mode() -> bool:
+    return os.environ.get(SOLUTIONS_ENV, "") not in ("", "0", "false", "no")
+
+
+# -- the docker CLI -----------------------------------------------------------------------
+class CommandFailed(RuntimeError):
+    pass
+
+
+class Result(subprocess.CompletedProcess):
+    """A finished command; shows nothing as a cell's value (`run` already printed its output)."""
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
+class Removed(dict):
+    """What `cleanup` removed, by kind; shows nothing as a cell's value (`cleanup` already printed it)."""
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
+def run(cmd: str | list[str], timeout: float = 120, check: bool = True, quiet: bool = False,
+        env: dict | None = None, cwd: str | Path | None = None, show: bool = True) -> subprocess.CompletedProcess:
+    """Run a command (usually `docker …`), print what it printed, and return the result.
+
+    `check=True` raises when it fails, so a broken step stops the notebook where it broke.
+    `quiet=True` prints nothing (read `.stdout` yourself). Output is text; stderr follows stdout.
+    """
+    argv = shlex.split(cmd) if isinstance(cmd, str) else list(cmd)
+    if show and not quiet:
+        print("$ " + " ".join(shlex.quote(a) if " " in a else a for a in argv))
+    full_env = dict(os.environ, **(env or {}))
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=full_env,
+                              cwd=str(cwd) if cwd else None)
+    except subprocess.TimeoutExpired as exc:
+        out = (exc.stdout or b"")
+        out = out.decode(errors="replace") if isinstance(out, bytes) else out
+        if not quiet:
+            print(out)
+        raise CommandFailed(f"`{' '.join(argv)}` took longer than {timeout:.0f} s and was stopped") from None
+    if not quiet:
+        if done.stdout:
+            print(done.stdout.rstrip("\n"))
+        if done.stderr:
+            print(done.stderr.rstrip("\n"))
+    if check and done.returncode != 0:
+        raise CommandFailed(f"`{' '.join(argv)}` exited with {done.returncode}: "
+                            f"{(done.stderr or done.stdout).strip()[-500:]}")
+    return Result(done.args, done.returncode, done.stdout, done.stderr)
+
+
+def buildkit(cmd: str, **kwargs) -> subprocess.CompletedProcess:
+    """`docker build …` with BuildKit: Debian's 20.10 client talks to the engine's built-in BuildKit (no buildx)."""
+    binary = engine.buildkit_cli() or "docker"
+    argv = shlex.split(cmd)
+    if argv and argv[0] == "docker":
+        argv[0] = binary
+    return run(argv, env={"DOCKER_BUILDKIT": "1", **kwargs.pop("env", {})}, **kwargs)
+
+
+# -- files and scratch folders ---------------------------------------------------------------
+def scratch(notebook: str, what: str = "work") -> Path:
+    """A fresh temporary folder, removed by `cleanup(notebook)`."""
+    path = Path(tempfile.mkdtemp(prefix=f"dockyard-{notebook}-{what}-"))
+    _scratch_dirs.setdefault(notebook, []).append(path)
+    return path
+
+
+def write_files(folder: str | Path, files: dict[str, str], show: bool = True) -> Path:
+    """Write `{relative name: text}` into `folder` (created), and list what was written."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    if show:
+        print(f"wrote {', '.join(files)} in {folder}")
+    return folder
+
+
+def show_file(path: str | Path, title: str | None = None) -> None:
+    path = Path(path)
+    print(f"── {title or path.name} " + "─" * max(0, 60 - len(title or path.name)))
+    print(path.read_text() if path.exists() else "(missing)")
+
+
+# -- images -------------------------------------------------------------------------------------
+def build(notebook: str, context: str | Path, tag: str, *, dockerfile: str = "Dockerfile",
+          buildargs: dict | None = None, target: str | None = None, show: bool = True,
+          timeout_s: float = 300):
+    """Build `context` with the classic builder, labelled for `notebook`; print the steps (and which were cached).
+
+    Returns `dockyard.sandbox.build.BuildResult` (`.steps`, `.cached_steps()`, `.duration_s`, `.image_id`).
+    """
+    result = build_image(client(), Path(context), tag=tag, labels=labels(notebook), dockerfile=dockerfile,
+                         buildargs=buildargs, target=target, timeout_s=timeout_s)
+    _built_layers.setdefault(notebook, []).extend(result.layer_ids)
+    result = _Built(result.image_id, result.tag, result.steps, result.log_tail, result.duration_s, result.layer_ids)
+    if show:
+        for step in result.steps:
+            print(f"  step {step.number:>2}  {'CACHED ' if step.cached else '       '} {step.instruction}")
+        print(f"built {tag} in {result.duration_s:.1f} s ({len(result.cached_steps())}/{len(result.steps)} steps from cache)")
+    return result
+
+
+def _built_class():
+    class Built(BuildResult):
+        """A BuildResult that shows nothing as a cell's value (`build` already printed the steps)."""
+
+        def _ipython_display_(self) -> None:
+            pass
+
+    return Built
+
+
+def _Built(*args):
+    global _BUILT
+    if _BUILT is None:
+        _BUILT = _built_class()
+    return _BUILT(*args)
+
+
+_BUILT = None
+
+
+def layers(image: str) -> list[tuple[str, int]]:
+    """(instruction, bytes) for each history entry of `image`, oldest first."""
+    entries = client().api.history(image)
+    rows = []
+    for entry in reversed(entries):
+        created_by = entry.get("CreatedBy", "") or ""
+        rows.append((_short_instruction(created_by), int(entry.get("Size", 0) or 0)))
+    return rows
+
+
+def _short_instruction(created_by: str) -> str:
+    text = created_by.replace("/bin/sh -c #(nop) ", "").replace("/bin/sh -c ", "RUN ").strip()
+    text = " ".join(text.split())
+    return text
+
+
+def human(size: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if abs(size) < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
+
+
+def show_layers(image: str, title: str | None = None, max_label: int = 48, skip_empty: bool = False) -> None:
+    """A horizontal bar chart of the layer sizes of `image` (from `docker history`), oldest at the top."""
+    import matplotlib.pyplot as plt
+
+    rows = layers(image)
+    if skip_empty:
+        rows = [row for row in rows if row[1] > 0]
+    names = [(name[: max_label - 1] + "…") if len(name) > max_label else name for name, _ in rows]
+    sizes = [size / 1e6 for _, size in rows]
+    fig, ax = plt.subplots(figsize=(9, 0.35 * len(rows) + 1.2))
+    bars = ax.barh(range(len(rows)), sizes, color=["#2496ed" if s > 0 else "#c8d3dc" for s in sizes])
+    ax.set_yticks(range(len(rows)), names, fontsize=8, family="monospace")
+    ax.invert_yaxis()
+    ax.set_xlabel("MB added by the layer")
+    ax.set_title(title or f"{image}: {len(rows)} history entries, {human(sum(s for _, s in rows))} in all")
+    for bar, size in zip(bars, sizes):
+        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {size:.1f}" if size >= 0.05 else " 0",
+                va="center", fontsize=7)
+    fig.tight_layout()
+    plt.show()
+
+
+def compare_sizes(images: dict[str, str], title: str = "Image sizes"):
+    """Bar chart of total image sizes: `{label: image}`."""
+    import matplotlib.pyplot as plt
+
+    sizes = {label: client().images.get(image).attrs["Size"] / 1e6 for label, image in images.items()}
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(sizes) + 1.2))
+    bars = ax.barh(list(sizes), list(sizes.values()), color="#2496ed")
+    ax.invert_yaxis()
+    ax.set_xlabel("MB")
+    ax.set_title(title)
+    for bar, size in zip(bars, sizes.values()):
+        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {size:.0f} MB", va="center", fontsize=8)
+    fig.tight_layout()
+    plt.show()
+    return sizes
+
+
+# -- containers ------------------------------------------------------------------------------
+def host_port(container, container_port: int = 8000) -> int:
+    """The 127.0.0.1 port the engine chose for `container_port` (published with `-p 127.0.0.1::PORT`)."""
+    container.reload()
+    bindings = (container.attrs["NetworkSettings"]["Ports"] or {}).get(f"{container_port}/tcp") or []
+    for binding in bindings:
+        if binding.get("HostIp") in ("127.0.0.1", ""):
+            return int(binding["HostPort"])
+    raise RuntimeError(f"port {container_port} is not published on 127.0.0.1")
+
+
+class Body(str):
+    """A response body; shows nothing as a cell's value (`http_get` already printed it)."""
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
+def http_get(url: str, timeout_s: float = 20, show: bool = True) -> str:
+    """GET a URL on 127.0.0.1, retrying while the app starts; returns (and prints) the body."""
+    if not url.startswith(("http://127.0.0.1", "http://localhost")):
+        raise ValueError("the course only talks to containers through ports published on 127.0.0.1")
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=3) as response:
+                body = response.read().decode(errors="replace")
+                if show:
+                    print(f"GET {url} → {response.status}: {body.strip()[:300]}")
+                return Body(body)
+        except urllib.error.HTTPError as exc:
+            body = exc.read().decode(errors="replace")
+            if show:
+                print(f"GET {url} → {exc.code}: {body.strip()[:300]}")
+            return Body(body)
+        except (urllib.error.URLError, ConnectionError, OSError) as exc:
+            last = exc
+            time.sleep(0.3)
+    raise RuntimeError(f"nothing answered at {url} within {timeout_s:.0f} s ({last})")
+
+
+# -- exercises ----------------------------------------------------------------------------------
+def exercise_folder(exercise_id: str, notebook: str | None = None, show: bool = True) -> Path:
+    """The folder the Check grades: the learner's `exercises/<id>/`, or (DOCKYARD_SOLUTIONS=1) the reference
+    solution laid over a temporary copy of it. Prints the task's files so the learner sees what to edit."""
+    exercise = exercises.load(exercise_id)
+    if solutions_mode():
+        destination = scratch(notebook or exercise_id, "solution") / exercise_id
+        folder = exercises.materialize(exercise, exercise.solution, destination)
+        note = "DOCKYARD_SOLUTIONS=1: the reference solution, in a temporary copy"
+    else:
+        folder = exercise.folder
+        note = "your folder: edit the files here (in JupyterLab's file browser, or any editor)"
+    if show:
+        print(f"{exercise.id}: {exercise.title}\n{note}\n  {folder}")
+        for name in exercise.learner_files:
+            path = folder / name
+            print()
+            show_file(path, f"{name} (you write this)")
+    return folder
+
+
+def open_in_lab(path: str | Path) -> None:
+    """Offer a link that opens a file in JupyterLab (relative to the notebooks/ folder)."""
+    from IPython.display import Markdown, display
+
+    path = Path(path).resolve()
+    try:
+        relative = os.path.relpath(path, Path.cwd())
+    except ValueError:
+        relative = str(path)
+    display(Markdown(f"Open [{path.name}]({relative}) in the editor"))
+
+
+def check(exercise_id: str, folder: str | Path):
+    """The Check widget (a button that grades `folder` and shows the rubric)."""
+    from dockyard.notebook.widgets import check_widget
+
+    return check_widget(exercise_id, folder)
+
+
+# -- quiz -----------------------------------------------------------------------------------------
+def quiz(question: str, options: list[str], answer: int | str, explanation: str):
+    """A multiple-choice question with instant feedback. `answer` is the right option (its index or text)."""
+    from dockyard.notebook.widgets import quiz_widget
+
+    return quiz_widget(question, options, answer, explanation)
+
+
+# -- cleanup -------------------------------------------------------------------------------------
+def cleanup(notebook: str, quiet: bool = False) -> Removed:
+    """Remove every container, network, volume and image labelled for `notebook`, and its scratch folders."""
+    docker_client = client()
+    flt = {"label": f"{RUN_LABEL}={run_id(notebook)}"}
+    removed = Removed(container=[], network=[], volume=[], image=[])
+    for container in docker_client.containers.list(all=True, filters=flt):
+        try:
+            container.remove(force=True, v=True)
+            removed["container"].append(container.name)
+        except Exception as exc:
+            if "No such" not in str(exc):
+                raise
+    for network in docker_client.networks.list(filters=flt):
+        gc.retry(network.remove, pause_s=0.3, reraise=True)
+        removed["network"].append(network.name)
+    for volume in docker_client.volumes.list(filters=flt):
+        gc.retry(lambda: volume.remove(force=True), pause_s=0.3, reraise=True)
+        removed["volume"].append(volume.name)
+    images = docker_client.images.list(filters=flt)
+    # Only images carrying this notebook's run label come here. (Images built FROM a course stand-in inherit its
+    # `dockyard.standin` label, so that label cannot tell a base image from ours; the run label can.)
+    for image in sorted(images, key=lambda i: -len(i.tags)):  # tagged first; untagged parents go with them
+        try:
+            docker_client.images.remove(image.id, force=True, noprune=False)
+            removed["image"].append(image.tags[0] if image.tags else image.short_id)
+        except Exception as exc:
+            if "No such" not in str(exc):
+                raise
+    for layer in reversed(_built_layers.pop(notebook, [])):  # untagged stage images of multi-stage builds
+        try:
+            if not docker_client.images.get(layer).tags:
+                docker_client.images.remove(layer, noprune=False)
+        except Exception:
+            pass
+    for path in _scratch_dirs.pop(notebook, []):
+        shutil.rmtree(path, ignore_errors=True)
+    if not quiet:
+        if any(removed.values()):
+            for kind, names in removed.items():
+                if names:
+                    print(f"removed {len(names)} {kind}(s): {', '.join(names)}")
+        else:
+            print("nothing to remove")
+    return removed
+
+
+def leftovers(notebook: str) -> int:
+    """How many resources labelled for `notebook` exist now."""
+    return sum(gc.leftovers(run_ids=[run_id(notebook)]).values())

@@ -1,0 +1,329 @@
+"""The one place that talks to the engine's lifecycle: create, label, limit, remove.
+
+Every image, container, network and volume a grading (or a notebook) makes is created
+here, carries `dockyard.run=<run id>` and `dockyard.exercise=<id>`, and is removed by
+`Sandbox.close()` on success, failure or Ctrl-C (through `dockyard.engine.gc`, which also finds
+what a dead run left, after a `kill -9` say, by the `dockyard.owner` label: host and pid of its maker).
+"""
+
+from __future__ import annotations
+
+import collections
+import ipaddress
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from dockyard import engine
+from dockyard.course.limits import CAP_DROP, DEFAULT_LIMITS, Limits
+from dockyard.engine import firewall, gc
+from dockyard.engine.labels import EXERCISE_LABEL, OWNER_LABEL, RUN_LABEL, new_run_id, owner_label
+from dockyard.errors import DiskFull, DockyardError, EngineLost
+from dockyard.sandbox import build as builds
+from dockyard.sandbox.compose import ComposeProject
+from dockyard.sandbox.watchdog import DiskWatchdog
+from dockyard.text import tail
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+    timed_out: bool = False
+    oom_killed: bool = False
+
+
+@dataclass(frozen=True)
+class RunningContainer:
+    """A started learner container and the loopback ports its container ports are published on."""
+
+    container: object  # docker.models.containers.Container
+    ports: dict[int, int]  # container port -> host port on 127.0.0.1
+
+    @property
+    def id(self) -> str:
+        return self.container.id
+
+    def url(self, container_port: int = 8000, path: str = "/") -> str:
+        if container_port not in self.ports:
+            raise DockyardError(f"port {container_port} is not published (published: {sorted(self.ports) or 'none'})")
+        return f"http://127.0.0.1:{self.ports[container_port]}{path}"
+
+
+class Sandbox:
+    """Creates and later removes everything one grading run needs. Use as a context manager."""
+
+    def __init__(self, exercise_id: str = "adhoc", limits: Limits = DEFAULT_LIMITS,
+                 engine_url: str | None = None, run_id: str | None = None):
+        self.exercise_id = exercise_id
+        self.limits = limits
+        self.engine_url = engine_url
+        self.run_id = run_id or new_run_id()
+        self.client = engine.client(engine_url)
+        self._network: str | None = None
+        self._network_lock = threading.Lock()
+        self._created: dict[str, list[str]] = collections.defaultdict(list)
+        self._compose_projects: list = []
+        self._watchdog: DiskWatchdog | None = None
+        self.closed = False
+
+    # -- identity -------------------------------------------------------------------
+    @property
+    def labels(self) -> dict[str, str]:
+        return {RUN_LABEL: self.run_id, EXERCISE_LABEL: self.exercise_id, OWNER_LABEL: owner_label()}
+
+    def name(self, what: str) -> str:
+        """A unique, readable resource name: dockyard-<exercise>-<run>-<what>."""
+        return f"dockyard-{self.exercise_id}-{self.run_id}-{what}".lower()
+
+    def __enter__(self) -> "Sandbox":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # -- guards ---------------------------------------------------------------------
+    def check_disk(self, needed_bytes: int = engine.MIN_FREE_BYTES) -> None:
+        free = engine.free_bytes_on_data_root(self.client)
+        if free is not None and free[0] < needed_bytes:
+            raise DiskFull(free[0], needed_bytes, free[1])
+
+    # -- networks and volumes -------------------------------------------------------
+    def network(self) -> str:
+        """This run's own bridge network (created once). Its egress is refused by the firewall rules."""
+        with self._network_lock:  # the prefetch and an item may both ask first
+            return self._create_network()
+
+    def _create_network(self) -> str:
+        if self._network is None:
+            name = self.name("net")
+            bridge = firewall.BRIDGE_PREFIX + self.run_id[:12]
+            if not self.limits.network_access:
+                firewall.ensure()
+            self._call(lambda: self.client.networks.create(
+                name, driver="bridge", labels=self.labels, check_duplicate=True,
+                options={"com.docker.network.bridge.name": bridge},
+            ))
+            self._created["network"].append(name)
+            self._network = name
+        return self._network
+
+    def volume(self, what: str = "data") -> str:
+        name = self.name(what)
+        self._call(lambda: self.client.volumes.create(name=name, labels=self.labels))
+        self._created["volume"].append(name)
+        return name
+
+    # -- images ---------------------------------------------------------------------
+    def build(self, context: Path, *, dockerfile: str = "Dockerfile", tag: str | None = None,
+              buildargs: dict | None = None, target: str | None = None) -> builds.BuildResult:
+        self.check_disk()
+        tag = tag or f"dockyard/{self.exercise_id}:{self.run_id}-{len(self._created['image'])}"
+        self._created["image"].append(tag)
+        return builds.build_image(
+            self.client, Path(context), tag=tag, labels=self.labels, dockerfile=dockerfile,
+            buildargs=buildargs, target=target, timeout_s=self.limits.build_timeout_s,
+            memory=self.limits.build_memory, max_log_bytes=self.limits.build_log_max_bytes,
+            tail_lines=self.limits.log_tail_lines, context_max_bytes=self.limits.context_max_bytes,
+        )
+
+    # -- containers -----------------------------------------------------------------
+    def _container_options(self) -> dict:
+        options = dict(
+            labels=self.labels,
+            mem_limit=self.limits.memory,
+            memswap_limit=self.limits.memory,  # equal to memory: no extra swap
+            nano_cpus=int(self.limits.cpus * 1e9),
+            pids_limit=self.limits.pids,
+            security_opt=["no-new-privileges:true"],
+            cap_drop=list(CAP_DROP),
+            privileged=False,
+            network=self.network(),
+        )
+        if self.limits.runtime:
+            options["runtime"] = self.limits.runtime
+        return options
+
+    def start(self, image: str, *, ports: tuple[int, ...] = (8000,), command=None, environment: dict | None = None,
+              volumes: dict | None = None, name: str | None = None, read_only: bool = False,
+              **extra) -> RunningContainer:
+        """Start a detached container with the sandbox limits; `ports` publish on 127.0.0.1, host port chosen by the engine."""
+        options = self._container_options()
+        options.update(extra)
+        container_name = self.name(name or f"c{len(self._created['container'])}")
+        self._created["container"].append(container_name)
+        container = self._call(lambda: self.client.containers.run(
+            image, command=command, environment=environment or {}, detach=True, name=container_name,
+            ports={f"{port}/tcp": ("127.0.0.1", None) for port in ports}, volumes=volumes or {},
+            read_only=read_only, **options,
+        ))
+        container.reload()
+        self.watch_disk(container)
+        published: dict[int, int] = {}
+        for key, bindings in (container.attrs["NetworkSettings"]["Ports"] or {}).items():
+            if bindings:
+                published[int(key.split("/")[0])] = int(bindings[0]["HostPort"])
+        return RunningContainer(container, published)
+
+    def run_once(self, image: str, command=None, environment: dict | None = None,
+                 timeout_s: float | None = None, **extra) -> ExecResult:
+        """`docker run --rm image command`, bounded: the outcome, its output, whether it timed out or was OOM-killed."""
+        running = self.start(image, ports=(), command=command, environment=environment, **extra)
+        container = running.container
+        timeout = timeout_s or self.limits.run_timeout_s
+        timed_out = False
+        try:
+            status = container.wait(timeout=timeout)
+            exit_code = status.get("StatusCode", -1)
+        except Exception:
+            timed_out = True
+            container.kill()
+            exit_code = -1
+        container.reload()
+        oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
+        stdout = tail(container.logs(stdout=True, stderr=False), self.limits.log_tail_lines)
+        stderr = tail(container.logs(stdout=False, stderr=True), self.limits.log_tail_lines)
+        self._remove_container(container.name)
+        return ExecResult(exit_code, stdout, stderr, timed_out, oom)
+
+    def exec(self, container, command, user: str | None = None, timeout_s: float = 30) -> ExecResult:
+        """Run a command in a running container (through `timeout`, so it cannot hang the grading)."""
+        import docker.errors
+
+        argv = command if isinstance(command, list) else ["sh", "-c", command]
+        wrapped = ["timeout", "-s", "KILL", str(int(timeout_s)), *argv]
+        try:
+            result = self._call(lambda: container.exec_run(wrapped, demux=True, user=user or ""))
+        except docker.errors.APIError as exc:
+            if getattr(exc, "status_code", None) != 409:  # 409: the container is not running
+                raise
+            return ExecResult(-1, "", _not_running(container))
+        stdout, stderr = result.output if result.output else (b"", b"")
+        code = result.exit_code
+        if code == 126 or code == 127:  # no `timeout` in the image: run plainly
+            result = self._call(lambda: container.exec_run(argv, demux=True, user=user or ""))
+            stdout, stderr = result.output if result.output else (b"", b"")
+            code = result.exit_code
+        return ExecResult(code, tail(stdout or b"", self.limits.log_tail_lines),
+                          tail(stderr or b"", self.limits.log_tail_lines), timed_out=code == 137)
+
+    def logs(self, container) -> str:
+        return tail(self._call(lambda: container.logs(stdout=True, stderr=True)), self.limits.log_tail_lines)
+
+    def watch_disk(self, container) -> None:
+        """Bound what a container writes: cgroup v1 cannot throttle buffered writes, so we measure and kill."""
+        if self._watchdog is None:
+            self._watchdog = DiskWatchdog(self.limits.disk_max_bytes)
+        self._watchdog.watch(container)
+
+    def disk_verdict(self, container) -> str | None:
+        """Why the watchdog killed this container, if it did."""
+        return self._watchdog.killed.get(container.id) if self._watchdog else None
+
+    def listening(self, container) -> list[tuple[str, int]]:
+        """TCP (address, port) pairs the container listens on, read from its /proc/net (no tools needed in the image)."""
+        return listening_sockets(self, container)
+
+    # -- compose ----------------------------------------------------------------------
+    def compose(self, project_dir: Path, files: list[str] | None = None) -> ComposeProject:
+        project = ComposeProject(self, Path(project_dir), files)
+        self._compose_projects.append(project)
+        return project
+
+    # -- cleanup ----------------------------------------------------------------------
+    def _remove_container(self, name: str) -> None:
+        try:
+            self.client.containers.get(name).remove(force=True, v=True)
+        except Exception:
+            pass
+
+    def close(self) -> bool:
+        """Remove everything this run made; True when nothing of it is left. Never raises: cleanup
+        must not hide the real outcome (and whoever started the run sweeps again when it is False)."""
+        if self.closed:
+            return True
+        self.closed = True
+        if self._watchdog is not None:
+            self._watchdog.stop()
+        for project in reversed(self._compose_projects):
+            try:
+                project.close()
+            except Exception:
+                pass
+        # The learner's build steps stay as (unlabelled) build cache: a re-grade after editing one line
+        # must rebuild from that line only. Only images carrying this run's label are removed (by sweep).
+        try:
+            gc.sweep(self.engine_url, run_id=self.run_id)
+            # a removal that failed quietly (a busy engine, say) leaves something: say so, to be swept again
+            return not any(gc.leftovers(self.engine_url, run_ids=[self.run_id]).values())
+        except Exception:
+            return False
+
+    def _call(self, action):
+        """Run an engine call, turning "the engine went away" into EngineLost (retry-worthy, not the learner's fault)."""
+        try:
+            return action()
+        except Exception as exc:
+            if _is_connection_error(exc):
+                raise EngineLost(f"the Docker engine stopped answering: {str(exc).splitlines()[0][:160]}") from None
+            raise
+
+
+def _not_running(container) -> str:
+    """Why nothing can run in a stopped container, in the words a learner needs (its exit, its last line)."""
+    try:
+        container.reload()
+        state = container.attrs.get("State") or {}
+        last = [line for line in tail(container.logs(), 5).splitlines() if line.strip()][-1:]
+    except Exception:
+        return "the container is not running"
+    said = f"the container is not running (it stopped with exit code {state.get('ExitCode')}"
+    said += " after running out of memory)" if state.get("OOMKilled") else ")"
+    return said + (f"; its last output: {last[0][:200]}" if last else "")
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    import requests
+
+    return isinstance(exc, (requests.ConnectionError, ConnectionError))
+
+
+
+
+def listening_sockets(box: "Sandbox", container) -> list[tuple[str, int]]:
+    """Parse /proc/net/tcp{,6} of the container's network namespace (state 0A = LISTEN)."""
+    text = ""
+    pid = (container.attrs.get("State") or {}).get("Pid")
+    if pid:
+        for name in ("tcp", "tcp6"):
+            try:
+                text += Path(f"/proc/{pid}/net/{name}").read_text()
+            except OSError:
+                pass
+    if not text:
+        try:
+            text = container.exec_run(["cat", "/proc/net/tcp", "/proc/net/tcp6"]).output.decode("ascii", "replace")
+        except Exception:
+            return []
+    found = set()
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 4 or fields[3] != "0A":
+            continue
+        address_hex, _, port_hex = fields[1].partition(":")
+        address = _decode_address(address_hex)
+        if address != "127.0.0.11":  # Docker's embedded DNS, not the app
+            found.add((address, int(port_hex, 16)))
+    return sorted(found)
+
+
+def _decode_address(address_hex: str) -> str:
+    raw = bytes.fromhex(address_hex)
+    if len(raw) == 4:
+        return str(ipaddress.IPv4Address(raw[::-1]))
+    words = [raw[i:i + 4][::-1] for i in range(0, 16, 4)]
+    address = ipaddress.IPv6Address(b"".join(words))
+    return str(address.ipv4_mapped or address)
+
+

@@ -1,0 +1,304 @@
+"""Build an image from a context folder with the classic builder, bounded in time and output.
+
+The SDK's `images.build` returns a one-shot generator and cannot be stopped; we stream
+the engine's JSON ourselves in a reader thread so that a build that runs too long or
+prints too much can be cut off by closing the connection (the engine then cancels the
+build and removes its intermediate containers: `forcerm`).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dockyard.baseimages import recipes
+from dockyard.errors import BaseImageMissing, BuildFailed, BuildTimedOut, ContextRefused, EngineLost, RefusalKind
+from dockyard.sandbox.context import check_context, dockerignore_patterns
+
+STEP_LINE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+LAYER_ID = re.compile(r"^ ---> ([0-9a-f]{12})$")
+STEP_CONTAINER = re.compile(r"^ ---> Running in ([0-9a-f]{12})$")
+
+
+@dataclass(frozen=True)
+class BuildStep:
+    number: int
+    instruction: str
+    cached: bool
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    image_id: str
+    tag: str
+    steps: tuple[BuildStep, ...]
+    log_tail: tuple[str, ...]
+    duration_s: float
+    layer_ids: tuple[str, ...] = field(default=(), repr=False)  # every step's image, for cleanup
+
+    def cached_steps(self) -> list[BuildStep]:
+        return [step for step in self.steps if step.cached]
+
+    def step_matching(self, pattern: str) -> BuildStep | None:
+        """The first step whose instruction matches `pattern` (a regex, case-insensitive)."""
+        regex = re.compile(pattern, re.IGNORECASE)
+        return next((step for step in self.steps if regex.search(step.instruction)), None)
+
+
+FROM_LINE = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?", re.IGNORECASE | re.MULTILINE)
+
+
+def refuse_grader_bases(docker_client, dockerfile: Path) -> None:
+    """A learner's image may not start FROM another run's image (the grader's own, or a classmate's)."""
+    try:
+        text = dockerfile.read_text(errors="replace")
+    except OSError:
+        return
+    stages: set[str] = set()
+    for base, alias in FROM_LINE.findall(text):
+        if base.lower() in stages:
+            pass
+        elif base.lower().startswith(("dockyard/", "dockyard-")):
+            raise ContextRefused(str(dockerfile), f"`FROM {base}` uses one of the grader's own images; start from a public base image",
+                                  RefusalKind.GRADER_BASE)
+        else:
+            try:
+                labels = docker_client.images.get(base).labels or {}
+            except Exception:
+                labels = {}
+            if "dockyard.run" in labels:
+                raise ContextRefused(str(dockerfile), f"`FROM {base}` uses an image another grading made; start from a public base image",
+                                  RefusalKind.GRADER_BASE)
+        if alias:
+            stages.add(alias.lower())
+
+
+def _context_tar(context: Path, dockerfile: str):
+    from docker.utils.build import tar
+
+    return tar(str(context), exclude=dockerignore_patterns(context), dockerfile=(dockerfile, None), gzip=False)
+
+
+def build_image(
+    docker_client,
+    context: Path,
+    *,
+    tag: str,
+    labels: dict[str, str],
+    dockerfile: str = "Dockerfile",
+    buildargs: dict[str, str] | None = None,
+    target: str | None = None,
+    timeout_s: float = 300,
+    memory: str | None = None,
+    max_log_bytes: int = 16 * 2**20,
+    tail_lines: int = 200,
+    context_max_bytes: int = 50 * 2**20,
+) -> BuildResult:
+    context = Path(context)
+    if not (context / dockerfile).is_file():
+        raise BuildFailed(f"no {dockerfile} in the submission", [])
+    check_context(context, context_max_bytes, dockerfile)
+    refuse_grader_bases(docker_client, context / dockerfile)
+    api = docker_client.api
+    params = {
+        "t": tag,
+        "dockerfile": dockerfile,
+        "rm": True,
+        "forcerm": True,
+        "pull": False,
+        "labels": json.dumps(labels),
+        "buildargs": json.dumps(buildargs or {}),
+    }
+    if target:
+        params["target"] = target
+    if memory:
+        from docker.utils import parse_bytes
+
+        params["memory"] = parse_bytes(memory)
+        params["memswap"] = parse_bytes(memory)
+    started = time.monotonic()
+    tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
+    steps: list[BuildStep] = []
+    layer_ids: list[str] = []
+    step_containers: list[str] = []  # short ids of the containers RUN steps ran in, in order
+    outcome: dict = {"error": None, "image_id": None, "overflow": False, "exception": None}
+
+    with _context_tar(context, dockerfile) as fileobj:
+        try:
+            response = api._post(  # low-level on purpose: we need the response to close it
+                api._url("/build"), data=fileobj, params=params,
+                headers={"Content-Type": "application/tar"}, stream=True, timeout=None,
+            )
+            api._raise_for_status(response)
+        except Exception as exc:
+            raise _classify(exc, tag) from None
+
+        def read_stream() -> None:
+            printed = 0
+            try:
+                for chunk in api._stream_helper(response, decode=True):
+                    if "error" in chunk:
+                        outcome["error"] = str(chunk.get("error", "")).strip()
+                        tail.append(outcome["error"])
+                    if "aux" in chunk and isinstance(chunk["aux"], dict) and "ID" in chunk["aux"]:
+                        outcome["image_id"] = chunk["aux"]["ID"]
+                    text = chunk.get("stream")
+                    if not text:
+                        continue
+                    printed += len(text)
+                    if printed > max_log_bytes:
+                        outcome["overflow"] = True
+                        return
+                    for line in text.splitlines():
+                        _note_line(line, steps, layer_ids, step_containers)
+                        tail.append(line[:500])
+            except Exception as exc:  # the connection closed under us (timeout, overflow, engine gone)
+                outcome["exception"] = exc
+
+        reader = threading.Thread(target=read_stream, name=f"build-{tag}", daemon=True)
+        reader.start()
+        reader.join(timeout_s)
+        timed_out = reader.is_alive()
+        if timed_out or outcome["overflow"]:
+            _abort(response)  # the engine sees the client leave and cancels the build
+            reader.join(10)
+            response.close()
+    duration = time.monotonic() - started
+    log_tail = tuple(tail)
+    if timed_out:
+        raise BuildTimedOut(f"the build took longer than {timeout_s:.0f} s and was stopped", list(log_tail),
+                            step=steps[-1].instruction if steps else None)
+    if outcome["overflow"]:
+        raise BuildFailed(f"the build printed more than {max_log_bytes // 2**20} MiB and was stopped", list(log_tail),
+                          step=steps[-1].instruction if steps else None)
+    if outcome["exception"] is not None:
+        raise _classify(outcome["exception"], tag) from None
+    if outcome["error"]:
+        failing = steps[-1].instruction if steps else None
+        if "code: 137" in outcome["error"] or "context canceled" in outcome["error"]:
+            # a restarting engine kills the step it runs
+            _raise_if_engine_went_away(docker_client, tag, step_containers[-1] if step_containers else None,
+                                       since=time.time() - duration)
+        missing = course_base_missing(outcome["error"], failing)
+        if missing:  # the engine lacks one of the course's own images: set-up trouble, graded again
+            raise BaseImageMissing(missing)
+        raise BuildFailed(explain_build_error(outcome["error"], failing), list(log_tail), step=failing)
+    image_id = outcome["image_id"]
+    if not image_id:
+        try:
+            image_id = docker_client.images.get(tag).id
+        except Exception:
+            raise BuildFailed("the build ended without producing an image", list(log_tail)) from None
+    return BuildResult(image_id, tag, tuple(steps), log_tail, duration, tuple(layer_ids))
+
+
+def _raise_if_engine_went_away(docker_client, tag: str, step_container: str | None, since: float,
+                               watch_s: float = 8.0) -> None:
+    """A step killed (137) is the learner's (out of memory, or its own `kill -9`) or the engine's (a daemon
+    shutting down kills what it runs); the second must be retried, not scored. The engine's events tell
+    which: the learner's OOM is an `oom` event of the step's container, the engine's kill a `kill` event
+    (nothing inside a container makes one), and a restarted engine has no events of that step at all."""
+    if step_container:
+        try:
+            events = docker_client.api.events(since=int(since) - 1, until=int(time.time()) + 1, decode=True,
+                                              filters={"type": "container"})
+            actions = {event.get("Action") or event.get("status") for event in events
+                       if str(event.get("id", "")).startswith(step_container)}
+        except Exception:
+            raise EngineLost(f"the Docker engine stopped (or restarted) while building {tag}") from None
+        if "oom" in actions or (actions and "kill" not in actions):
+            return  # the learner's doing
+        raise EngineLost(f"the Docker engine stopped (or restarted) while building {tag}")
+    # no step container seen (nothing to ask the events about): a stopping engine stops answering soon
+    deadline = time.monotonic() + watch_s
+    while time.monotonic() < deadline:
+        try:
+            docker_client.ping()
+        except Exception:
+            raise EngineLost(f"the Docker engine stopped (or restarted) while building {tag}") from None
+        time.sleep(0.15)
+
+
+def _abort(response) -> None:
+    """Shut the build's socket down under the reader thread (`close()` would wait for the reader's lock)."""
+    raw = getattr(getattr(getattr(response.raw, "_fp", None), "fp", None), "raw", None)
+    sock = getattr(raw, "_sock", None) or getattr(raw, "sock", None) or raw
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except Exception:
+        response.close()
+
+
+def _note_line(line: str, steps: list[BuildStep], layer_ids: list[str], step_containers: list[str]) -> None:
+    match = STEP_LINE.match(line)
+    if match:
+        steps.append(BuildStep(int(match.group(1)), match.group(3), cached=False))
+        return
+    if line.strip() == "---> Using cache" and steps:
+        last = steps[-1]
+        steps[-1] = BuildStep(last.number, last.instruction, cached=True)
+        return
+    match = LAYER_ID.match(line)
+    if match:
+        layer_ids.append(match.group(1))
+        return
+    match = STEP_CONTAINER.match(line)
+    if match:
+        step_containers.append(match.group(1))
+
+
+PULL_FAILURES = ("pull access denied", "repository does not exist", "manifest unknown", "no such host",
+                 "registry-1.docker.io", "i/o timeout", "connection refused", "not found: manifest")
+
+
+def _from_base(step: str) -> str:
+    words = step.split()[1:]
+    return next((word for word in words if not word.startswith("--")), "?")
+
+
+def course_base_missing(error: str, step: str | None) -> str | None:
+    """The base image a FROM could not pull when it is one the course provides offline (so the engine should
+    have it: `dockyard images`), else None (the learner named an image this machine does not have)."""
+    first = error.splitlines()[0] if error else ""
+    if not (step and step.upper().startswith("FROM") and any(marker in first for marker in PULL_FAILURES)):
+        return None
+    base = _from_base(step)
+    if "@" in base:
+        return None  # a digest pin names upstream's bytes: no offline copy has them (the learner's choice)
+    repository = recipes.split_reference(base)[0]
+    reference = base if ":" in base.rsplit("/", 1)[-1] else f"{base}:latest"
+    return base if reference in recipes.known_tags(repository) else None
+
+
+def explain_build_error(error: str, step: str | None) -> str:
+    first = error.splitlines()[0] if error else "unknown error"
+    if step and step.upper().startswith("FROM") and any(marker in first for marker in PULL_FAILURES):
+        base = step.split()[1] if len(step.split()) > 1 else "?"
+        if base.startswith("--"):
+            base = next((word for word in step.split()[1:] if not word.startswith("--")), base)
+        shown = base if ":" in base or "@" in base else f"{base} (that is, {base}:latest)"
+        repository = recipes.split_reference(base.split("@")[0])[0]
+        offline = recipes.known_tags(repository)
+        pinned = " (a digest pin names upstream's exact bytes, which no offline copy has)" if "@" in base else ""
+        use = (f"this machine has {', '.join(offline)}" if offline
+               else "use one of the course's base images, e.g. python:3.11-slim")
+        return (f"the base image {shown} is not on this machine and could not be pulled{pinned}; "
+                f"{use} (`dockyard images` lists them)")
+    where = f" at `{step}`" if step else ""
+    return f"the build failed{where}: {first}"
+
+
+def _classify(exc: Exception, tag: str) -> Exception:
+    import requests
+
+    if isinstance(exc, (requests.ConnectionError,)):
+        return EngineLost(f"the Docker engine went away while building {tag}: {str(exc).splitlines()[0][:160]}")
+    explanation = getattr(exc, "explanation", None)  # the engine's own words (e.g. a Dockerfile parse error)
+    text = (str(explanation) if explanation else str(exc)).splitlines()[0][:300] if str(exc) else type(exc).__name__
+    return BuildFailed(f"the engine refused the build: {text}", [])

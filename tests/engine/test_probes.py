@@ -1,0 +1,177 @@
+"""Every probe against a tiny image these tests build (real engine, nothing mocked); nothing left behind."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dockyard import sandbox as sandboxes
+from dockyard.engine.labels import RUN_LABEL
+from dockyard.probes import BuiltImage, Probes
+from dockyard.submission import load_submission
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+BASE = "gradertest-base:perl"
+
+
+@pytest.fixture(scope="module")
+def run(docker_client):
+    with sandboxes.Sandbox("probe-test") as sandbox:
+        with load_submission(FIXTURES / "probe-app", "probe-test") as submission:
+            yield sandbox, submission
+    flt = {"label": f"{RUN_LABEL}={sandbox.run_id}"}
+    left = [*docker_client.containers.list(all=True, filters=flt), *docker_client.networks.list(filters=flt),
+            *docker_client.volumes.list(filters=flt), *docker_client.images.list(all=True, filters=flt)]
+    assert not left, left
+
+
+@pytest.fixture(scope="module")
+def image(run):
+    sandbox, submission = run
+    result = sandbox.build(submission.path)
+    return BuiltImage(result.tag, result.image_id, result)
+
+
+@pytest.fixture(scope="module")
+def probe(run):
+    sandbox, submission = run
+    return Probes(sandbox, submission)
+
+
+@pytest.fixture(scope="module")
+def container(run, image):
+    sandbox, _ = run
+    return sandbox.start(image.tag, ports=(8000,), name="app")
+
+
+def test_http_answers_and_explains(probe, container):
+    response = probe.http(container, "/", port=8000)
+    assert response.ok and response.status == 200 and "Hello from Docker!" in response.text
+    assert response.attempts >= 1
+    missing = probe.http(container, "/", port=9999)
+    assert not missing.ok and "not published" in missing.error
+    with pytest.raises(ValueError):
+        probe.http("http://10.0.0.1/")
+
+
+def test_http_never_ready_waits_once(probe, run, image):
+    sandbox, _ = run
+    idle = sandbox.start(image.tag, ports=(8000,), command=["sleep", "60"], name="idle")
+    first = probe.http(idle, "/", timeout_s=1.5)
+    assert not first.ok and first.status is None and "nothing answered" in first.error
+    second = probe.http(idle, "/", timeout_s=30)
+    assert second.attempts == 1  # already known not to answer: no second wait
+    assert "expected 'x'" in first.explain("x")
+
+
+def test_http_reports_a_crashed_app(probe, run, image):
+    sandbox, _ = run
+    crashed = sandbox.start(image.tag, ports=(8000,), command=["sh", "-c", "echo boom >&2; exit 4"], name="crash")
+    result = probe.http(crashed, "/", timeout_s=10)
+    assert not result.ok and "exit code 4" in result.error and "boom" in result.error
+
+
+def test_exec_run_logs_processes(probe, container, image):
+    result = probe.exec(container, "id -u; echo err >&2; exit 3")
+    assert (result.exit_code, result.stdout.strip(), result.stderr.strip()) == (3, "1000", "err")
+    once = probe.run(image, ["sh", "-c", "echo $GREETING"])
+    assert once.exit_code == 0 and once.stdout.strip() == "hello"
+    assert "listening on 8000" in probe.logs(container)
+    processes = probe.processes(container)
+    assert any("server.pl" in p.command and p.uid == 1000 for p in processes), processes
+
+
+def test_file_and_listdir_without_starting(probe, image):
+    info = probe.file(image, "/app/server.pl")
+    assert info.exists and not info.is_dir and b"IO::Socket::INET" in info.content and info.size > 100
+    data = probe.file(image, "/app/data")
+    assert data.exists and data.is_dir and data.uid == 1000 and data.mode == 0o750
+    assert not probe.file(image, "/nope").exists
+    assert probe.listdir(image, "/app") == ["data", "server.pl"]
+    assert probe.listdir(image, "/nope") == []
+
+
+def test_image_config_history_sizes(probe, image):
+    config = probe.image_config(image)
+    assert config.user == "1000" and config.working_dir == "/app" and config.exposed_ports == {8000}
+    assert config.env["GREETING"] == "hello" and config.cmd == ["perl", "/app/server.pl"]
+    assert config.healthcheck and "/app/data" in config.volumes and config.labels["course"] == "dockyard"
+    history = probe.history(image)
+    assert any("COPY" in layer.created_by for layer in history) and history[-1].created_by.startswith("CMD")
+    assert probe.image_size(image) > probe.base_size(BASE) > 0
+    assert probe.layer_count(image) >= 4
+    assert probe.base_size("no-such-image:0") == 0
+
+
+def test_wait_healthy(probe, container, run, image):
+    health = probe.wait_healthy(container, timeout_s=20)
+    assert health.status == "healthy", health
+    sandbox, _ = run
+    plain = sandbox.start(image.tag, ports=(), command=["sleep", "30"], name="plain", healthcheck={"test": ["NONE"]})
+    assert probe.wait_healthy(plain).status == "none"
+
+
+def test_secret_scan_finds_deleted_files_and_config(probe, image):
+    deleted = probe.secret_scan(image, "s3cr3t-probe-needle")
+    assert deleted.found and "/tmp/secret.txt" in deleted.where
+    config = probe.secret_scan(image, "not-a-secret")
+    assert "config:Env" in config.where
+    assert not probe.secret_scan(image, "nowhere-to-be-found-42").found
+
+
+def test_rebuild_after_change_uses_cache(probe, run):
+    sandbox, submission = run
+    sandbox.build(submission.path)  # warm
+    result = probe.rebuild_after_change("server.pl", append="\n# one more line\n")
+    cached = [step.instruction for step in result.cached_steps()]
+    assert any(step.startswith("WORKDIR") for step in cached)
+    assert not result.step_matching(r"^COPY server\.pl").cached
+    assert (submission.path / "server.pl").read_text().count("# one more line") == 0
+
+
+@pytest.fixture(scope="module")
+def project(run, image, tmp_path_factory):
+    sandbox, _ = run
+    folder = tmp_path_factory.mktemp("compose")
+    (folder / "compose.yaml").write_text(json.dumps({
+        "services": {
+            "web": {"image": image.tag, "ports": ["8000:8000"], "networks": ["front"]},
+            "api": {"image": image.tag, "volumes": ["data:/app/data"], "networks": ["front", "back"]},
+        },
+        "networks": {"front": {}, "back": {}},
+        "volumes": {"data": {}},
+    }))
+    compose_project = sandbox.compose(folder)
+    compose_project.up()
+    yield compose_project
+    compose_project.down(volumes=True)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_compose_ports_networks_http(probe, project):
+    assert probe.published_ports(project) == {"api": [], "web": [8000]}
+    members = probe.network_members(project)
+    assert members["front"] == ["api", "web"] and members["back"] == ["api"]
+    assert probe.http((project, "web"), "/").ok
+
+
+def test_compose_restart_keeps_volume_unless_asked(probe, project):
+    assert probe.exec((project, "api"), "echo kept > /app/data/f").exit_code == 0
+    probe.compose_restart(project)
+    assert probe.exec((project, "api"), "cat /app/data/f").stdout.strip() == "kept"
+    probe.compose_restart(project, volumes=True)
+    assert probe.exec((project, "api"), "cat /app/data/f").exit_code != 0
+
+
+def test_reach_between_services(probe, project, docker_client):
+    try:
+        docker_client.images.get(probe.probe_image)
+    except Exception:
+        pytest.skip(f"probe image {probe.probe_image} not built yet")
+    result = probe.reach(project, "web", "api", port=8000)
+    assert result.ok and "Hello from Docker!" in result.text, result
+    nowhere = probe.reach(project, "web", "nosuch", port=8000)
+    assert not nowhere.ok and nowhere.error
