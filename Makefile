@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 .PHONY: lab test unit setup venv engine images doctor clean help
 
 help:
-	@echo "make lab    start JupyterLab on notebooks/ (sets up everything first)"
+	@echo "make lab    start JupyterLab on the course, at notebooks/00-welcome.ipynb (sets up everything first)"
 	@echo "make test   run the whole test suite (sets up everything first)"
 	@echo "make unit   run tests/unit only: no Docker engine needed"
 
@@ -36,8 +36,14 @@ setup: images
 
 # Pass-through: make lab NO_BROWSER=1 PORT=8899 TOKEN=secret (or LAB_ARGS="--any --jupyter --flags").
 # As root (containers and CI machines often are), JupyterLab needs --allow-root to start at all.
+# It serves the whole course (notebooks/, exercises/ and a terminal), opens on the first notebook, and
+# shows hidden files (.dockerignore, .env): the server lists them, lab-settings/overrides.json shows them;
+# its terminals have the venv on PATH (lab-settings/bashrc).
+LAB_OPTIONS := --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks/00-welcome.ipynb \
+  --ContentsManager.allow_hidden=True --LabApp.app_settings_dir=$(CURDIR)/lab-settings \
+  --ServerApp.terminado_settings=shell_command='bash --rcfile $(CURDIR)/lab-settings/bashrc'
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 \
+	$(BIN)/jupyter lab $(LAB_OPTIONS) --ServerApp.ip=127.0.0.1 \
 	  $(if $(PORT),--port=$(PORT)) $(if $(TOKEN),--IdentityProvider.token=$(TOKEN)) \
 	  $(if $(NO_BROWSER),--no-browser) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 

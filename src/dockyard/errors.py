@@ -129,3 +129,15 @@ class PolicyViolation(DockyardError):
         self.file = file
         self.line = line
         self.rule = rule
+
+
+class BuildNotIsolated(DockyardError):
+    """The build network's firewall rules cannot be installed here (not root, a remote engine), and the
+    exercise and the run both require isolated builds: nothing is built. Not the learner's doing."""
+
+    def __init__(self, why: str):
+        super().__init__(f"builds cannot be isolated from this machine's services: {why}",
+                         hint="run the grader as root next to a local engine, or allow unisolated builds with "
+                              "`require_build_isolation = false` in the exercise's [sandbox] table or "
+                              "DOCKYARD_LIMITS=require_build_isolation=false")
+        self.why = why

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-NAME = re.compile(r"^dockyard-[a-z]+-(\d+)-")
+NAME = re.compile(r"^dockyard-[a-z]+-(\d+)-(?:s(\d+)-)?")
 
 
 def cache_root() -> Path:
@@ -24,7 +24,8 @@ def cache_root() -> Path:
 
 def prefix(kind: str) -> str:
     """`tempfile` prefix for a grader folder of this kind (batch, copy, grade, compose, empty)."""
-    return f"dockyard-{kind}-{os.getpid()}-"
+    start = process_start(os.getpid())
+    return f"dockyard-{kind}-{os.getpid()}-" + (f"s{start}-" if start is not None else "")
 
 
 def sweep(folder: str | Path | None = None) -> int:
@@ -33,19 +34,53 @@ def sweep(folder: str | Path | None = None) -> int:
     removed = 0
     for entry in root.iterdir() if root.is_dir() else ():
         match = NAME.match(entry.name)
-        if not match or entry.is_symlink() or not entry.is_dir() or process_alive(int(match.group(1))):
+        if not match or entry.is_symlink() or not entry.is_dir():
+            continue
+        if process_alive(int(match.group(1)), int(match.group(2)) if match.group(2) else None):
             continue
         shutil.rmtree(entry, ignore_errors=True)
         removed += not entry.exists()
     return removed
 
 
-def process_alive(pid: int) -> bool:
-    """Whether a process of this machine with that pid exists (one we may not signal counts as alive)."""
+def _stat(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat after the command name (field 3, the state, first), or None where there is none."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, ValueError):
+        return None
+    return text.rpartition(")")[2].split()
+
+
+def process_start(pid: int) -> int | None:
+    """When the process started (clock ticks since boot: /proc/<pid>/stat field 22), None where unknown.
+    With its pid it names one process for good: a pid used again later has another start time."""
+    fields = _stat(pid)
+    try:
+        return int(fields[19]) if fields else None
+    except (IndexError, ValueError):
+        return None
+
+
+def process_alive(pid: int, start: int | None = None) -> bool:
+    """Whether the process of this machine with that pid (and, when given, that start time) still runs.
+    A zombie (ended, not reaped: its parent was killed and PID 1 does not reap, as in a container without
+    an init) is dead; so is a pid now used by another process (another start time). One we may not
+    signal counts as alive."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except (PermissionError, OverflowError):
-        return True  # someone else's process, or not a pid we can judge: leave it
+        if start is None:
+            return True  # someone else's process, or not a pid we can judge: leave it
+    except OSError:
+        return True
+    fields = _stat(pid)
+    if fields is None:
+        return True  # no /proc (not Linux): the signal said it exists
+    if fields[0] in ("Z", "X"):
+        return False
+    if start is not None:
+        return process_start(pid) == start
     return True

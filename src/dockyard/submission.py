@@ -16,9 +16,10 @@ from pathlib import Path
 
 import yaml
 
-from dockyard import scratch
+from dockyard import bounded, scratch
 from dockyard.errors import ContextRefused, RefusalKind
 from dockyard.sandbox.context import check_context, scratch_copy
+from dockyard.static import yamlguard
 from dockyard.static import syntax
 from dockyard.static.dockerfile import DockerfileError, DockerfileProblem, parse_dockerfile
 from dockyard.static.policy import find_compose_file
@@ -47,7 +48,7 @@ class Submission:
         if target is None or not target.is_file():
             return None
         try:
-            return target.read_bytes()[:MAX_TEXT_BYTES].decode("utf-8", "replace")
+            return bounded.read_head(target, MAX_TEXT_BYTES).decode("utf-8", "replace")
         except OSError:
             return None
 
@@ -71,11 +72,29 @@ class Submission:
             return self.no_dockerfile_message()  # which says the refusal first
         if self.dockerfile_problem is not None and self.dockerfile_problem.kind is DockerfileProblem.NOT_TEXT:
             return self.dockerfile_error
+        refused = self.remote_sources()  # the grading host's network: first, whatever else is wrong
+        if refused:
+            return refused
         problems = syntax.classic_builder_problems(self.dockerfile) if self.dockerfile is not None else []
         if problems:
             more = f" (and {len(problems) - 1} more like it)" if len(problems) > 1 else ""
             return problems[0].message + more
         return None
+
+    def remote_sources(self) -> str | None:
+        """The Dockerfile's lines that ask the engine for the grading host's network (`ADD <url>`,
+        `RUN --network=host`, …): refused before any build, whatever the exercise says."""
+        try:
+            from dockyard.static import remote
+        except ImportError:  # the static checks are not installed: the build refuses them itself
+            return None
+        if self.dockerfile is not None:
+            found = remote.refusals(self.dockerfile)
+        elif self._inside("Dockerfile") is not None:
+            found = remote.check(self.path / "Dockerfile")
+        else:
+            found = []
+        return remote.summary(found) or None
 
     def no_dockerfile_message(self) -> str:
         """What to do about a missing Dockerfile (or a refused folder, which hides it)."""
@@ -107,9 +126,10 @@ def load_submission(folder: Path, exercise) -> Submission:
     exercise_id = getattr(exercise, "id", str(exercise))
     limits = getattr(exercise, "limits", None)
     max_bytes = limits.context_max_bytes if limits else 50 * 2**20
+    max_files = limits.context_max_files if limits else 10_000
     refused, refusal = None, None
     try:
-        check_context(folder, max_bytes)
+        check_context(folder, max_bytes, max_files=max_files)
     except ContextRefused as exc:
         refused, refusal = exc.reason, exc.kind
     except Exception as exc:  # an unreadable .dockerignore and the like: a learner-facing line, not a crash
@@ -151,7 +171,7 @@ def _parse_dockerfile(submission: Submission) -> None:
     dockerfile = submission.path / "Dockerfile"
     if not dockerfile.is_file() or submission._inside("Dockerfile") is None:
         return
-    raw = dockerfile.read_bytes()[: MAX_TEXT_BYTES + 1]
+    raw = bounded.read_head(dockerfile, MAX_TEXT_BYTES + 1)
     if len(raw) > MAX_TEXT_BYTES:
         _dockerfile_unreadable(submission, "the Dockerfile is over 1 MiB: that is not a Dockerfile",
                                DockerfileProblem.TOO_BIG)
@@ -186,10 +206,13 @@ def _parse_compose(submission: Submission) -> None:
     if compose_file is None or submission._inside(compose_file.name) is None:
         return
     submission.compose_file = compose_file
-
     try:
-        raw = compose_file.read_bytes()[:MAX_TEXT_BYTES]
+        raw = bounded.read_head(compose_file, MAX_TEXT_BYTES)
+        yamlguard.check_text(raw.decode("utf-8", "replace"), compose_file.name)  # before a loader walks it
         data = yaml.safe_load(raw.decode("utf-8", "replace"))
+    except yamlguard.YamlTooCostly as exc:
+        submission.compose_error = str(exc)
+        return
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{compose_file.name}:{mark.line + 1}" if mark is not None else compose_file.name

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 FEEDBACK_MAX_CHARS = 1200
+LINE_MAX_CHARS = 2000  # one line of learner output, as kept
 FEEDBACK_MAX_LINES = 12
 ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
@@ -21,7 +22,7 @@ def one_line(text: object, limit: int = 300) -> str:
 def tail(data: bytes | str, lines: int) -> str:
     """The last `lines` lines of a log, saying how many earlier ones were left out."""
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-    parts = text.splitlines()
+    parts = [part if len(part) <= LINE_MAX_CHARS else part[:LINE_MAX_CHARS] + " …" for part in text.splitlines()]
     if len(parts) > lines:
         parts = [f"… ({len(parts) - lines} earlier lines not shown)"] + parts[-lines:]
     return "\n".join(parts)

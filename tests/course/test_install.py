@@ -159,9 +159,38 @@ def test_make_lab_starts_and_answers_on_loopback_only():
         status = wait_for_lab(port, token, process)
         assert "started" in status
         assert listening_addresses(port) == {"127.0.0.1"}, "JupyterLab must listen on 127.0.0.1 only"
+        the_course_is_reachable(port, token)
     finally:
         stop(process)
     assert not listening_addresses(port), "JupyterLab is still listening after make lab was stopped"
+
+
+def lab_get(port: int, token: str, path: str) -> tuple[str, object]:
+    """(final URL, JSON or text) of a GET on the running JupyterLab, redirects followed."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"token {token}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        body = response.read().decode()
+        url = response.geturl()
+    try:
+        return url, json.loads(body)
+    except json.JSONDecodeError:
+        return url, body
+
+
+def the_course_is_reachable(port: int, token: str) -> None:
+    """What the notebooks' links and the exercises need: the repository root is served (the notebooks'
+    `../exercises/…` links resolve), it opens on the first notebook, hidden files are listed by the server
+    and shown by the file browser, and terminals are available (exercises 09 and 11: `cp .env.example .env`)."""
+    url, _ = lab_get(port, token, "/")
+    assert url.endswith("/lab/tree/notebooks/00-welcome.ipynb"), f"JupyterLab opens on {url}"
+    _, root = lab_get(port, token, "/api/contents/")
+    assert {"notebooks", "exercises"} <= {item["name"] for item in root["content"]}
+    _, folder = lab_get(port, token, "/api/contents/exercises/09-compose-stack")
+    assert {".dockerignore", ".env.example"} <= {item["name"] for item in folder["content"]}, "hidden files not listed"
+    _, browser = lab_get(port, token, "/lab/api/settings/@jupyterlab/filebrowser-extension:browser")
+    assert browser["schema"]["properties"]["showHiddenFiles"]["default"] is True, "the file browser hides dotfiles"
+    _, terminals = lab_get(port, token, "/api/terminals")
+    assert isinstance(terminals, list), "no terminals in this JupyterLab"
 
 
 @pytest.fixture()

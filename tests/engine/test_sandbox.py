@@ -12,7 +12,7 @@ import time
 import pytest
 
 from dockyard.course.limits import Limits
-from dockyard.engine import gc
+from dockyard.engine import gc, labels
 from dockyard.engine.labels import KINDS, RUN_LABEL
 from dockyard.errors import BuildFailed, BuildTimedOut, ContextRefused
 from dockyard.sandbox import Sandbox
@@ -33,6 +33,9 @@ def test_graded_container_gets_the_limits(no_leaks):
         assert "no-new-privileges:true" in host_config["SecurityOpt"]
         assert not host_config["Privileged"]
         assert "NET_RAW" in host_config["CapDrop"]
+        assert host_config["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "1"}}
+        assert host_config["OomKillDisable"] is False and host_config["OomScoreAdj"] == 500
+        assert host_config["ShmSize"] == 64 * 2**20
         bindings = running.container.attrs["NetworkSettings"]["Ports"]["8000/tcp"]
         assert bindings[0]["HostIp"] == "127.0.0.1" and int(bindings[0]["HostPort"]) > 1024
         assert running.container.labels[RUN_LABEL] == box.run_id
@@ -101,6 +104,7 @@ def test_nothing_left_after_a_clean_run(docker_client, tmp_path):
         built = box.build(tmp_path)
         box.start(built.tag, command=["sleep", "30"])
         box.volume()
+        # its network (the build network lives only while a build runs)
         assert gc.leftovers(run_ids=[box.run_id]) == {"container": 1, "network": 1, "volume": 1, "image": 1}
     assert gc.leftovers(run_ids=[box.run_id]) == NOTHING
 
@@ -213,3 +217,55 @@ def test_clean_removes_scratch_folders_of_gone_graders_only(tmp_path):
     unrelated.mkdir()
     assert scratch.sweep(tmp_path) == 1
     assert not dead.exists() and alive.is_dir() and unrelated.is_dir()
+
+
+def test_a_dead_run_is_recognised_by_pid_and_start_time(tmp_path):
+    """A zombie owner (ended, never reaped) and a pid now used by another process both count as dead."""
+    import socket
+
+    from dockyard import scratch
+
+    host = socket.gethostname()
+    me, my_start = os.getpid(), scratch.process_start(os.getpid())
+    assert my_start is not None
+    assert scratch.process_alive(me) and scratch.process_alive(me, my_start)
+    assert not labels.owner_is_dead(f"{host}:{me}", str(my_start))
+    assert not labels.owner_is_dead(f"{host}:{me}")  # a label from before start times: pid only
+    assert labels.owner_is_dead(f"{host}:{me}", str(my_start + 1)), "the same pid, another process"
+    assert labels.owner_labels() == {labels.OWNER_LABEL: f"{host}:{me}",
+                                        labels.OWNER_START_LABEL: str(my_start)}
+    zombie = os.fork()
+    if zombie == 0:
+        os._exit(0)
+    try:
+        deadline = time.monotonic() + 10
+        while (scratch._stat(zombie) or ["?"])[0] != "Z" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert scratch._stat(zombie)[0] == "Z"
+        assert not scratch.process_alive(zombie)
+        assert labels.owner_is_dead(f"{host}:{zombie}")
+    finally:
+        os.waitpid(zombie, 0)
+    reused = tmp_path / f"dockyard-grade-{me}-s{my_start + 1}-abc"  # our pid, another start: a dead maker's
+    reused.mkdir()
+    mine = tmp_path / f"{scratch.prefix('grade')}def"
+    mine.mkdir()
+    assert f"-{me}-s{my_start}-" in mine.name
+    assert scratch.sweep(tmp_path) == 1
+    assert not reused.exists() and mine.is_dir()
+
+
+def test_sweep_removes_what_a_reused_pid_seemed_to_own(docker_client):
+    """Resources whose owner's pid is alive but is another process now (another start time) are a dead run's."""
+    import socket
+
+    from dockyard import scratch
+
+    me = os.getpid()
+    run_id = labels.new_run_id()
+    owned = {labels.RUN_LABEL: run_id, labels.EXERCISE_LABEL: "test-reused-pid",
+             labels.OWNER_LABEL: f"{socket.gethostname()}:{me}",
+             labels.OWNER_START_LABEL: str(scratch.process_start(me) + 1)}
+    docker_client.containers.create(PYTHON, ["true"], labels=owned, name=f"dockyard-test-reused-{run_id}")
+    gc.sweep()
+    assert gc.leftovers(run_ids=[run_id]) == dict.fromkeys(KINDS, 0)

@@ -3,7 +3,8 @@ reason a teacher understands, while an honest submission graded at the same time
 normal score, the engine stays responsive, and nothing labelled is left behind.
 
 Each case is a folder in cases/: the files laid over the exercise's reference solution, and
-expect.toml (exercise, verdict, reason words, time bound, sandbox limit overrides).
+expect.toml (exercise, verdict, reason words, time bound, sandbox limit overrides, and max_rss_mb: the
+grading's peak memory, its child process and what that ran; DEFAULT_MAX_RSS_MB when not given).
 """
 
 from __future__ import annotations
@@ -26,12 +27,16 @@ from tests.hostile.conftest import FIGURES
 
 CASES = sorted(p for p in (Path(__file__).parent / "cases").iterdir() if (p / "expect.toml").is_file())
 HONEST = "01-first-image"
+DEFAULT_MAX_RSS_MB = 200  # the grading's peak memory (its child process and what that ran), every case
 
 
-def containers_created_since(since: datetime.datetime, exercise_id: str) -> int:
+def containers_started_since(since: datetime.datetime, exercise_id: str) -> int:
+    """Containers of the exercise started since then. Started, not created: a rubric may still build the
+    Dockerfile of a submission whose compose file is refused (07 reads the image's config), and the
+    builder's LABEL steps create containers that never run anything."""
     client = engine.client()
     events = client.events(since=since, until=datetime.datetime.now(datetime.timezone.utc), decode=True,
-                           filters={"type": "container", "event": "create",
+                           filters={"type": "container", "event": "start",
                                     "label": f"{EXERCISE_LABEL}={exercise_id}"})
     return sum(1 for _ in events)
 
@@ -52,6 +57,11 @@ def test_hostile_case(case, tmp_path, honest_folder, monkeypatch):
     if "make_sparse" in expect:
         with open(folder / expect["make_sparse"], "wb") as sparse:
             sparse.truncate(4 * 2**30)
+    if "make_files" in expect:  # many (empty) files, made here: git need not carry them
+        junk = folder / expect["make_files"]["folder"]
+        junk.mkdir(parents=True, exist_ok=True)
+        for number in range(expect["make_files"]["count"]):
+            (junk / f"f{number}").touch()
     if "symlink" in expect:
         name, target = expect["symlink"]
         (folder / name).symlink_to(target)
@@ -78,6 +88,10 @@ def test_hostile_case(case, tmp_path, honest_folder, monkeypatch):
             held.close()
 
     said = everything_said(report)
+    peak = runner.peak_rss_mb(report.run_id)
+    FIGURES.setdefault("rows", []).append((case.name, elapsed, peak, expect["verdict"], report.score, report.max_score))
+    max_rss_mb = expect.get("max_rss_mb", DEFAULT_MAX_RSS_MB)
+    assert peak is not None and peak < max_rss_mb, f"the grading's peak memory was {peak} MB, bound {max_rss_mb} MB"
     assert elapsed < expect["bound_s"], f"took {elapsed:.0f} s, bound {expect['bound_s']} s"
     assert report.status == "graded", report.error
     assert report.score < report.max_score or expect["verdict"] == "graded" and not expect["reason"]
@@ -87,7 +101,7 @@ def test_hostile_case(case, tmp_path, honest_folder, monkeypatch):
         assert "Traceback" not in item.feedback and len(item.feedback) < 2000
     if expect["verdict"] == "refused":
         assert f":{expect['line']}" in said, f"the refusal should name line {expect['line']}:\n{said}"
-        assert containers_created_since(since, expect["exercise"]) == 0, "a refused submission must start nothing"
+        assert containers_started_since(since, expect["exercise"]) == 0, "a refused submission must start nothing"
     if expect["verdict"] == "graded" and not expect["reason"]:
         assert report.score == report.max_score, said
     assert responsive, "the engine stopped answering quickly during the case"

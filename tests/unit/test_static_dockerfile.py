@@ -147,3 +147,164 @@ def test_path_or_text(tmp_path):
     assert parse_dockerfile("FROM python:3.11-slim").path is None
     with pytest.raises(DockerfileError, match="no such file"):
         parse_dockerfile(tmp_path / "missing" / "Dockerfile")
+
+
+# ---- remote sources and host access: refused before any build (static/remote.py) ----------------
+from dockyard.static import remote  # noqa: E402
+
+HEAD = "FROM python:3.11-slim\nWORKDIR /app\n"
+
+
+@pytest.mark.parametrize("line, what", [
+    ("ADD http://127.0.0.1:8080/file /app/leak.txt", "a URL"),
+    ("ADD https://example.com/model.bin /app/", "a URL"),
+    ("ADD ftp://example.com/data.csv /app/", "a URL"),
+    ('ADD ["https://example.com/a.txt", "/app/a.txt"]', "a URL"),
+    ("ADD --chown=app:app --checksum=sha256:00 https://example.com/a /app/a", "a URL"),
+    ("ADD git@github.com:someone/repo.git /src", "a git repository"),
+    ("ADD https://github.com/moby/buildkit.git#v0.10.1 /src", "a git repository"),
+    ("ADD git://example.com/repo /src", "a git repository"),
+    ("ADD local.txt http://169.254.169.254/latest/meta-data/ /app/", "a URL"),
+    ("ADD HTTP://EXAMPLE.COM/A /app/a", "a URL"),
+])
+def test_remote_add_is_refused_at_its_line(line, what):
+    found = remote.check(HEAD + "COPY requirements.txt .\n" + line + "\nCMD [\"python\", \"app.py\"]\n")
+    assert [(r.line, r.rule) for r in found] == [(4, "no-remote-add")]
+    text = found[0].one_line()
+    assert text.startswith("Dockerfile:4: `ADD")
+    assert what in text
+    assert "download it in a RUN step, or COPY a file from your folder" in text
+    assert "(see 04-dockerfile.ipynb#copy-vs-add)" in text
+
+
+def test_remote_add_through_variables_and_onbuild():
+    text = (HEAD + "ARG BASE=http://127.0.0.1:9\nENV FILE=secret.txt\n"
+            "ADD ${BASE}/${FILE} /app/\nONBUILD ADD https://example.com/x /x\n")
+    assert [(r.line, r.rule) for r in remote.check(text)] == [(5, "no-remote-add"), (6, "no-remote-add")]
+    global_arg = "ARG SRC=https://example.com/x\nFROM python:3.11-slim\nADD $SRC /x\n"
+    assert [r.line for r in remote.check(global_arg)] == [3]
+
+
+@pytest.mark.parametrize("line", [
+    "ADD assets.tar.gz assets/",
+    "ADD . /app",
+    "ADD --chown=app:app app.py /app/",
+    "COPY https.txt /app/",
+    "ADD my.git.notes /app/",
+    "RUN pip download --no-deps -d /tmp https://example.com/x || true",
+    "RUN --network=none echo offline",
+    "RUN --network=default echo ok",
+    "RUN --mount=type=cache,target=/root/.cache/pip pip install flask",
+    "ADD <<EOF /app/notes.txt\nsee http://example.com/ for more\nEOF",
+])
+def test_local_sources_and_ordinary_runs_pass(line):
+    assert remote.check(HEAD + line + "\n") == []
+
+
+@pytest.mark.parametrize("line, rule", [
+    ("RUN --network=host pip install flask", "no-build-host-network"),
+    ("RUN --network=HOST curl http://127.0.0.1/", "no-build-host-network"),
+    ("RUN --mount=type=ssh git clone git@github.com:me/private.git", "no-build-ssh"),
+    ("RUN --mount=target=/x,type=ssh,id=default true", "no-build-ssh"),
+    ("RUN --security=insecure mount -t proc none /mnt", "no-build-insecure"),
+    ("ONBUILD RUN --network=host true", "no-build-host-network"),
+])
+def test_build_steps_never_get_the_host(line, rule):
+    found = remote.check(HEAD + line + "\n")
+    assert [(r.line, r.rule) for r in found] == [(3, rule)]
+    assert found[0].one_line().startswith("Dockerfile:3: `")
+    assert "(see 04-dockerfile.ipynb#run)" in found[0].one_line()
+
+
+def test_refusal_text_is_one_bounded_printable_line():
+    line = "ADD http://127.0.0.1:1/" + "a" * 500 + "\x1b[31m /app/x"
+    [found] = remote.check(HEAD + line + "\n")
+    text = found.one_line()
+    assert "\n" not in text and "\x1b" not in text
+    assert len(text) < 400
+
+
+def test_unparseable_dockerfile_is_still_scanned():
+    text = "FROM python:3.11-slim\nADD http://127.0.0.1:8/x /x\nhello world\n"
+    assert [(r.line, r.rule) for r in remote.check(text)] == [(2, "no-remote-add")]
+
+
+def test_submission_blocks_the_build_and_no_exercise_turns_it_off(tmp_path):
+    import dataclasses
+
+    from dockyard.course import exercises
+    from dockyard.submission import load_submission
+
+    folder = tmp_path / "learner"
+    folder.mkdir()
+    (folder / "app.py").write_text("print('hi')\n")
+    (folder / "Dockerfile").write_text(HEAD + "COPY app.py .\nADD http://127.0.0.1:9/x /app/x\n")
+    exercise = exercises.load("01-first-image")
+    permissive = dataclasses.replace(exercise, limits=dataclasses.replace(
+        exercise.limits, network_access=True, require_build_isolation=False))
+    for chosen in (exercise, permissive):
+        with load_submission(folder, chosen) as submission:
+            blocker = submission.build_blocker()
+            assert blocker and blocker.startswith("Dockerfile:4: `ADD http://127.0.0.1:9/x /app/x`")
+            assert "download it in a RUN step" in blocker
+    with pytest.raises(DockyardError):  # not a sandbox setting an exercise could set
+        exercise.limits.with_overrides({"allow_remote_add": True})
+
+
+def test_build_image_refuses_before_talking_to_the_engine(tmp_path):
+    from dockyard.sandbox.build import build_image
+
+    (tmp_path / "Dockerfile").write_text(HEAD + "ADD https://example.com/x /x\n")
+
+    class NoEngine:
+        @property
+        def api(self):
+            raise AssertionError("the engine was asked to build")
+
+        class images:  # refuse_grader_bases looks the base up
+            @staticmethod
+            def get(name):
+                raise LookupError(name)
+
+    with pytest.raises(remote.RemoteSourceRefused) as refused:
+        build_image(NoEngine(), tmp_path, tag="t", labels={})
+    assert str(refused.value).startswith("Dockerfile:3: `ADD https://example.com/x /x`")
+
+
+@pytest.mark.parametrize("text, line", [
+    ("FROM 127.0.0.1:5000/base:1\n", 1),
+    ("FROM localhost:5000/python:3.11-slim\n", 1),
+    ("ARG REG=169.254.169.254\nFROM ${REG}/img\n", 2),
+    ("FROM [::1]:5000/img\n", 1),
+    ("FROM 10.0.0.5:5000/team/base:1\n", 1),
+    ("FROM python:3.11-slim\nCOPY --from=localhost:5000/tools /bin/x /bin/x\n", 2),
+    ("FROM python:3.11-slim\nRUN --mount=type=bind,from=127.0.0.1:5000/x,target=/x true\n", 2),
+])
+def test_images_from_a_registry_on_the_host_are_refused(text, line):
+    found = remote.check(text)
+    assert [(r.line, r.rule) for r in found] == [(line, "no-host-registry")]
+    assert "start from a public base image" in found[0].one_line()
+
+
+@pytest.mark.parametrize("text", [
+    "FROM python:3.11-slim\n",
+    "FROM docker.io/library/python:3.11-slim\n",
+    "FROM ghcr.io/org/img:1\n",
+    "FROM python:3.11-slim AS builder\nFROM python:3.11-slim\nCOPY --from=builder /x /x\n",
+    "FROM python:3.11-slim\nCOPY --from=0 /x /x\n",
+])
+def test_public_images_and_stages_pass(text):
+    assert remote.check(text) == []
+
+
+def test_a_refusal_quoting_markup_is_escaped_in_every_report():
+    from dockyard.report import feedback
+    from dockyard.report.model import Item, Report
+
+    [found] = remote.check(HEAD + "ADD http://x/<script>alert(1)</script>|`x` /app/\n")
+    report = Report.from_items("01-first-image", [Item("builds", "The image builds", 0, 1, False, found.one_line())], 1.0)
+    assert "<script>" not in feedback.html(report)
+    assert "&lt;script&gt;" in feedback.html(report)
+    assert "`ADD http://x/<script>alert(1)</script>|'x' /app/`" in found.one_line()  # one code span, kept whole
+    outside_code = feedback.markdown(report).split("`")[::2]
+    assert not any("<script>" in piece for piece in outside_code)

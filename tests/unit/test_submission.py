@@ -4,8 +4,10 @@ never on the words of their message."""
 from __future__ import annotations
 
 import os
+import dataclasses
 from types import SimpleNamespace
 
+from dockyard.course.limits import DEFAULT_LIMITS
 from dockyard.errors import RefusalKind
 from dockyard.static.dockerfile import DockerfileProblem
 from dockyard.submission import load_submission
@@ -14,7 +16,8 @@ DOCKERFILE = "FROM python:3.11-slim\nWORKDIR /app\nCOPY app.py .\nCMD [\"python\
 
 
 def exercise(max_bytes: int = 50 * 2**20) -> SimpleNamespace:
-    return SimpleNamespace(id="t-unit", limits=SimpleNamespace(context_max_bytes=max_bytes), grader=None)
+    return SimpleNamespace(id="t-unit", limits=dataclasses.replace(DEFAULT_LIMITS, context_max_bytes=max_bytes),
+                           grader=None)
 
 
 def learner_folder(tmp_path):

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from dockyard import baseimages, batch, engine, scratch, similarity
 from dockyard.cli import outputs
-from dockyard.course import exercises
+from dockyard.course import exercises, reset
 from dockyard.course.points import rubric_points
 from dockyard.engine import doctor, gc
 from dockyard.errors import EngineUnavailable, ExitStatus, UsageError
 from dockyard.report import terminal
 from dockyard.report.model import Report
 from dockyard.rubric import runner
+from dockyard.text import clean, one_line
 
 
 def engine_url(args) -> str | None:
@@ -66,27 +68,56 @@ def cmd_clean(args, env) -> ExitStatus:
 
 # -- exercises and grading ------------------------------------------------------------------------
 def cmd_list(args, env) -> ExitStatus:
-    all_exercises = exercises.all_exercises()
+    all_exercises = exercises.in_course_order()
     if not env.colour:
         for exercise in all_exercises:
-            print(f"{exercise.id}\t{rubric_points(exercise.grader):g} points\t{exercise.concept}", file=env.stdout)
+            print(f"{exercise.id}\t{rubric_points(exercise.grader):g} points\t{exercise.concept}\t{exercise.notebook}",
+                  file=env.stdout)
         return ExitStatus.OK
     from rich.table import Table  # lazy: rich is heavy for `dockyard --help`
 
-    table = Table("exercise", "concept", "points", title="Exercises")
+    table = Table("exercise", "concept", "points", "notebook", title="Exercises, in course order")
     for exercise in all_exercises:
-        table.add_row(f"[bold cyan]{exercise.id}[/]", exercise.concept, f"{rubric_points(exercise.grader):g}")
+        table.add_row(f"[bold cyan]{exercise.id}[/]", exercise.concept, f"{rubric_points(exercise.grader):g}",
+                      exercise.notebook)
     env.console().print(table)
     return ExitStatus.OK
 
 
-def _grade(args, env, progress, timeout_s: float | None = None):
+def cmd_reset(args, env) -> ExitStatus:
+    """Restore exercises/<id>/ as the course ships it, after a copy of the learner's folder into backups/."""
+    exercise = exercises.load(args.exercise)
+    starters = reset.starter_files(exercise.folder, args.revision)
+    changes = reset.plan(exercise.folder, starters)
+    if changes.nothing_to_do:
+        print(f"{exercise.id} already holds its starter files: nothing to reset", file=env.stdout)
+        return ExitStatus.OK
+    print(f"Resetting {exercise.id} puts its starter files back:", file=env.stdout)
+    for label, names in (("changed", changes.changed), ("missing", changes.missing),
+                         ("yours, moved to the backup", changes.extra)):
+        for name in names:
+            print(f"  {label}: {one_line(clean(name), 200)}", file=env.stdout)  # a learner's file name: no escapes
+    backup = reset.backup_folder(exercises.course_root(), exercise.id)
+    shown = backup.relative_to(exercises.course_root())
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError("reset asks before it changes anything", hint=f"run `dockyard reset {exercise.id} --yes`")
+        answer = input(f"Your current files go to {shown}/ first. Reset {exercise.id}? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing changed", file=env.stdout)
+            return ExitStatus.OK
+    reset.reset(exercise.folder, starters, backup, changes)
+    print(f"{exercise.id} is back to its starter files; your version is in {shown}/", file=env.stdout)
+    return ExitStatus.OK
+
+
+def _grade(args, env, progress, timeout_s: float | None = None, self_check: bool = False):
     folder = args.folder or str(exercises.load(args.exercise).folder)
     if not Path(folder).is_dir():
         exercises.load(args.exercise)  # an unknown exercise is the better message
         raise UsageError(f"no such folder: {folder}")
     return runner.grade(args.exercise, folder, engine_url=engine_url(args), runtime=getattr(args, "runtime", None),
-                        progress=progress, timeout_s=timeout_s)
+                        progress=progress, timeout_s=timeout_s, self_check=self_check)
 
 
 def _exit_for(report) -> ExitStatus:
@@ -99,7 +130,8 @@ def cmd_check(args, env) -> ExitStatus:
     """For learners: a spinner while building, then the colourful table with a hint on each failing item."""
     console = env.console()
     with console.status(f"checking {args.exercise}…", spinner="dots") as status:
-        report = _grade(args, env, progress=lambda message: status.update(f"{args.exercise}: {message}…"))
+        report = _grade(args, env, progress=lambda message: status.update(f"{args.exercise}: {message}…"),
+                        self_check=True)  # a learner's own check: see runner._self_check_environment
     terminal.render(report, console, hints=True)
     return _exit_for(report)
 

@@ -9,6 +9,8 @@ exercise.toml:
     base_images = ["python:3.11-slim"]
     [sandbox]                                # optional overrides of dockyard.course.limits.Limits
     build_timeout_s = 600
+    # require_build_isolation = false        # build even where the build network's rules cannot be installed
+    #                                        # (the report then says so); `ADD <url>` stays refused regardless
 """
 
 from __future__ import annotations
@@ -101,6 +103,12 @@ def ids(root: Path | None = None) -> list[str]:
 
 def all_exercises(root: Path | None = None) -> list[Exercise]:
     return [load(exercise_id, root) for exercise_id in ids(root)]
+
+
+def in_course_order(root: Path | None = None) -> list[Exercise]:
+    """The exercises in the order a learner meets them: by the notebook that sets them, then by id
+    (which is also the order inside each notebook)."""
+    return sorted(all_exercises(root), key=lambda exercise: (exercise.notebook or "~", exercise.id))
 
 
 def materialize(exercise: Exercise, overlay: Path | None, destination: Path, *more: Path) -> Path:

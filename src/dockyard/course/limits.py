@@ -24,8 +24,17 @@ class Limits:
     log_tail_lines: int = 200  # only the tail of long logs is kept
     build_log_max_bytes: int = 16 * MiB  # a build printing more than this is stopped
     disk_max_bytes: int = 1024 * MiB  # what one container may write (its layer and volumes); killed beyond
+    context_max_files: int = 10_000  # files in a build context (an honest one has tens)
+    log_max_size: str = "10m"  # each learner container's json-file log on the engine's disk (max-size)
+    log_max_files: int = 1  # ... and how many such files (max-file)
+    shm_size: str = "64m"  # /dev/shm of learner containers
+    oom_score_adj: int = 500  # under host memory pressure the kernel picks a learner's container first
     runtime: str | None = None  # e.g. "runsc" for gVisor where the engine has it
     network_access: bool = False  # graded containers get no route beyond their network
+    # Builds run on a network that cannot reach this host (firewall.BUILD_RULES). Where those rules cannot be
+    # installed (not root, a remote engine) the grader refuses to build, unless this is False: then it builds
+    # anyway and the report says builds were not isolated.
+    require_build_isolation: bool = True
 
     def with_overrides(self, overrides: dict | None) -> "Limits":
         if not overrides:

@@ -93,7 +93,8 @@ _DATA_ROOTS: dict[str, str] = {}  # engine URL -> its data root
 
 def free_bytes_on_data_root(docker_client) -> tuple[int, str] | None:
     """Free bytes where the engine keeps images, when that folder is visible from here."""
-    key = docker_client.api.base_url
+    # every unix-socket engine has the base URL http+docker://localhost: its socket tells them apart
+    key = f"{docker_client.api.base_url} {getattr(getattr(docker_client.api, '_custom_adapter', None), 'socket_path', '')}"
     if key not in _DATA_ROOTS:  # `docker info` is slow (tens of ms) and the data root does not move: ask once
         _DATA_ROOTS[key] = docker_client.info().get("DockerRootDir") or "/var/lib/docker"
     root = _DATA_ROOTS[key]

@@ -57,6 +57,11 @@ def doctor(base_url: str | None = None) -> list[Finding]:
                             else "graded containers could reach the network",
                             "run as root on the engine's host so dockyard can add its iptables rules",
                             required=False))
+    isolated, why = firewall.build_isolation(base_url)
+    findings.append(Finding("build isolation", isolated, why if isolated else f"builds are not isolated: {why}",
+                            "run dockyard as root next to a local engine so it can add the build network's "
+                            "iptables rules (gradings refuse to build until then, unless require_build_isolation "
+                            "is false)", required=False))
     runtimes = sorted(info.get("Runtimes", {}))
     findings.append(Finding("gVisor (runsc)", "runsc" in runtimes,
                             "available: `--runtime runsc` runs learner containers under it" if "runsc" in runtimes

@@ -48,3 +48,117 @@ def ensure() -> bool:
             if subprocess.run([iptables, "-I", chain, "1", *rule], capture_output=True).returncode != 0:
                 return False
     return True
+
+
+# ---- build networks ---------------------------------------------------------------------------
+# RUN steps of a graded build run on a bridge of the grading's own whose interface name starts with
+# `bld` (outside `dy`, so the grading bridges' wildcard refusal of all egress never applies to it).
+# A build needs the internet (pip, apt, through the host's usual route) and nothing of the host:
+# new connections to the host itself (its every address, the bridge's gateway included), to the other
+# bridges (docker0, `dy…` grading bridges, other build bridges, user networks `br-…`) and to link-local
+# 169.254.0.0/16 (a cloud's metadata service) are refused. The engine's embedded DNS forwards queries
+# from the step's own network namespace, so name resolution goes the internet's way too.
+BUILD_BRIDGE_PREFIX = "bld"
+_BUILD_IN = ["-i", BUILD_BRIDGE_PREFIX + "+"]
+_NET_UNREACHABLE = ["-j", "REJECT", "--reject-with", "icmp-net-unreachable"]
+BUILD_RULES = (
+    ("INPUT", [*_BUILD_IN, "-m", "conntrack", "--ctstate", "NEW",
+               "-j", "REJECT", "--reject-with", "icmp-port-unreachable"]),
+    ("DOCKER-USER", [*_BUILD_IN, "-d", "169.254.0.0/16", *_NET_UNREACHABLE]),
+    ("DOCKER-USER", [*_BUILD_IN, "-o", "docker0", *_NET_UNREACHABLE]),
+    ("DOCKER-USER", [*_BUILD_IN, "-o", BRIDGE_PREFIX + "+", *_NET_UNREACHABLE]),
+    ("DOCKER-USER", [*_BUILD_IN, "-o", BUILD_BRIDGE_PREFIX + "+", *_NET_UNREACHABLE]),
+    ("DOCKER-USER", [*_BUILD_IN, "-o", "br-+", *_NET_UNREACHABLE]),
+)
+
+
+VERIFIED_FOR_S = 30.0  # a grading checks the rules once (its forked child inherits the check), not per build
+_verified_until = 0.0
+
+
+def _iptables_run(argv: list[str]) -> int:
+    """iptables' exit code; its start is retried (exec of a child can fail transiently under load)."""
+    import time
+
+    for attempt in range(3):
+        try:
+            return subprocess.run(argv, capture_output=True, timeout=30).returncode
+        except (OSError, subprocess.TimeoutExpired):
+            if attempt == 2:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+    return 1
+
+
+def build_rules_active() -> bool:
+    iptables = _iptables()
+    return bool(iptables) and all(_iptables_run([iptables, "-C", chain, *rule]) == 0 for chain, rule in BUILD_RULES)
+
+
+def ensure_build() -> bool:
+    """Install the build-network rules when we may (idempotent); True when all are in place."""
+    global _verified_until
+    import time
+
+    if time.monotonic() < _verified_until:
+        return True
+    iptables = _iptables()
+    if not iptables:
+        return False
+    for chain, rule in reversed(BUILD_RULES):  # each goes first in its chain: keep the listed order
+        if _iptables_run([iptables, "-C", chain, *rule]) != 0:
+            if _iptables_run([iptables, "-I", chain, "1", *rule]) != 0:
+                return False
+    if not build_rules_active():
+        return False
+    _verified_until = time.monotonic() + VERIFIED_FOR_S
+    return True
+
+
+def engine_is_local(engine_url: str | None) -> bool:
+    """The engine runs on this machine (its iptables are ours): a unix socket, or tcp to loopback."""
+    from dockyard import engine
+
+    url = engine.engine_url(engine_url)
+    if url.startswith(("unix://", "npipe://")) or url.startswith("/"):
+        return True
+    host = url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+def build_isolation(engine_url: str | None = None, install: bool = True) -> tuple[bool, str]:
+    """(isolated, why): whether graded builds run on a network that cannot reach this host's services."""
+    if not engine_is_local(engine_url):
+        from dockyard import engine
+
+        return False, f"the engine at {engine.engine_url(engine_url)} is not on this machine, so its build network cannot be firewalled from here"
+    if os.geteuid() != 0:
+        return False, "not running as root, so the build network's iptables rules cannot be installed"
+    if _iptables() is None:
+        return False, "iptables is not installed, so the build network's rules cannot be installed"
+    if _rootless(engine_url):
+        return False, "the engine is rootless: its networks live in a namespace this host's iptables do not see"
+    try:
+        in_place = ensure_build() if install else build_rules_active()
+    except (OSError, subprocess.SubprocessError) as exc:
+        return False, f"iptables could not be run ({exc}), so the build network's rules cannot be checked"
+    if not in_place:
+        return False, "the build network's iptables rules are not in place (iptables refused them)"
+    return True, ("RUN steps run on a network of the grading's own that reaches the internet but not this host, "
+                  "its other bridges or 169.254.0.0/16")
+
+
+_ROOTLESS: dict[str, bool] = {}  # engine URL -> it runs rootless (asked once: `docker info` is slow)
+
+
+def _rootless(engine_url: str | None) -> bool:
+    from dockyard import engine
+
+    url = engine.engine_url(engine_url)
+    if url not in _ROOTLESS:
+        try:
+            security = " ".join(engine.client(engine_url).info().get("SecurityOptions") or [])
+        except Exception:
+            return False
+        _ROOTLESS[url] = "rootless" in security
+    return _ROOTLESS[url]

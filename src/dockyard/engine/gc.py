@@ -10,7 +10,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from dockyard import engine
-from dockyard.engine.labels import KINDS, OWNER_LABEL, RUN_LABEL, STANDIN_LABEL, owner_is_dead, owner_label
+from dockyard.engine.labels import (KINDS, OWNER_LABEL, OWNER_START_LABEL, RUN_LABEL, STANDIN_LABEL, owner_is_dead,
+                                    owner_label)
 
 
 def sweep(engine_url: str | None = None, run_id: str | None = None, everything: bool = False) -> dict[str, int]:
@@ -25,7 +26,8 @@ def sweep(engine_url: str | None = None, run_id: str | None = None, everything: 
     def chosen(resource_labels: dict | None) -> bool:
         if run_id or everything:
             return True
-        return owner_is_dead((resource_labels or {}).get(OWNER_LABEL))
+        labels = resource_labels or {}
+        return owner_is_dead(labels.get(OWNER_LABEL), labels.get(OWNER_START_LABEL))
 
     api = client.api  # raw listings: another run removing its own things must not break this sweep
     flt = {"label": label}
@@ -133,8 +135,9 @@ def leftovers(engine_url: str | None = None, run_ids: list[str] | None = None,
     def counted(rows: list[dict]) -> int:
         if not orphaned_only:
             return len(rows)
-        owners = [(row.get("Labels") or {}).get(OWNER_LABEL) for row in rows]
-        return sum(1 for owner in owners if owner == me or owner_is_dead(owner))
+        owners = [((row.get("Labels") or {}).get(OWNER_LABEL), (row.get("Labels") or {}).get(OWNER_START_LABEL))
+                  for row in rows]
+        return sum(1 for owner, start in owners if owner == me or owner_is_dead(owner, start))
 
     totals = dict.fromkeys(KINDS, 0)
     api = client.api  # one listing call per kind: no per-object inspect that races with removals
@@ -148,7 +151,8 @@ def leftovers(engine_url: str | None = None, run_ids: list[str] | None = None,
 
 
 def dangling_images(engine_url: str | None = None) -> set[str]:
-    return {image.id for image in engine.client(engine_url).images.list(filters={"dangling": True})}
+    # a raw listing: an image another run removes meanwhile must not break it (images.list inspects each)
+    return {image["Id"] for image in engine.client(engine_url).api.images(filters={"dangling": True})}
 
 
 def prune_build_cache(engine_url: str | None = None, keep: set[str] | frozenset = frozenset()) -> int:
@@ -159,8 +163,8 @@ def prune_build_cache(engine_url: str | None = None, keep: set[str] | frozenset 
     prunes it all, so a class of 300 does not fill the disk. `keep`: ids to spare.
     """
     client = engine.client(engine_url)
-    standins = {image.id for image in client.images.list(filters={"label": f"{STANDIN_LABEL}=true"})
-                if RUN_LABEL not in (image.labels or {})}
+    standins = {image["Id"] for image in client.api.images(filters={"label": f"{STANDIN_LABEL}=true"})
+                if RUN_LABEL not in (image.get("Labels") or {})}
     removed = 0
     for image_id in dangling_images(engine_url) - set(keep):
         try:

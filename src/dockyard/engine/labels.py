@@ -15,6 +15,7 @@ from dockyard import scratch
 RUN_LABEL = "dockyard.run"
 EXERCISE_LABEL = "dockyard.exercise"
 OWNER_LABEL = "dockyard.owner"
+OWNER_START_LABEL = "dockyard.owner.start"  # the owner's start time: with its pid, one process for good
 STANDIN_LABEL = "dockyard.standin"
 KINDS = ("container", "network", "volume", "image")
 
@@ -27,10 +28,19 @@ def owner_label() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def owner_is_dead(owner: str | None) -> bool:
+def owner_labels() -> dict[str, str]:
+    """The owner labels of what this process makes: host:pid, and the process's start time when known."""
+    start = scratch.process_start(os.getpid())
+    return {OWNER_LABEL: owner_label(), **({OWNER_START_LABEL: str(start)} if start is not None else {})}
+
+
+def owner_is_dead(owner: str | None, start: str | None = None) -> bool:
+    """Whether the maker (`host:pid`, and its start time when labelled) is gone: ended, a zombie, or its pid
+    now another process's."""
     if not owner or ":" not in owner:
         return True
     host, _, pid = owner.rpartition(":")
     if host != socket.gethostname():
         return False  # another machine's run: not ours to judge
-    return not pid.isdigit() or not scratch.process_alive(int(pid))
+    started = int(start) if start and str(start).isdigit() else None
+    return not pid.isdigit() or not scratch.process_alive(int(pid), started)

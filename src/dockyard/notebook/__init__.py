@@ -23,7 +23,7 @@ from pathlib import Path
 from dockyard import engine
 from dockyard.course import exercises
 from dockyard.engine import gc
-from dockyard.engine.labels import EXERCISE_LABEL, OWNER_LABEL, RUN_LABEL, owner_label
+from dockyard.engine.labels import EXERCISE_LABEL, RUN_LABEL, owner_labels
 from dockyard.sandbox.build import BuildResult, build_image
 
 SOLUTIONS_ENV = "DOCKYARD_SOLUTIONS"  # "1": exercise cells lay the reference solution over a temp copy
@@ -40,7 +40,7 @@ def run_id(notebook: str) -> str:
 
 def labels(notebook: str) -> dict[str, str]:
     """The labels for everything `notebook` creates (pass to the SDK's `labels=`)."""
-    return {RUN_LABEL: run_id(notebook), EXERCISE_LABEL: notebook, OWNER_LABEL: owner_label()}
+    return {RUN_LABEL: run_id(notebook), EXERCISE_LABEL: notebook, **owner_labels()}
 
 
 def label_flags(notebook: str) -> str:

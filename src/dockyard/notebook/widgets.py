@@ -63,7 +63,7 @@ def grade_report(exercise_id: str, folder: str | Path, progress=None):
     """Run the grader; any failure of ours becomes an error Report, never an exception in the notebook."""
     started = time.monotonic()
     try:
-        return grade(exercise_id, Path(folder), progress=progress)
+        return grade(exercise_id, Path(folder), progress=progress, self_check=True)
     except Exception as exc:  # a Report is the only thing the widget shows
         message = getattr(exc, "one_line", None)
         text = message() if callable(message) else f"{type(exc).__name__}: {exc}"

@@ -118,6 +118,8 @@ def to_dict(report: Report, visibility: str = "visible", item_visibility: dict[s
             output += "\nThis was not your fault: please resubmit, or ask your instructor to re-run the autograder."
     else:
         output = f"{report.exercise}: {report.score:g}/{report.max_score:g} points"
+    for note in report.notes:
+        output += f"\nNote: {note}"
     extra = {"exercise": report.exercise, "max_score": report.max_score, "status": report.status,
              "run_id": report.run_id, "retry": report.retry}
     if metadata is not None:

@@ -53,6 +53,7 @@ class Report:
     items: tuple[Item, ...] = ()
     run_id: str | None = None
     retry: bool = False  # the engine failed us (not the learner): grade again rather than record a zero
+    notes: tuple[str, ...] = ()  # what a teacher must know about how it was graded ("builds were not isolated: …")
     # Added field: how many items did not run because the grading stopped (timeout, crash). Their items are in
     # `items` with outcome "not_reached"; score counts the finished items, max_score is always the rubric's.
     not_reached: int = 0
@@ -85,7 +86,7 @@ class Report:
         items = [*finished, *rest]
         max_score = round(sum(i.max_points for i in items), 2) if planned else max_score
         return cls(exercise, round(sum(i.points for i in finished), 2), max_score, "error", reason,
-                   round(duration_s, 2), tuple(items), run_id, retry, len(rest))
+                   round(duration_s, 2), tuple(items), run_id, retry, not_reached=len(rest))
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -99,4 +100,6 @@ class Report:
     def from_dict(cls, data: dict) -> "Report":
         items = tuple(Item(**item) for item in data.get("items", []))
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "items"}
+        if "notes" in known:
+            known["notes"] = tuple(known["notes"] or ())
         return cls(**known, items=items)

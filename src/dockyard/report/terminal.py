@@ -72,6 +72,8 @@ def render(report: Report, console=None, hints: bool = True) -> None:
 
         console = Console()
     console.print(header(report))
+    for note in report.notes:
+        console.print(f"! {note}", style="yellow", markup=False, highlight=False)
     if report.status == "error":
         console.print(f"[bold red]{FAIL}[/] ", end="")
         console.print(report.error or "grading could not run", style="red", markup=False, highlight=False)

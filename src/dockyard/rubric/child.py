@@ -25,7 +25,7 @@ from pathlib import Path
 
 from dockyard import engine
 from dockyard.course import exercises
-from dockyard.rubric import prefetch
+from dockyard.rubric import prefetch, rss
 from dockyard.rubric.progress import emit
 
 WARM_MODULES = ["dockyard.rubric.warm"]
@@ -112,12 +112,18 @@ def main(job: Job) -> None:
                 stream.flush()
             except Exception:
                 pass
+        try:
+            rss.record_own_peak(job.report_file + ".rss")
+        except BaseException:
+            pass
         os._exit(code)
 
 
 def _isolate(job: Job) -> None:
     """Own session, own output file, the environment a rubric run expects."""
+    parent = os.getppid()
     os.setsid()
+    _die_with_parent(parent)
     output = os.open(job.output_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(output, 1)
     os.dup2(output, 2)
@@ -140,6 +146,23 @@ def _isolate(job: Job) -> None:
     os.chdir(job.grader)
 
     engine.client.cache_clear()  # a forked child never shares the caller's engine connections
+
+
+def _die_with_parent(parent: int) -> None:
+    """The child is killed when its parent dies (Linux's PR_SET_PDEATHSIG): a grading whose caller was
+    killed with SIGKILL stops at once, so one `dockyard clean` finds all it made with a dead owner."""
+    import signal
+
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) != 0:  # 1: PR_SET_PDEATHSIG
+            return
+    except Exception:
+        return  # not Linux: the parent's own sweep and `dockyard clean` remain
+    if os.getppid() != parent:  # the parent died before the call took effect
+        os._exit(3)
 
 
 def _grade(job: Job) -> int:

@@ -28,7 +28,8 @@ import pytest
 
 from dockyard.course import exercises
 from dockyard.credit import Partial
-from dockyard.errors import BuildFailed, ComposeError, DiskFull, DockyardError, EngineLost, EngineUnavailable
+from dockyard.errors import (BuildFailed, BuildNotIsolated, ComposeError, DiskFull, DockyardError, EngineLost,
+                             EngineUnavailable)
 from dockyard.probes import BuiltImage, Probes
 from dockyard.report.model import Item, Report
 from dockyard.rubric import prefetch
@@ -105,6 +106,7 @@ def sandbox(exercise, dockyard_settings, pytestconfig):
     finally:
         if prefetched is not None:
             prefetched.wait()  # nothing may be created in this run once it is swept
+        pytestconfig.dockyard_notes = [run_sandbox.build_isolation_note] if run_sandbox.build_isolation_note else []
         pytestconfig.dockyard_swept = run_sandbox.close()
 
 
@@ -312,6 +314,8 @@ class Collector:
             if isinstance(call.excinfo.value, (EngineLost, EngineUnavailable, DiskFull)) and self.error is None:
                 self.error = call.excinfo.value.one_line()
                 self.retry = True
+            elif isinstance(call.excinfo.value, BuildNotIsolated) and self.error is None:
+                self.error = call.excinfo.value.one_line()  # an error, never a zero; retrying here cannot help
             report.dockyard_feedback = feedback_from(call.excinfo)
             if isinstance(call.excinfo.value, Partial) and call.when == "call":
                 report.dockyard_partial = call.excinfo.value.fraction
@@ -363,7 +367,8 @@ class Collector:
         report = Report.from_items(exercise_id, items, time.monotonic() - self.started, run_id)
         if self.error:
             report = dataclasses.replace(report, status="error", error=self.error, retry=self.retry)
-        return report
+        notes = tuple(getattr(self.config, "dockyard_notes", None) or ())
+        return dataclasses.replace(report, notes=notes) if notes else report
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session, exitstatus):

@@ -28,31 +28,45 @@ import threading
 import time
 from pathlib import Path
 
-from dockyard import engine, scratch
+from dockyard import bounded, engine, scratch
 from dockyard.course import exercises
 from dockyard.course.points import rubric_points
-from dockyard.engine import gc
+from dockyard.engine import firewall, gc
 from dockyard.engine.labels import new_run_id
-from dockyard.errors import UsageError
+from dockyard.errors import BuildNotIsolated, UsageError
 from dockyard.report.model import Item, Report
-from dockyard.rubric import child
+from dockyard.rubric import child, rss
 from dockyard.text import last_lines
 
 _running: set = set()  # multiprocessing.Process objects of the gradings in flight
 _lock = threading.Lock()
+_peaks: dict[str, float] = {}  # run id -> the grading's peak memory (MB), see rubric/rss.py
+MAX_RSS_MB = float(os.environ.get("DOCKYARD_GRADER_MAX_RSS_MB") or 1024)  # a grading beyond this is stopped
+
+
+def peak_rss_mb(run_id: str) -> float | None:
+    """Peak resident memory (MB) of the grading child of `run_id` and what it ran, once it ended."""
+    return _peaks.get(run_id)
 
 
 def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: str | None = None,
-          progress=None, run_id: str | None = None, timeout_s: float | None = None) -> Report:
+          progress=None, run_id: str | None = None, timeout_s: float | None = None,
+          self_check: bool = False) -> Report:
     """Run `graders/<exercise_id>/` against `folder`. Raises UnknownExercise / UsageError / EngineUnavailable
     before anything starts; once started, every outcome is a Report (status "error" when grading could not run)."""
+    environment = _self_check_environment(dict(os.environ)) if self_check else dict(os.environ)
     exercise = exercises.load(exercise_id)  # UnknownExercise (exit 2)
+    if environment.get("DOCKYARD_LIMITS") != os.environ.get("DOCKYARD_LIMITS"):  # the child loads it from there
+        exercise = dataclasses.replace(exercise, limits=dataclasses.replace(exercise.limits, require_build_isolation=False))
     folder = Path(folder)
     if not folder.is_dir():
         raise UsageError(f"no such folder: {folder}")
     if not exercise.grader.is_dir():
         raise UsageError(f"exercise {exercise_id!r} has no rubric (expected {exercise.grader})")
     engine.client(engine_url)  # EngineUnavailable (exit 3), before anything starts
+    refused, note = _build_isolation(exercise, engine_url)
+    if refused is not None:
+        return refused
     run_id = run_id or new_run_id()
     limits = exercise.limits
     timeout_s = timeout_s or (limits.build_timeout_s * 2 + limits.ready_timeout_s * 4 + limits.run_timeout_s * 2 + 120)
@@ -68,7 +82,7 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
         job = child.Job(exercise_id=exercise_id, folder=str(folder.resolve()), grader=str(exercise.grader),
                         course=str(exercise.folder.parents[1]), run_id=run_id, engine_url=engine_url,
                         runtime=runtime, report_file=str(report_file), output_file=str(output_file),
-                        progress=writer, environment=dict(os.environ), items_file=str(items_file))
+                        progress=writer, environment=environment, items_file=str(items_file))
         process = context.Process(target=child.main, args=(job,), name=f"dockyard-grade-{run_id}")
         timed_out = False
         try:
@@ -77,6 +91,7 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
             writer.close()
         with _lock:
             _running.add(process)
+        watch = rss.PeakWatch(process.pid, limit_mb=MAX_RSS_MB, on_exceed=lambda: _kill(process))
         forwarder = threading.Thread(target=_forward_progress, args=(reader, progress), daemon=True)
         forwarder.start()
         try:
@@ -92,6 +107,8 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
             with _lock:
                 _running.discard(process)
             forwarder.join(2)
+            peak_kib = max(watch.stop() * rss.KiB, rss.read_own_peak(job.report_file + ".rss"))
+            _peaks[run_id] = round(peak_kib / rss.KiB, 1)
         data = json.loads(report_file.read_text()) if report_file.is_file() and not timed_out else None
         if not (data and data.get("swept")):
             try:
@@ -99,11 +116,17 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
             except Exception:
                 pass  # an engine gone now is reported below if the child could not finish either
         duration = time.monotonic() - started
+        if watch.exceeded:
+            return stopped_report(exercise, f"the grading used more than {MAX_RSS_MB:.0f} MB of memory and was "
+                                  "stopped (the grader's bound, not the learner's)", items_file, duration, run_id)
         if timed_out:
             return stopped_report(exercise, f"grading took longer than {timeout_s:.0f} s and was stopped",
                                   items_file, duration, run_id)
         if data is not None:
-            return dataclasses.replace(Report.from_dict(data), duration_s=round(duration, 2))
+            report = dataclasses.replace(Report.from_dict(data), duration_s=round(duration, 2))
+            if note and note not in report.notes:
+                report = dataclasses.replace(report, notes=(*report.notes, note))
+            return report
         tail = _gist_of(output_file)
         reason = f"the grader stopped without a report (exit {process.exitcode})" + (f": {tail}" if tail else "")
         return stopped_report(exercise, reason, items_file, duration, run_id)
@@ -175,7 +198,31 @@ def _forward_progress(reader, progress) -> None:
 def _gist_of(path: Path, lines: int = 3) -> str:
     """The last lines of the child's output file, on one line (what to say when it died)."""
     try:
-        text = path.read_bytes()[-4000:].decode("utf-8", "replace")
+
+        text = bounded.read_tail(path, 4000).decode("utf-8", "replace")
     except OSError:
         return ""
     return last_lines(text, lines)[:400]
+
+
+def _self_check_environment(environment: dict) -> dict:
+    """A learner checking their own work (`dockyard check`, the notebook's Check button) on their own machine
+    builds without the build network's rules where they cannot be installed (not root); the report says so.
+    A shared host (a JupyterHub) keeps them required with DOCKYARD_LIMITS=require_build_isolation=true."""
+    text = environment.get("DOCKYARD_LIMITS", "").strip()
+    if "require_build_isolation" in text:
+        return environment
+    environment["DOCKYARD_LIMITS"] = f"{text},require_build_isolation=false" if text else "require_build_isolation=false"
+    return environment
+
+
+def _build_isolation(exercise, engine_url: str | None) -> tuple[Report | None, str | None]:
+    """(refusal, note). Where the build network's rules cannot be installed, a grading that requires
+    isolated builds is an error report (not a zero) before anything starts; one that allows them goes
+    on, and its report says builds were not isolated (`note`)."""
+    isolated, why = firewall.build_isolation(engine_url)
+    if isolated:
+        return None, None
+    if exercise.limits.require_build_isolation:
+        return Report.failed(exercise.id, BuildNotIsolated(why).one_line()), None
+    return None, f"builds were not isolated: {why}"

@@ -9,17 +9,19 @@ what a dead run left, after a `kill -9` say, by the `dockyard.owner` label: host
 from __future__ import annotations
 
 import collections
+import contextlib
 import ipaddress
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard import engine
+from dockyard import bounded, engine
 from dockyard.course.limits import CAP_DROP, DEFAULT_LIMITS, Limits
 from dockyard.engine import firewall, gc
-from dockyard.engine.labels import EXERCISE_LABEL, OWNER_LABEL, RUN_LABEL, new_run_id, owner_label
-from dockyard.errors import DiskFull, DockyardError, EngineLost
+from dockyard.engine.labels import EXERCISE_LABEL, OWNER_LABEL, RUN_LABEL, new_run_id, owner_label, owner_labels
+from dockyard.errors import BuildNotIsolated, DiskFull, DockyardError, EngineLost
 from dockyard.sandbox import build as builds
+from dockyard.sandbox import knobs
 from dockyard.sandbox.compose import ComposeProject
 from dockyard.sandbox.watchdog import DiskWatchdog
 from dockyard.text import tail
@@ -63,6 +65,10 @@ class Sandbox:
         self.client = engine.client(engine_url)
         self._network: str | None = None
         self._network_lock = threading.Lock()
+        self._build_network: str | None = None
+        self._builds_running = 0  # the build network lives while a build runs (address pools are few)
+        self.build_isolated: bool | None = None  # None until the first build; False: built without the rules
+        self.build_isolation_note: str | None = None  # why builds were not isolated, for the report
         self._created: dict[str, list[str]] = collections.defaultdict(list)
         self._compose_projects: list = []
         self._watchdog: DiskWatchdog | None = None
@@ -71,7 +77,7 @@ class Sandbox:
     # -- identity -------------------------------------------------------------------
     @property
     def labels(self) -> dict[str, str]:
-        return {RUN_LABEL: self.run_id, EXERCISE_LABEL: self.exercise_id, OWNER_LABEL: owner_label()}
+        return {RUN_LABEL: self.run_id, EXERCISE_LABEL: self.exercise_id, **owner_labels()}
 
     def name(self, what: str) -> str:
         """A unique, readable resource name: dockyard-<exercise>-<run>-<what>."""
@@ -109,6 +115,49 @@ class Sandbox:
             self._network = name
         return self._network
 
+    def build_network(self) -> str:
+        """This run's build network (created once): RUN steps run there, on a `bld…` bridge whose egress
+        reaches the internet but not this host, its other bridges or link-local addresses (firewall.BUILD_RULES)."""
+        with self._network_lock:
+            if self._build_network is None:
+                name = self.name("build")
+                bridge = firewall.BUILD_BRIDGE_PREFIX + self.run_id[:12]
+                self._call(lambda: self.client.networks.create(
+                    name, driver="bridge", labels=self.labels, check_duplicate=True,
+                    options={"com.docker.network.bridge.name": bridge,
+                             "com.docker.network.bridge.enable_icc": "false"},
+                ))
+                self._created["network"].append(name)
+                self._build_network = name
+            return self._build_network
+
+    @contextlib.contextmanager
+    def building(self):
+        """While a build runs: its build network exists; removed once the last build of this run ends
+        (Docker has ~30 address pools; a batch must not hold two networks per grading all along)."""
+        with self._network_lock:
+            self._builds_running += 1
+        try:
+            yield
+        finally:
+            with self._network_lock:
+                self._builds_running -= 1
+                name = self._build_network if self._builds_running == 0 else None
+                if name:
+                    self._build_network = None
+            if name:
+                gc.retry(lambda: self.client.api.remove_network(name))  # else the sweep at close removes it
+
+    def ensure_build_isolation(self) -> bool:
+        """Install the build network's rules; BuildNotIsolated when they cannot be and the limits require them."""
+        if self.build_isolated is None:
+            isolated, why = firewall.build_isolation(self.engine_url)
+            if not isolated and self.limits.require_build_isolation:
+                raise BuildNotIsolated(why)
+            self.build_isolated = isolated
+            self.build_isolation_note = None if isolated else f"builds were not isolated: {why}"
+        return self.build_isolated
+
     def volume(self, what: str = "data") -> str:
         name = self.name(what)
         self._call(lambda: self.client.volumes.create(name=name, labels=self.labels))
@@ -119,14 +168,18 @@ class Sandbox:
     def build(self, context: Path, *, dockerfile: str = "Dockerfile", tag: str | None = None,
               buildargs: dict | None = None, target: str | None = None) -> builds.BuildResult:
         self.check_disk()
+        builds.refuse_remote_sources(Path(context) / dockerfile)  # before any network is made for it
+        self.ensure_build_isolation()
         tag = tag or f"dockyard/{self.exercise_id}:{self.run_id}-{len(self._created['image'])}"
         self._created["image"].append(tag)
-        return builds.build_image(
-            self.client, Path(context), tag=tag, labels=self.labels, dockerfile=dockerfile,
-            buildargs=buildargs, target=target, timeout_s=self.limits.build_timeout_s,
-            memory=self.limits.build_memory, max_log_bytes=self.limits.build_log_max_bytes,
-            tail_lines=self.limits.log_tail_lines, context_max_bytes=self.limits.context_max_bytes,
-        )
+        with self.building():
+            return builds.build_image(
+                self.client, Path(context), tag=tag, labels=self.labels, dockerfile=dockerfile,
+                buildargs=buildargs, target=target, timeout_s=self.limits.build_timeout_s,
+                memory=self.limits.build_memory, max_log_bytes=self.limits.build_log_max_bytes,
+                tail_lines=self.limits.log_tail_lines, context_max_bytes=self.limits.context_max_bytes,
+                context_max_files=self.limits.context_max_files, network_mode=self.build_network(),
+            )
 
     # -- containers -----------------------------------------------------------------
     def _container_options(self) -> dict:
@@ -141,6 +194,7 @@ class Sandbox:
             privileged=False,
             network=self.network(),
         )
+        options.update(knobs.container_options(self.limits))  # log cap, OOM, shm: the sandbox's
         if self.limits.runtime:
             options["runtime"] = self.limits.runtime
         return options
@@ -182,8 +236,9 @@ class Sandbox:
             exit_code = -1
         container.reload()
         oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
-        stdout = tail(container.logs(stdout=True, stderr=False), self.limits.log_tail_lines)
-        stderr = tail(container.logs(stdout=False, stderr=True), self.limits.log_tail_lines)
+        lines = self.limits.log_tail_lines  # from the engine's tail: a flood of output costs nothing here
+        stdout = tail(bounded.container_logs(container, stdout=True, stderr=False, lines=lines), lines)
+        stderr = tail(bounded.container_logs(container, stdout=False, stderr=True, lines=lines), lines)
         self._remove_container(container.name)
         return ExecResult(exit_code, stdout, stderr, timed_out, oom)
 
@@ -194,22 +249,19 @@ class Sandbox:
         argv = command if isinstance(command, list) else ["sh", "-c", command]
         wrapped = ["timeout", "-s", "KILL", str(int(timeout_s)), *argv]
         try:
-            result = self._call(lambda: container.exec_run(wrapped, demux=True, user=user or ""))
+            code, stdout, stderr = self._call(lambda: bounded.exec_run(container, wrapped, user=user or ""))
         except docker.errors.APIError as exc:
             if getattr(exc, "status_code", None) != 409:  # 409: the container is not running
                 raise
             return ExecResult(-1, "", _not_running(container))
-        stdout, stderr = result.output if result.output else (b"", b"")
-        code = result.exit_code
         if code == 126 or code == 127:  # no `timeout` in the image: run plainly
-            result = self._call(lambda: container.exec_run(argv, demux=True, user=user or ""))
-            stdout, stderr = result.output if result.output else (b"", b"")
-            code = result.exit_code
+            code, stdout, stderr = self._call(lambda: bounded.exec_run(container, argv, user=user or ""))
         return ExecResult(code, tail(stdout or b"", self.limits.log_tail_lines),
                           tail(stderr or b"", self.limits.log_tail_lines), timed_out=code == 137)
 
     def logs(self, container) -> str:
-        return tail(self._call(lambda: container.logs(stdout=True, stderr=True)), self.limits.log_tail_lines)
+        lines = self.limits.log_tail_lines
+        return tail(self._call(lambda: bounded.container_logs(container, lines=lines)), lines)
 
     def watch_disk(self, container) -> None:
         """Bound what a container writes: cgroup v1 cannot throttle buffered writes, so we measure and kill."""
@@ -275,7 +327,7 @@ def _not_running(container) -> str:
     try:
         container.reload()
         state = container.attrs.get("State") or {}
-        last = [line for line in tail(container.logs(), 5).splitlines() if line.strip()][-1:]
+        last = [line for line in tail(bounded.container_logs(container, lines=5), 5).splitlines() if line.strip()][-1:]
     except Exception:
         return "the container is not running"
     said = f"the container is not running (it stopped with exit code {state.get('ExitCode')}"
@@ -303,7 +355,7 @@ def listening_sockets(box: "Sandbox", container) -> list[tuple[str, int]]:
                 pass
     if not text:
         try:
-            text = container.exec_run(["cat", "/proc/net/tcp", "/proc/net/tcp6"]).output.decode("ascii", "replace")
+            text = bounded.exec_run(container, ["cat", "/proc/net/tcp", "/proc/net/tcp6"])[1].decode("ascii", "replace")
         except Exception:
             return []
     found = set()

@@ -20,6 +20,7 @@ from pathlib import Path
 from dockyard.baseimages import recipes
 from dockyard.errors import BaseImageMissing, BuildFailed, BuildTimedOut, ContextRefused, EngineLost, RefusalKind
 from dockyard.sandbox.context import check_context, dockerignore_patterns
+from dockyard.static import remote
 
 STEP_LINE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 LAYER_ID = re.compile(r"^ ---> ([0-9a-f]{12})$")
@@ -79,6 +80,11 @@ def refuse_grader_bases(docker_client, dockerfile: Path) -> None:
             stages.add(alias.lower())
 
 
+def refuse_remote_sources(dockerfile: Path) -> None:
+    """`ADD <url>`, `ADD <git repo>`, `RUN --network=host`, `--mount=type=ssh`: never built (static/remote.py)."""
+    remote.enforce(dockerfile)
+
+
 def _context_tar(context: Path, dockerfile: str):
     from docker.utils.build import tar
 
@@ -99,12 +105,15 @@ def build_image(
     max_log_bytes: int = 16 * 2**20,
     tail_lines: int = 200,
     context_max_bytes: int = 50 * 2**20,
+    context_max_files: int | None = None,
+    network_mode: str | None = None,
 ) -> BuildResult:
     context = Path(context)
     if not (context / dockerfile).is_file():
         raise BuildFailed(f"no {dockerfile} in the submission", [])
-    check_context(context, context_max_bytes, dockerfile)
+    check_context(context, context_max_bytes, dockerfile, context_max_files)
     refuse_grader_bases(docker_client, context / dockerfile)
+    refuse_remote_sources(context / dockerfile)
     api = docker_client.api
     params = {
         "t": tag,
@@ -117,6 +126,8 @@ def build_image(
     }
     if target:
         params["target"] = target
+    if network_mode:  # the network RUN steps run on (the sandbox's build network)
+        params["networkmode"] = network_mode
     if memory:
         from docker.utils import parse_bytes
 

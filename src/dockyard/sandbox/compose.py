@@ -19,29 +19,46 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard import engine, scratch
+from dockyard import bounded, engine, scratch
 from dockyard.course.limits import CAP_DROP
 from dockyard.engine import firewall
 from dockyard.errors import ComposeError, DockyardError, EngineLost
+from dockyard.sandbox import knobs
+from dockyard.sandbox.build import refuse_remote_sources
 from dockyard.sandbox.context import check_context
+from dockyard.static import yamlguard
 from dockyard.static.policy import enforce, explain_config_error, find_compose_file
 from dockyard.text import tail
 
+CONFIG_MAX_BYTES = 8 * 2**20  # of the normalised model (`docker compose config`): an honest one is a few KiB
+
+# Compose builds with the classic builder (as `Sandbox.build` does), whose RUN steps can run on the sandbox's
+# build network; BuildKit's would run on the default bridge, which reaches the host.
+CLASSIC_BUILDER = {"DOCKER_BUILDKIT": "0", "COMPOSE_BAKE": "false"}
+
 
 def run_compose(argv: list[str], *, cwd: Path, engine_url: str | None = None, timeout_s: float = 120,
-                check: bool = True, input_text: str | None = None) -> subprocess.CompletedProcess:
+                check: bool = True, input_text: str | None = None, keep_bytes: int = 4 * 2**20,
+                kill_after_bytes: int | None = None,
+                extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Compose's output is (partly) the learner's (a build's RUN steps print through it): only its tail is
+    kept (`keep_bytes` of each stream), and it is stopped once it printed more than `kill_after_bytes`."""
     command = [engine.compose_binary(), *argv]
-    env = dict(os.environ)
+    env = {**os.environ, **(extra_env or {})}
     if engine_url:
         env["DOCKER_HOST"] = engine_url
     env.pop("COMPOSE_FILE", None)
     env.pop("COMPOSE_PROJECT_NAME", None)
     try:
-        result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, errors="replace",
-                                timeout=timeout_s, input=input_text)
+        result = bounded.run(command, cwd=cwd, env=env, timeout_s=timeout_s, input_text=input_text,
+                             keep_bytes=keep_bytes, kill_after_bytes=kill_after_bytes)
     except subprocess.TimeoutExpired as exc:
         raise ComposeError(command, -1, (exc.stderr or "") if isinstance(exc.stderr, str) else "",
                            message=f"`docker compose {' '.join(argv[-2:])}` did not finish within {timeout_s:.0f} s") from None
+    if result.overflow:
+        limit = f"{kill_after_bytes / 2**20:g} MiB"
+        raise ComposeError(command, result.returncode, result.stderr,
+                           message=f"`docker compose {_verb(argv)}` printed more than {limit} and was stopped")
     if check and result.returncode != 0:
         if "Cannot connect to the Docker daemon" in result.stderr or "connection refused" in result.stderr.lower():
             raise EngineLost(f"the Docker engine stopped answering during `docker compose {argv[-1]}`")
@@ -49,19 +66,26 @@ def run_compose(argv: list[str], *, cwd: Path, engine_url: str | None = None, ti
     return result
 
 
+def _verb(argv: list[str]) -> str:
+    return next((word for word in argv if word in ("config", "up", "down", "build", "exec", "ps", "logs")), argv[0])
+
+
 def _explain(argv: list[str], stderr: str) -> str:
     lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
     useful = [line for line in lines if not line.startswith(("#", "Container ", "Network ", "Volume "))] or lines
     last = useful[-1] if useful else "no message"
-    verb = next((word for word in argv if word in ("config", "up", "down", "build", "exec", "ps", "logs")), argv[0])
+    verb = _verb(argv)
     return f"docker compose {verb} failed: {last[:300]}"
 
 
 def config(project_dir: Path, files: list[Path], engine_url: str | None = None) -> dict:
-    """Validate and normalise with the real `docker compose config`; YAML/schema errors name file and line."""
+    """Validate and normalise with the real `docker compose config`; YAML/schema errors name file and line.
+    Each file is first bounded (size, nesting, alias expansion): compose would walk a "billion laughs" for minutes."""
+    refuse_costly_yaml(files)
     argv = [arg for file in files for arg in ("-f", str(file))]
     result = run_compose([*argv, "--project-directory", str(project_dir), "config", "--format", "json"],
-                         cwd=project_dir, engine_url=engine_url, check=False, timeout_s=60)
+                         cwd=project_dir, engine_url=engine_url, check=False, timeout_s=60,
+                         keep_bytes=CONFIG_MAX_BYTES * 2, kill_after_bytes=CONFIG_MAX_BYTES)
     if result.returncode != 0:
         message = " ".join(result.stderr.strip().splitlines()[-2:]) or "invalid compose file"
         raise ComposeError([engine.compose_binary(), "config"], result.returncode, result.stderr,
@@ -76,6 +100,22 @@ def validate(path, engine_url: str | None = None) -> dict:
         return config(path.parent, [path], engine_url)
     except ComposeError as exc:
         raise ComposeError(exc.argv, exc.returncode, exc.stderr, message=explain_config_error(exc.stderr, path)) from None
+
+
+def refuse_costly_yaml(files: list[Path]) -> None:
+    """ComposeError (naming file:line and the bound) for a compose file too costly to walk; YAML syntax
+    errors are left to compose and the policy, which explain them."""
+    import yaml
+
+    for file in files:
+        try:
+            text = bounded.read_head(file, yamlguard.MAX_BYTES + 1).decode("utf-8", "replace")
+            yamlguard.check_text(text, Path(file).name)
+        except yamlguard.YamlTooCostly as exc:
+            raise ComposeError([engine.compose_binary(), "config"], 1, "",
+                               message=f"{exc}; the file is refused") from None
+        except (OSError, yaml.YAMLError):
+            continue
 
 
 @dataclass(frozen=True)
@@ -105,17 +145,9 @@ def sandboxed_model(model: dict, project: str, labels: dict[str, str], limits) -
     rewritten["name"] = project
     for name, service in (rewritten.get("services") or {}).items():
         service["labels"] = {**(service.get("labels") or {}), **labels}
-        service["mem_limit"] = limits.memory
-        service["memswap_limit"] = limits.memory
-        service["cpus"] = limits.cpus
-        service["pids_limit"] = limits.pids
+        knobs.sandbox_service(service, limits)  # resources, OOM, logs, ...: the sandbox's, not the learner's
         service["security_opt"] = ["no-new-privileges:true"]
         service["cap_drop"] = list(CAP_DROP)
-        service.pop("cap_add", None)
-        service.pop("privileged", None)
-        if limits.runtime:
-            service["runtime"] = limits.runtime
-        service.pop("deploy", None)  # resources come from the sandbox, not the learner
         if "build" in service:
             service["build"]["labels"] = {**(service["build"].get("labels") or {}), **labels}
         service["ports"] = [
@@ -169,22 +201,40 @@ class ComposeProject:
     def services(self) -> list[str]:
         return sorted(self.model.get("services") or {})
 
-    def _compose(self, *argv: str, timeout_s: float = 120, check: bool = True) -> subprocess.CompletedProcess:
+    def _compose(self, *argv: str, timeout_s: float = 120, check: bool = True,
+                 kill_after_bytes: int | None = None,
+                 extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         return run_compose(["-f", str(self.spec_file), "-p", self.name, "--project-directory", str(self.project_dir),
                             *argv], cwd=self.project_dir, engine_url=self.sandbox.engine_url, timeout_s=timeout_s,
-                           check=check)
+                           check=check, kill_after_bytes=kill_after_bytes, extra_env=extra_env)
 
     def build(self) -> None:
         for service in (self.model.get("services") or {}).values():
             build = service.get("build")
             if build:
                 check_context(Path(build.get("context", self.project_dir)), self.sandbox.limits.context_max_bytes,
-                              build.get("dockerfile", "Dockerfile"))
+                              build.get("dockerfile", "Dockerfile"), self.sandbox.limits.context_max_files)
+                _refuse_remote_sources(Path(build.get("context", self.project_dir)), build.get("dockerfile", "Dockerfile"))
         if any("build" in service for service in (self.model.get("services") or {}).values()):
             self.sandbox.check_disk()
             if not self.sandbox.limits.network_access:
                 firewall.ensure()
-            self._compose("build", timeout_s=self.sandbox.limits.build_timeout_s)
+            with self.sandbox.building():
+                self._use_build_network()
+                # the classic builder: the engine's BuildKit cannot run steps on a network of ours
+                self._compose("build", timeout_s=self.sandbox.limits.build_timeout_s,
+                              kill_after_bytes=self.sandbox.limits.build_log_max_bytes, extra_env=CLASSIC_BUILDER)
+
+    def _use_build_network(self) -> None:
+        """RUN steps of the services' builds run on the sandbox's build network, like `Sandbox.build`'s
+        (refused, BuildNotIsolated, when its rules cannot be installed and the limits require them)."""
+        self.sandbox.ensure_build_isolation()
+        network = self.sandbox.build_network()
+        spec = json.loads(self.spec_file.read_text())
+        for service in (spec.get("services") or {}).values():
+            if service.get("build"):
+                service["build"]["network"] = network
+        self.spec_file.write_text(json.dumps(spec, indent=1))
 
     def up(self, wait: bool = True) -> None:
         """`up -d --wait`: returns once every service runs (and is healthy where it has a healthcheck)."""
@@ -252,8 +302,10 @@ class ComposeProject:
         return self.sandbox.exec(self.container(service), command, timeout_s=timeout_s)
 
     def logs(self, service: str | None = None) -> str:
-        result = self._compose("logs", "--no-color", *([service] if service else []), check=False, timeout_s=60)
-        return tail(result.stdout + result.stderr, self.sandbox.limits.log_tail_lines)
+        lines = self.sandbox.limits.log_tail_lines  # from the engine's tail of each container's log
+        result = self._compose("logs", "--no-color", "--tail", str(lines), *([service] if service else []),
+                               check=False, timeout_s=60)
+        return tail(result.stdout + result.stderr, lines)
 
     def networks(self) -> dict[str, list[str]]:
         """Each project network (by its compose name) and the services attached to it."""
@@ -264,3 +316,10 @@ class ComposeProject:
                 short = re.sub(rf"^{re.escape(self.name)}_", "", network)
                 members.setdefault(short, []).append(service)
         return {network: sorted(set(services)) for network, services in members.items()}
+
+
+def _refuse_remote_sources(context: Path, dockerfile: str) -> None:
+    """A service's Dockerfile may not ADD a URL or ask for the host's network either (static/remote.py)."""
+    path = Path(dockerfile) if Path(dockerfile).is_absolute() else context / dockerfile
+    if path.is_file():
+        refuse_remote_sources(path)

@@ -30,16 +30,56 @@ def included_paths(context: Path, dockerfile: str = "Dockerfile") -> list[str]:
     return sorted(exclude_paths(str(context), dockerignore_patterns(context), dockerfile=dockerfile))
 
 
-def check_context(context: Path, max_bytes: int, dockerfile: str = "Dockerfile") -> int:
-    """Refuse, before building, a context that is too big or holds a symlink leading out of it."""
+FOLDER_FILES_FACTOR = 5  # a folder holding this many times the file bound is refused before .dockerignore is read
+
+
+def count_files(folder: Path, stop_after: int) -> int:
+    """Entries below `folder` (files, links, folders), counted cheaply and only up to `stop_after` + 1."""
+    count, stack = 0, [str(folder)]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    count += 1
+                    if count > stop_after:
+                        return count
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+        except OSError:
+            continue
+    return count
+
+
+def _walk_included(context: Path, dockerfile: str = "Dockerfile"):
+    """The paths `included_paths` lists, one at a time, in the walk's order (docker's own matcher)."""
+    from docker.utils.build import PatternMatcher
+
+    return PatternMatcher(dockerignore_patterns(context) + [f"!{dockerfile}"]).walk(str(context))
+
+
+def check_context(context: Path, max_bytes: int, dockerfile: str = "Dockerfile", max_files: int | None = None) -> int:
+    """Refuse, before building, a context that is too big (bytes or files) or holds a symlink leading out of it.
+    A folder of very many files is refused before anything walks it with .dockerignore's patterns."""
     context = context.resolve()
+    if max_files is not None:
+        ceiling = max_files * FOLDER_FILES_FACTOR
+        if count_files(context, ceiling) > ceiling:
+            raise ContextRefused(
+                str(context), f"the folder holds over {ceiling:,} files (the build context may have "
+                f"{max_files:,}); remove generated files, or keep them out of the submission", RefusalKind.TOO_BIG)
     total = 0
-    for relative in included_paths(context, dockerfile):
+    files = 0
+    for relative in _walk_included(context, dockerfile):  # lazily: a refusal stops the walk
         path = context / relative
         try:
             info = path.lstat()
         except OSError:
             continue
+        files += 1
+        if max_files is not None and files > max_files:
+            raise ContextRefused(
+                str(context), f"the build context is over {max_files:,} files (reached at {relative}); "
+                "list generated folders in .dockerignore", RefusalKind.TOO_BIG)
         if path.is_symlink():
             target = Path(os.path.normpath(path.parent / os.readlink(path)))
             if not (target == context or context in target.parents):

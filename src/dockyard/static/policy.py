@@ -23,7 +23,9 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from dockyard import bounded
 from dockyard.errors import ComposeError, PolicyViolation
+from dockyard.static import yamlguard
 
 TRUE = {"true", "yes", "on", "1", "y"}
 DOCKER_SOCKETS = ("docker.sock", "podman.sock", "containerd.sock", "dockershim.sock", "crio.sock")
@@ -60,7 +62,11 @@ ADVICE = {
     "no-runtime": "remove `runtime`: the grader chooses the container runtime",
     "no-outside-files": "keep every file the compose file uses inside your project folder and refer to it with a relative path",
     "no-build-host-access": "remove it: builds get no host network, SSH agent or extra privileges",
+    "no-kernel-knobs": "remove it: memory, CPU, OOM and I/O settings of containers are the grader's (it sets its own)",
+    "no-provider": "remove `provider`: a service here is a container built or pulled, not a plugin run on the host",
+    "no-log-driver": "remove `logging.driver` (or use json-file): logs stay on the engine, in the grader's bounds",
 }
+KERNEL_KNOBS = ("oom_kill_disable", "oom_score_adj", "storage_opt", "blkio_config", "cpu_rt_runtime", "cpu_rt_period")
 
 
 @dataclass(frozen=True)
@@ -214,6 +220,17 @@ class _Checker:
                 for entry, node, _ in _entries(value):
                     if SECURITY_OPT_REFUSED.match(entry.strip()) or "$" in entry:
                         self.add(name, node, "no-unconfined", f"{where} sets `security_opt: {entry.strip()}`")
+            elif key_name in KERNEL_KNOBS:
+                self.add(name, key, "no-kernel-knobs", f"{where} sets `{key_name}`")
+            elif key_name == "use_api_socket" and (_truthy(value) or "$" in text):
+                self.add(name, key, "no-docker-socket", f"{where} sets `use_api_socket: {text}`")
+            elif key_name == "provider":
+                self.add(name, key, "no-provider", f"{where} is a `provider` service")
+            elif key_name == "logging":
+                driver = _get(value, "driver")
+                driver_name = (_scalar(driver[1]) or "").strip() if driver else ""
+                if driver and driver_name not in ("json-file", ""):
+                    self.add(name, driver[0], "no-log-driver", f"{where} logs with the `{driver_name}` driver")
             elif key_name == "sysctls":
                 self.add(name, key, "no-sysctls", f"{where} sets `sysctls`")
             elif key_name == "cgroup_parent":
@@ -355,11 +372,13 @@ def find_compose_file(folder: Path) -> Path | None:
 def load_nodes(path: Path, name: str | None = None) -> Node | None:
     """The YAML node tree of a compose file; ComposeError (file:line) when it is not YAML."""
     try:
-        text = Path(path).read_bytes().decode("utf-8", "replace")
+        text = bounded.read_head(path, yamlguard.MAX_BYTES + 1).decode("utf-8", "replace")
     except OSError as exc:
         raise ComposeError(["policy"], 1, "", message=f"cannot read {name or path}: {exc.strerror}") from None
-    try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
+    try:  # bounded (size, nesting, alias expansion) before anything walks it
+        return yamlguard.check_text(text, name or Path(path).name)
+    except yamlguard.YamlTooCostly as exc:
+        raise ComposeError(["policy"], 1, "", message=f"{exc}; the file is refused") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{name or Path(path).name}:{mark.line + 1}" if mark is not None else (name or Path(path).name)
