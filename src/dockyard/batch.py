@@ -1,9 +1,11 @@
 """Grade a whole class: many submissions, N at once, each in its own sandbox run.
 
-Inputs: a folder whose sub-folders, `.zip` or `.tar.gz` files are one learner each, or
-nbgrader's `submitted/<student>/<assignment>/`. Outputs in `--out`: gradebook.csv,
-results.json (every report, written after each grading so a killed run keeps its work),
-and feedback/<student>.md|.html. A submission whose content hash and rubric version match
+Inputs: a folder whose sub-folders, `.zip`, `.tar.gz` or `.tgz` files are one learner each (the
+learner's name is everything before the archive suffix), or nbgrader's `submitted/<student>/<assignment>/`
+(a student without the assignment's folder is listed as "no submission for this assignment").
+Outputs in `--out`: gradebook.csv, dockyard-state.json (every report, written after each grading so a
+killed run keeps its work; an older batch's `results.json` is read once and migrated, since that name is
+Gradescope's format), and feedback/<student>.md|.html. A submission whose content hash and rubric version match
 a finished result is not graded again.
 
 Beyond one machine: `--queue redis://…` sends the class to `dockyard worker`s on the Docker hosts
@@ -28,24 +30,39 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard import __version__
+from dockyard import __version__, late
 from dockyard import scratch as scratches
 from dockyard.cli import outputs
 from dockyard.course import exercises
+from dockyard.course.points import rubric_points
 from dockyard.engine import gc
 from dockyard.errors import ExitStatus, UsageError
-from dockyard.report import feedback, lms
+from dockyard.report import classview, feedback, lms
 from dockyard.report.model import Report
 from dockyard.rubric import child, runner
 
 ARCHIVE_MAX_BYTES = 200 * 2**20  # refuse archives that unpack to more than this
-RESULTS_FILE = "results.json"
+STATE_FILE = "dockyard-state.json"
+OLD_STATE_FILE = "results.json"  # the name before issue 17: Gradescope's format's name, read once and migrated
+RESULTS_FILE = STATE_FILE  # its old constant's name, kept for callers
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip")
+NO_SUBMISSION = "no submission for this assignment"
+CLASS_FILE = "class.html"  # the class at a glance (report/classview.py)
 
 
 @dataclass(frozen=True)
 class Learner:
     student: str
-    source: Path  # folder, .zip or .tar.gz
+    source: Path  # folder, .zip, .tar.gz or .tgz (nbgrader: the student's folder when `missing`)
+    missing: bool = False  # nbgrader: the student has no folder for this assignment
+
+
+def student_name(filename: str) -> str:
+    """Everything before the archive suffix: `ann.taylor.tar.gz` → `ann.taylor`."""
+    for suffix in ARCHIVE_SUFFIXES:
+        if filename.endswith(suffix):
+            return filename[: -len(suffix)]
+    return filename
 
 
 def discover(submissions: Path, exercise_id: str) -> list[Learner]:
@@ -58,23 +75,34 @@ def discover(submissions: Path, exercise_id: str) -> list[Learner]:
     learners: list[Learner] = []
     if nbgrader_root is not None:
         for student in sorted(p for p in nbgrader_root.iterdir() if p.is_dir()):
-            assignments = sorted(p for p in student.iterdir() if p.is_dir())
-            chosen = next((a for a in assignments if a.name == exercise_id), assignments[0] if len(assignments) == 1 else None)
-            if chosen is not None:
+            chosen = student / exercise_id
+            if chosen.is_dir():
                 learners.append(Learner(student.name, chosen))
+            else:  # handed in other assignments, or nothing: listed, never skipped silently
+                learners.append(Learner(student.name, student, missing=True))
         return learners
     for entry in sorted(submissions.iterdir()):
         if entry.name.startswith("."):
             continue
         if entry.is_dir():
             learners.append(Learner(entry.name, entry))
-        elif entry.name.endswith(".zip"):
-            learners.append(Learner(entry.name[: -len(".zip")], entry))
-        elif entry.name.endswith((".tar.gz", ".tgz")):
-            learners.append(Learner(entry.name.split(".t")[0], entry))
+        elif entry.name.endswith(ARCHIVE_SUFFIXES) and student_name(entry.name):
+            learners.append(Learner(student_name(entry.name), entry))
     if not learners:
         raise UsageError(f"{submissions} holds no submissions (sub-folders, .zip or .tar.gz files)")
     return learners
+
+
+def select(learners: list[Learner], only: list[str] | None) -> list[Learner]:
+    """The learners named by `--only` (all when None); a name that is not in the class is a usage error."""
+    if not only:
+        return learners
+    known = {learner.student: learner for learner in learners}
+    unknown = [name for name in only if name not in known]
+    if unknown:
+        raise UsageError(f"--only: no submission from {', '.join(unknown)} in this class",
+                         hint="names are the folder or archive names, e.g. ann.taylor for ann.taylor.tar.gz")
+    return [known[name] for name in dict.fromkeys(only)]
 
 
 def unpack(learner: Learner, scratch: Path) -> Path:
@@ -138,19 +166,37 @@ def rubric_version(exercise: exercises.Exercise) -> str:
 
 
 class Results:
-    """results.json: every finished report, keyed by student, saved after each grading (atomic rename)."""
+    """dockyard-state.json: every finished report, keyed by student, saved after each grading (atomic rename).
+    A batch of an older Dockyard kept it as results.json: that file is read once, saved under the new name
+    and removed (only when it is ours: a Gradescope results.json has no "results" map and stays)."""
 
     def __init__(self, out: Path, exercise_id: str, version: str):
-        self.path = out / RESULTS_FILE
+        self.path = out / STATE_FILE
         self.lock = threading.Lock()
         self.data = {"exercise": exercise_id, "rubric_version": version, "results": {}}
-        if self.path.is_file():
+        old = out / OLD_STATE_FILE
+        source = self.path if self.path.is_file() else (old if old.is_file() else None)
+        saved = None
+        if source is not None:
             try:
-                saved = json.loads(self.path.read_text())
-                if saved.get("exercise") == exercise_id:
-                    self.data["results"] = saved.get("results", {})
-            except (OSError, json.JSONDecodeError):
-                pass  # a damaged file: grade again rather than trust it
+                saved = json.loads(source.read_text())
+            except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+                saved = None  # a damaged file: grade again rather than trust it
+        ours = isinstance(saved, dict) and isinstance(saved.get("results"), dict) and "rubric_version" in saved
+        if ours and saved.get("exercise") == exercise_id:
+            self.data["results"] = saved["results"]
+        if ours and source == old:
+            with self.lock:
+                self._save()
+            try:
+                old.unlink()
+            except OSError:
+                pass
+
+    def _save(self) -> None:
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.data, indent=1, ensure_ascii=False))
+        temporary.replace(self.path)
 
     def finished(self, student: str, digest: str, version: str) -> Report | None:
         entry = self.data["results"].get(student)
@@ -159,12 +205,37 @@ class Results:
             return Report.from_dict(entry["report"])
         return None
 
+    def note_times(self, times: dict[str, tuple]) -> None:
+        """Keep each learner's submission time (and a platform's due date) beside their report."""
+        with self.lock:
+            for student, (submitted, platform_due) in times.items():
+                entry = self.data["results"].get(student)
+                if entry is not None:
+                    entry["submitted_at"] = submitted.isoformat() if submitted else None
+                    entry["platform_due"] = platform_due.isoformat() if platform_due else None
+            if times:
+                self._save()
+
+    def reports(self, exercise: exercises.Exercise | None = None, due=None, policy=None) -> dict[str, Report]:
+        """Every learner's report, the late policy applied (`due`/`policy`, else the exercise's `[late]`)."""
+        import dataclasses
+
+        due, policy = late_settings(exercise, due, policy)
+        reports = {}
+        for student, entry in sorted(self.data["results"].items()):
+            report = Report.from_dict(entry["report"])
+            when = late.parse_time(entry["submitted_at"]) if entry.get("submitted_at") else None
+            deadline = due or (late.parse_time(entry["platform_due"]) if entry.get("platform_due") else None)
+            verdict = late.assess(report.score, when, deadline, policy) if report.status == "graded" else None
+            if verdict is not None:
+                report = dataclasses.replace(report, score=verdict["score"], late=verdict)
+            reports[student] = report
+        return reports
+
     def record(self, student: str, digest: str, version: str, report: Report) -> None:
         with self.lock:
             self.data["results"][student] = {"hash": digest, "rubric_version": version, "report": report.to_dict()}
-            temporary = self.path.with_suffix(".tmp")
-            temporary.write_text(json.dumps(self.data, indent=1, ensure_ascii=False))
-            temporary.replace(self.path)
+            self._save()
 
 
 @dataclass
@@ -173,18 +244,21 @@ class BatchSummary:
     reused: int = 0
     failed: int = 0  # status error (grading could not run)
     retry: int = 0  # engine trouble: marked for retry, not recorded as a zero
+    missing: int = 0  # nbgrader: no folder for this assignment
     interrupted: bool = False
 
 
 def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | None = None, force: bool = False,
-              engine_url: str | None = None, progress=None, grade_one=None, queue_url: str | None = None,
+              engine_url: str | None = None, progress=None, grade_one=None,
+              only: list[str] | None = None, due=None, policy=None, queue_url: str | None = None,
               result_ttl: int | None = None) -> BatchSummary:
     """Grade every learner; `progress(event, student, report)` is called as work moves on.
+    `only`: regrade just these learners (even if unchanged); everyone else's result stays in the gradebook.
 
     With `queue_url`, the class goes to the workers of that queue (dockyard.queue) instead of this
     host's engine; the outputs are the same files, written by the same code."""
     exercise = exercises.load(exercise_id)
-    learners = discover(Path(submissions), exercise_id)
+    learners = select(discover(Path(submissions), exercise_id), only)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     version = rubric_version(exercise)
@@ -199,18 +273,27 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
     cache_before = gc.dangling_images(engine_url)
     stop = threading.Event()
     notify = progress or (lambda *args: None)
+    max_score = rubric_points(exercise.grader)
+    times: dict[str, tuple] = {}
 
     def work(index: int, learner: Learner) -> tuple[Learner, Report, bool]:
         if stop.is_set():
             raise concurrent.futures.CancelledError()
+        if learner.missing:
+            report = Report.failed(exercise_id, NO_SUBMISSION, max_score=max_score)
+            results.record(learner.student, "missing", version, report)
+            return learner, report, False
         try:
             folder = unpack(learner, scratch)
         except UsageError as refusal:  # a final verdict on this archive: recorded like a grading
-            report = Report.failed(exercise_id, refusal.one_line())
+            report = Report.failed(exercise_id, refusal.one_line(), max_score=max_score)
             results.record(learner.student, content_hash_of_file(learner.source), version, report)
             return learner, report, False
+        submitted, platform_due, _source = late.submission_time(folder, learner.source if learner.source.is_file()
+                                                                 else None)
+        times[learner.student] = (submitted, platform_due)
         digest = content_hash(folder)
-        if not force:
+        if not force and not only:
             previous = results.finished(learner.student, digest, version)
             if previous is not None:
                 return learner, previous, True
@@ -228,7 +311,9 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
                 learner, report, reused = future.result()
             except concurrent.futures.CancelledError:
                 continue
-            if reused:
+            if learner.missing:
+                summary.missing += 1
+            elif reused:
                 summary.reused += 1
             elif report.retry:
                 summary.retry += 1
@@ -247,7 +332,8 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        write_outputs(out, exercise, results)
+        results.note_times(times)
+        write_outputs(out, exercise, results, due=due, policy=policy)
         shutil.rmtree(scratch, ignore_errors=True)
 
         child.stop_forkserver()
@@ -286,6 +372,12 @@ def _run_batch_on_queue(exercise, learners: list[Learner], out: Path, results: R
 
     try:
         for learner in learners:
+            if learner.missing:  # nbgrader: no folder for this assignment, as a local batch records it
+                report = Report.failed(exercise.id, NO_SUBMISSION)
+                results.record(learner.student, "missing", version, report)
+                summary.missing += 1
+                notify("done", learner.student, report)
+                continue
             try:
                 folder = unpack(learner, scratch)
             except UsageError as refusal:  # the same final verdict as a local batch
@@ -329,9 +421,26 @@ def _run_batch_on_queue(exercise, learners: list[Learner], out: Path, results: R
     return summary
 
 
-def write_outputs(out: Path, exercise: exercises.Exercise, results: Results) -> None:
-    """gradebook.csv and the feedback files, from results.json's reports (the single source)."""
-    entries = {student: Report.from_dict(entry["report"]) for student, entry in sorted(results.data["results"].items())}
+def late_settings(exercise, due=None, policy=None):
+    """(due, policy): the command line's, else the exercise's `[late] due = "…", policy = "…"`."""
+    settings = {}
+    if exercise is not None and (exercise.folder / "exercise.toml").is_file():
+        import tomllib
+
+        try:
+            settings = tomllib.loads((exercise.folder / "exercise.toml").read_text()).get("late") or {}
+        except (OSError, tomllib.TOMLDecodeError):
+            settings = {}  # exercises.load has judged the file already
+    if due is None and settings.get("due"):
+        due = late.parse_time(settings["due"], f"{exercise.id}/exercise.toml [late] due")
+    if policy is None and settings.get("policy"):
+        policy = late.parse_policy(settings["policy"])
+    return due, policy
+
+
+def write_outputs(out: Path, exercise: exercises.Exercise, results: Results, due=None, policy=None) -> None:
+    """gradebook.csv and the feedback files, from dockyard-state.json's reports (the single source)."""
+    entries = results.reports(exercise, due, policy)
     item_ids: list[str] = []
     for report in entries.values():
         for item in report.items:
@@ -339,11 +448,23 @@ def write_outputs(out: Path, exercise: exercises.Exercise, results: Results) -> 
                 item_ids.append(item.id)
     with open(out / "gradebook.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student", "score", "max_score", "status", *item_ids])
+        writer.writerow(["student", "score", "max_score", "status", *item_ids, "note", "submitted_at", "late",
+                         "score_before_late"])
         for student, report in entries.items():
-            points = {item.id: item.points for item in report.items}
-            status = "retry" if report.retry else report.status
-            writer.writerow([student, report.score, report.max_score, status, *(points.get(i, "") for i in item_ids)])
+            points = {item.id: item.points for item in report.items if item.reached}
+            status = gradebook_status(report)
+            note = "" if report.status == "graded" else (report.error or "")
+            verdict = report.late or {}
+            writer.writerow([student, report.score, report.max_score, status, *(points.get(i, "") for i in item_ids),
+                             note, verdict.get("submitted_at", ""), verdict.get("note", ""),
+                             verdict.get("score_before", "")])
+    lesson_base = os.path.relpath(exercise.folder.parents[1] / "notebooks", out) + "/"
+    try:
+        (out / CLASS_FILE).write_text(classview.to_html(exercise.id, entries, lesson_base), encoding="utf-8")
+    except Exception as error:  # the class view must never cost the gradebook or the feedback
+        import sys
+
+        print(f"dockyard: class.html not written: {type(error).__name__}: {str(error)[:160]}", file=sys.stderr)
     feedback_dir = out / "feedback"
     feedback_dir.mkdir(exist_ok=True)
     for student, report in entries.items():
@@ -352,13 +473,25 @@ def write_outputs(out: Path, exercise: exercises.Exercise, results: Results) -> 
         (feedback_dir / f"{safe}.html").write_text(feedback.html(report, student=student))
 
 
+def gradebook_status(report: Report) -> str:
+    """graded | retry (the engine's trouble) | missing (no submission) | stopped (timed out or crashed midway:
+    the finished items count, regrade it) | error (grading could not run)."""
+    if report.retry:
+        return "retry"
+    if report.status == "error" and report.error == NO_SUBMISSION:
+        return "missing"
+    if report.status == "error" and report.not_reached:
+        return "stopped"
+    return report.status
+
+
 LMS_FILE = "lms.csv"
 
 
-def write_lms(out: Path, exercise_id: str, roster: list[dict], fmt: str = "canvas"):
-    """lms.csv from results.json's reports (the single source), keyed by the roster's LMS ids."""
+def write_lms(out: Path, exercise_id: str, roster: list[dict], fmt: str = "canvas", due=None, policy=None):
+    """lms.csv from dockyard-state.json's reports (the single source), keyed by the roster's LMS ids."""
     saved = Results(out, exercise_id, "")
-    reports = {student: Report.from_dict(entry["report"]) for student, entry in saved.data["results"].items()}
+    reports = saved.reports(exercises.load(exercise_id), due, policy)
     export = lms.build(roster, reports, exercise_id, fmt)
     lms.write(export, out / LMS_FILE)
     return export
@@ -368,9 +501,12 @@ def command(args, env) -> int:
     """`dockyard batch`: a rich progress bar (done / failed / ETA) on stderr, a summary on stdout."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    exercises.load(args.exercise)  # unknown exercise: exit 2 before anything starts
+    exercise = exercises.load(args.exercise)  # unknown exercise: exit 2 before anything starts
     roster = outputs.lms_roster(args)  # a bad roster: exit 2 before anything is graded
-    learners = discover(Path(args.submissions), args.exercise)
+    due = late.parse_time(args.due) if getattr(args, "due", None) else None  # bad input: exit 2, one line
+    policy = late.parse_policy(args.late) if getattr(args, "late", None) else None
+    due, policy = late_settings(exercise, due, policy)
+    learners = select(discover(Path(args.submissions), args.exercise), getattr(args, "only", None))
     counts = {"failed": 0}
     with Progress(TextColumn("[bold]grading[/]"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("[red]{task.fields[failed]} failed[/]"), TimeRemainingColumn(),
@@ -379,19 +515,23 @@ def command(args, env) -> int:
 
         def progress(event: str, student: str, report: Report | None) -> None:
             if event == "done" and report is not None:
-                if report.status != "graded":
+                if report.status != "graded" and report.error != NO_SUBMISSION:
                     counts["failed"] += 1
                 bar.update(task, advance=1, failed=counts["failed"],
                            last=f"{student}: {report.score:g}/{report.max_score:g}" if report.status == "graded"
-                           else f"{student}: {'retry' if report.retry else 'error'}")
+                           else f"{student}: {gradebook_status(report)}")
 
         summary = run_batch(args.exercise, Path(args.submissions), Path(args.out), jobs=args.jobs,
                             force=args.force, engine_url=args.engine, progress=progress,
+                            only=getattr(args, "only", None), due=due, policy=policy,
                             queue_url=getattr(args, "queue", None), result_ttl=getattr(args, "result_ttl", None))
+    missing = f", {summary.missing} with no submission" if summary.missing else ""
     print(f"{summary.graded} graded, {summary.reused} unchanged (kept), {summary.failed} failed, "
-          f"{summary.retry} to retry → {Path(args.out) / 'gradebook.csv'}", file=env.stdout)
+          f"{summary.retry} to retry{missing} → {Path(args.out) / 'gradebook.csv'}", file=env.stdout)
+    print(f"the class at a glance → {Path(args.out) / CLASS_FILE}", file=env.stdout)
     if roster is not None:
-        export = write_lms(Path(args.out), args.exercise, roster, getattr(args, "export", None) or "canvas")
+        export = write_lms(Path(args.out), args.exercise, roster, getattr(args, "export", None) or "canvas",
+                           due=due, policy=policy)
         print(f"{len(export.rows)} student(s) on the roster → {Path(args.out) / LMS_FILE} ({args.export or 'canvas'})",
               file=env.stdout)
         if export.missing:

@@ -57,6 +57,16 @@ class EngineLost(DockyardError):
     """The engine went away in the middle of a run: nobody's fault, worth a retry."""
 
 
+class BaseImageMissing(EngineLost):
+    """A course base image is missing on this engine: the engine's set-up, never the learner's (retry)."""
+
+    def __init__(self, image: str, engine: str | None = None):
+        where = f" on {engine}" if engine else " on this engine"
+        super().__init__(f"the course base image {image} is missing{where} (not your doing): it will be graded again",
+                         hint="run `dockyard images` against that engine, then grade again")
+        self.image = image
+
+
 class DiskFull(DockyardError):
     def __init__(self, free_bytes: int, needed_bytes: int, where: str):
         super().__init__(

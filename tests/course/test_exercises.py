@@ -57,6 +57,9 @@ def test_case(exercise_id, kind, overlay, tmp_path):
     else:
         expect = tomllib.loads((overlay / "expect.toml").read_text())
         assert failed == set(expect["lost"]), f"lost {sorted(failed)}, expected {sorted(expect['lost'])}\n" + feedback_of(report)
+        points = {item.id: item.points for item in report.items}
+        for item_id, earned in expect.get("partial", {}).items():  # dockyard.partial: part of the item's points
+            assert points.get(item_id) == earned, f"{item_id}: {points.get(item_id)} points, expected {earned}"
         text = feedback_of(report).lower()
         for word in expect.get("feedback", []):
             assert word.lower() in text, f"the feedback should mention {word!r}:\n{feedback_of(report)}"

@@ -78,7 +78,7 @@ def test_archive_with_a_path_leading_out_is_refused(tmp_path):
         payload.write_text("x")
         archive.add(payload, arcname="../../escaped.txt")
     summary = batch.run_batch(EXERCISE, evil.parent, tmp_path / "out", jobs=1)
-    report = json.loads((tmp_path / "out" / "results.json").read_text())["results"]["mallory"]["report"]
+    report = json.loads((tmp_path / "out" / batch.STATE_FILE).read_text())["results"]["mallory"]["report"]
     assert summary.failed == 1 and "path leading out" in report["error"]
     assert not (tmp_path / "escaped.txt").exists()
 
@@ -96,12 +96,12 @@ def test_class_graded_the_same_with_one_job_and_with_two_jobs(classroom, tmp_pat
     for student in ("bob", "cy", "dee", "eve"):
         assert float(book[student]["score"]) < float(full), student
         assert book[student]["status"] == "graded"
-    results = json.loads((tmp_path / "serial" / "results.json").read_text())["results"]
+    results = json.loads((tmp_path / "serial" / batch.STATE_FILE).read_text())["results"]
     eve_failed = [item for item in results["eve"]["report"]["items"] if not item["passed"]]
     assert any("no-such-package" in item["feedback"] for item in eve_failed), "a failed build is explained"
 
     feedback = (tmp_path / "serial" / "feedback" / "dee.md").read_text()
-    failing = [row for row in json.loads((tmp_path / "serial" / "results.json").read_text())["results"]["dee"]["report"]["items"]
+    failing = [row for row in json.loads((tmp_path / "serial" / batch.STATE_FILE).read_text())["results"]["dee"]["report"]["items"]
                if not row["passed"]]
     assert failing and all(item["title"] in feedback for item in failing)
     assert (tmp_path / "serial" / "feedback" / "dee.html").read_text().lstrip().lower().startswith("<!doctype html")
@@ -117,13 +117,13 @@ def test_killed_batch_resumes_and_leaves_nothing(classroom, tmp_path):
     first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        results = out / "results.json"
+        results = out / batch.STATE_FILE
         if results.exists() and json.loads(results.read_text())["results"]:
             break
         time.sleep(0.5)
     os.killpg(first.pid, signal.SIGKILL)  # the batch and every grading it started
     first.wait(30)
-    finished_before = len(json.loads((out / "results.json").read_text())["results"])
+    finished_before = len(json.loads((out / batch.STATE_FILE).read_text())["results"])
     assert 1 <= finished_before < 6
 
     subprocess.run([*DOCKYARD, "clean"], check=True, capture_output=True, timeout=300)

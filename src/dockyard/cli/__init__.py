@@ -91,6 +91,16 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--jobs", type=int, default=None, help="gradings at once (default: number of cores)")
     batch.add_argument("--out", default="gradebook", help="output folder (default: ./gradebook)")
     batch.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
+    batch.add_argument("--only", metavar="STUDENT", action="append", default=None,
+                       help="regrade just this learner (repeatable), even if unchanged; the gradebook is updated "
+                            "in place and everyone else's result is kept")
+    batch.add_argument("--due", metavar="WHEN",
+                       help="due date and time, ISO 8601 (e.g. 2026-12-01T23:59; UTC unless a zone is given); "
+                            "default: the exercise's [late] due, or Gradescope's due_date")
+    batch.add_argument("--late", metavar="POLICY",
+                       help='late penalty, e.g. "10%%/day, max 3 days" (every started day costs 10%%; later than '
+                            "3 days: no credit); submission times from nbgrader's timestamp.txt, Gradescope's "
+                            "submission_metadata.json, else the files' times")
     batch.add_argument("--roster", metavar="CSV",
                        help="roster mapping each submission to the LMS's student ids: writes <out>/lms.csv")
     batch.add_argument("--export", choices=("canvas", "moodle"), default=None,
@@ -109,6 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how long a result is kept when the sender did not say (default: a week)")
     worker.add_argument("--base-images", metavar="IMAGE,IMAGE",
                         help="the base images the preflight requires (default: every course image)")
+
+    similarity = add("similarity", "flag pairs of learners whose Dockerfiles and compose files look alike "
+                                   "(for a person to read; it never grades)")
+    similarity.add_argument("exercise")
+    similarity.add_argument("submissions", help="the same folder `batch` takes")
+    similarity.add_argument("--out", default="similarity.html", help="the HTML table (default: ./similarity.html)")
+    similarity.add_argument("--threshold", type=float, default=85.0,
+                            help="lowest similarity (0-100) of a pair to list (default: 85)")
     return parser
 
 

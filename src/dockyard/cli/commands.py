@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from dockyard import baseimages, batch, engine, scratch
+from dockyard import baseimages, batch, engine, scratch, similarity
 from dockyard.cli import outputs
 from dockyard.course import exercises, reset
 from dockyard.course.points import rubric_points
@@ -198,3 +198,7 @@ def cmd_worker(args, env) -> ExitStatus:
 
     local_engine_url(args)
     return worker.command(args, env)
+
+
+def cmd_similarity(args, env) -> ExitStatus:
+    return similarity.command(args, env)

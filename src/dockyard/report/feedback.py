@@ -24,6 +24,15 @@ def _md_cell(text: str) -> str:
     return "`".join(pieces).replace("|", "\\|")
 
 
+def late_line(report: Report) -> str:
+    """"2 days late: -20% (10%/day, max 3 days); the checks earned 8/10" (or "on time")."""
+    late = report.late or {}
+    text = late.get("note", "")
+    if late.get("penalty"):
+        text += f"; the checks earned {late.get('score_before', report.score):g}/{report.max_score:g}"
+    return text
+
+
 def markdown(report: Report, student: str | None = None) -> str:
     who = f" — {student}" if student else ""
     lines = [f"# {report.exercise}{who}", ""]
@@ -31,12 +40,18 @@ def markdown(report: Report, student: str | None = None) -> str:
         lines += [f"**Grading could not run:** {_md_cell(report.error or 'unknown error')}", ""]
         if report.retry:
             lines += ["This was not your fault: it will be graded again.", ""]
-        return "\n".join(lines)
-    passed = sum(1 for item in report.items if item.passed)
-    lines += [f"**Score: {report.score:g}/{report.max_score:g}** ({passed}/{len(report.items)} checks passed)", "",
-              "| | check | points | feedback |", "|---|---|---:|---|"]
+        if not (report.items and report.not_reached):
+            return "\n".join(lines)
+        lines += [f"**The finished checks: {report.score:g}/{report.max_score:g}** ({report.not_reached} not reached)",
+                  ""]
+    else:
+        passed = sum(1 for item in report.items if item.passed)
+        lines += [f"**Score: {report.score:g}/{report.max_score:g}** ({passed}/{len(report.items)} checks passed)", ""]
+        if report.late:
+            lines += [f"Submitted {_md_cell(late_line(report))}", ""]
+    lines += ["| | check | points | feedback |", "|---|---|---:|---|"]
     for item in report.items:
-        mark = "✓" if item.passed else "✗"
+        mark = item.mark
         feedback = "" if item.passed else _md_cell(item.feedback or "did not pass")
         if not item.passed and item.lesson:
             feedback += f" (see {_md_cell(item.lesson)})"
@@ -50,7 +65,7 @@ body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:60rem;mar
 h1{font-size:1.4rem;margin-bottom:.2rem} .meta{color:#666;margin-top:0}
 .score{font-size:1.2rem;font-weight:600} .full{color:#1a7f37} .partial{color:#9a6700} .zero,.error{color:#cf222e}
 table{border-collapse:collapse;width:100%;margin-top:1rem} th,td{text-align:left;padding:.45rem .6rem;border-bottom:1px solid #ddd;vertical-align:top}
-td.mark{font-weight:700;width:1.5rem} tr.pass td.mark{color:#1a7f37} tr.fail td.mark{color:#cf222e}
+td.mark{font-weight:700;width:1.5rem} tr.pass td.mark{color:#1a7f37} tr.fail td.mark{color:#cf222e} tr.partial td.mark{color:#9a6700} tr.skip td.mark{color:#888}
 td.points{white-space:nowrap;text-align:right} .feedback{white-space:pre-wrap;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9em;margin:.3rem 0 0}
 .lesson{color:#0969da;font-size:.9em}
 """.strip()
@@ -67,24 +82,31 @@ def html(report: Report, student: str | None = None) -> str:
              f"<h1>{esc(report.exercise)}</h1>",
              f'<p class="meta">{esc(student) + " · " if student else ""}graded {esc(generated)}'
              f" in {report.duration_s:.1f} s</p>"]
+    stopped = report.status == "error" and bool(report.items) and report.not_reached > 0
     if report.status == "error":
         parts.append(f'<p class="score error">Grading could not run: {esc(report.error or "unknown error")}</p>')
         if report.retry:
             parts.append("<p>This was not your fault: it will be graded again.</p>")
-    else:
+    if stopped:
+        parts.append(f'<p class="score partial">The finished checks: {report.score:g}/{report.max_score:g} '
+                     f"({report.not_reached} not reached)</p>")
+    elif report.status != "error":
         kind = "full" if report.max_score and report.score >= report.max_score else ("partial" if report.score > 0 else "zero")
         passed = sum(1 for item in report.items if item.passed)
         parts.append(f'<p class="score {kind}">Score: {report.score:g}/{report.max_score:g} '
                      f"({passed}/{len(report.items)} checks passed)</p>")
+        if report.late:
+            parts.append(f'<p class="late">Submitted {esc(late_line(report))}</p>')
+    if report.status != "error" or stopped:
         parts.append("<table><thead><tr><th></th><th>check</th><th>points</th></tr></thead><tbody>")
         for item in report.items:
-            row_class, mark = ("pass", "✓") if item.passed else ("fail", "✗")
+            row_class = {"passed": "pass", "partial": "partial", "not_reached": "skip"}.get(item.outcome, "fail")
             cell = esc(item.title or item.id)
             if not item.passed:
                 cell += f'<div class="feedback">{esc(item.feedback or "did not pass")}</div>'
-                if item.lesson:
+                if item.lesson and item.reached:
                     cell += f'<div class="lesson">See {esc(item.lesson)}</div>'
-            parts.append(f'<tr class="{row_class}"><td class="mark">{mark}</td><td>{cell}</td>'
+            parts.append(f'<tr class="{row_class}"><td class="mark">{item.mark}</td><td>{cell}</td>'
                          f'<td class="points">{item.points:g}/{item.max_points:g}</td></tr>')
         parts.append("</tbody></table>")
     parts.append("</body></html>")

@@ -96,6 +96,8 @@ def to_dict(report: Report, visibility: str = "visible", item_visibility: dict[s
     tests = []
     for number, item in enumerate(report.items, start=1):
         output = "" if item.passed else (item.feedback or "this check did not pass")
+        if item.partial:
+            output = f"Partial credit: {item.points:g}/{item.max_points:g} points. {output}"
         if not item.passed and item.lesson:
             output += f"\n\nSee {item.lesson}"
         tests.append({

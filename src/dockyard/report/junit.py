@@ -11,6 +11,9 @@ Two flavours:
   `<testsuite>` for a `<testcase>` and a testcase's first child for its outcome, so there are no
   `<properties>` anywhere, a passing testcase has no children at all, and the item's points go in
   the testcase's `weight` attribute CodeGrade weighs by (the suite keeps CodeGrade's default weight 1).
+A partial-credit item (`dockyard.partial`) fails with "partial credit: 2/4 points" in its text; in the
+`codegrade` flavour it is two testcases, the earned part passing with `weight` = the points earned and
+"the rest" failing with the remaining weight, so CodeGrade's passed-weight / total-weight is the same score.
 (GitHub Classroom reads no JUnit at all: see report/classroom.py.)
 """
 
@@ -43,7 +46,8 @@ def to_element(report: Report, flavour: str = "standard") -> ET.Element:
     codegrade = flavour == "codegrade"
     suite = ET.Element("testsuite", {
         "name": f"dockyard.{report.exercise}",
-        "tests": str(len(report.items) if report.status != "error" else 1),
+        "tests": str(len(report.items) + (sum(1 for i in report.items if i.partial) if codegrade else 0)
+                     if report.status != "error" else 1),
         "failures": str(sum(1 for item in report.items if not item.passed) if report.status != "error" else 0),
         "errors": "1" if report.status == "error" else "0",
         "skipped": "0",
@@ -67,7 +71,15 @@ def to_element(report: Report, flavour: str = "standard") -> ET.Element:
             "name": _clean(f"{item.id}: {item.title}" if item.title else item.id),
             "time": "0",
         })
-        if codegrade:
+        if codegrade and item.partial:
+            # CodeGrade scores passed weight / total weight: the earned part passes, the rest fails beside it
+            case.set("weight", f"{item.points:g}")
+            case.set("name", _clean(f"{item.id}: {item.title} (partial credit)" if item.title else item.id))
+            case = ET.SubElement(suite, "testcase", {
+                "classname": f"dockyard.{report.exercise}",
+                "name": _clean(f"{item.id}: the rest"), "time": "0",
+                "weight": f"{item.max_points - item.points:g}"})
+        elif codegrade:
             case.set("weight", f"{item.max_points:g}")
         else:
             case_properties = ET.SubElement(case, "properties")
@@ -81,7 +93,8 @@ def to_element(report: Report, flavour: str = "standard") -> ET.Element:
                 "type": "RubricItemFailed",
             })
             text = feedback + (f"\nSee {item.lesson}" if item.lesson else "")
-            failure.text = _clean(f"{text}\n({item.points:g}/{item.max_points:g} points)")
+            failure.text = _clean(f"{text}\n({'partial credit: ' if item.partial else ''}"
+                                  f"{item.points:g}/{item.max_points:g} points)")
     return suite
 
 

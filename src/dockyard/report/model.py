@@ -19,6 +19,27 @@ class Item:
     feedback: str = ""  # empty when passed; otherwise what was expected, what was seen, where it is taught
     lesson: str | None = None  # notebook section that teaches it, e.g. "04-dockerfile.ipynb#WORKDIR"
     visibility: str | None = None  # from @pytest.mark.visibility("after_due_date"): when a platform shows it
+    # "passed" | "failed" | "partial" (dockyard.partial: part of the points, with feedback) | "not_reached" (the
+    # grading stopped before this item ran). Added field: older reports without it derive it from passed/points.
+    outcome: str | None = None
+
+    def __post_init__(self):
+        if self.outcome is None:
+            object.__setattr__(self, "outcome", "passed" if self.passed else
+                               ("partial" if 0 < self.points < self.max_points else "failed"))
+
+    @property
+    def partial(self) -> bool:
+        return self.outcome == "partial"
+
+    @property
+    def reached(self) -> bool:
+        return self.outcome != "not_reached"
+
+    @property
+    def mark(self) -> str:
+        """One character for tables: ✓ passed, ◐ partial credit, ✗ failed, – not reached."""
+        return {"passed": "✓", "partial": "◐", "not_reached": "–"}.get(self.outcome, "✗")
 
 
 @dataclass(frozen=True)
@@ -33,6 +54,12 @@ class Report:
     run_id: str | None = None
     retry: bool = False  # the engine failed us (not the learner): grade again rather than record a zero
     notes: tuple[str, ...] = ()  # what a teacher must know about how it was graded ("builds were not isolated: …")
+    # Added field: how many items did not run because the grading stopped (timeout, crash). Their items are in
+    # `items` with outcome "not_reached"; score counts the finished items, max_score is always the rubric's.
+    not_reached: int = 0
+    # Added field: the late policy applied (batch): submitted_at, due, late_by_s, penalty, score_before, note.
+    # `score` is then the score after the penalty; the items keep the points they earned.
+    late: dict | None = None
 
     @classmethod
     def from_items(cls, exercise: str, items: list[Item], duration_s: float, run_id: str | None = None) -> "Report":
@@ -47,6 +74,19 @@ class Report:
     @property
     def fraction(self) -> float:
         return self.score / self.max_score if self.max_score else 0.0
+
+    @classmethod
+    def stopped(cls, exercise: str, reason: str, finished: list[Item], planned: list[Item], duration_s: float,
+                max_score: float, run_id: str | None = None, retry: bool = False) -> "Report":
+        """A grading stopped midway (timeout, crash): the finished items count, the rest are "not reached"
+        with the reason; status stays "error" (regrade it), max_score is the rubric's."""
+        done = {item.id for item in finished}
+        rest = [Item(item.id, item.title, 0.0, item.max_points, False, f"not reached: {reason}", item.lesson,
+                     item.visibility, "not_reached") for item in planned if item.id not in done]
+        items = [*finished, *rest]
+        max_score = round(sum(i.max_points for i in items), 2) if planned else max_score
+        return cls(exercise, round(sum(i.points for i in finished), 2), max_score, "error", reason,
+                   round(duration_s, 2), tuple(items), run_id, retry, not_reached=len(rest))
 
     def to_dict(self) -> dict:
         data = asdict(self)

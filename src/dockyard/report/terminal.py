@@ -1,4 +1,6 @@
-"""A Report as a short, colourful rich table: ✓/✗, points, feedback, and where to learn more."""
+"""A Report as a short, colourful rich table: ✓/◐/✗, points, feedback, and where to learn more.
+
+◐ is partial credit (`dockyard.partial`), – an item a stopped grading did not reach."""
 
 from __future__ import annotations
 
@@ -28,6 +30,9 @@ def header(report: Report):
     text.append("  ")
     if report.status == "error":
         text.append("could not grade", style="bold red")
+        if report.items and report.not_reached:
+            text.append(f"  {_points(report.score)}/{_points(report.max_score)} points from the finished checks",
+                        style="dim")
     else:
         text.append(f"{_points(report.score)}/{_points(report.max_score)} points", style=score_style(report))
         passed = sum(1 for item in report.items if item.passed)
@@ -45,11 +50,13 @@ def table(report: Report, hints: bool = True):
     grid.add_column("check", overflow="fold")
     grid.add_column("points", justify="right", no_wrap=True)
     for item in report.items:
-        mark = Text(PASS, style="bold green") if item.passed else Text(FAIL, style="bold red")
+        mark = Text(item.mark, style="bold green" if item.passed else
+                    ("bold yellow" if item.partial else ("dim" if not item.reached else "bold red")))
         cell = Text(item.title or item.id, style="" if item.passed else "bold")
         if not item.passed and item.feedback:
             cell.append("\n")
-            cell.append(item.feedback.strip(), style="red")
+            cell.append(item.feedback.strip(), style="yellow" if item.partial else ("dim" if not item.reached
+                                                                                  else "red"))
         if not item.passed and hints and item.lesson:
             cell.append("\n")
             cell.append(f"📖 see {item.lesson}", style="cyan")
@@ -72,6 +79,8 @@ def render(report: Report, console=None, hints: bool = True) -> None:
         console.print(report.error or "grading could not run", style="red", markup=False, highlight=False)
         if report.retry:
             console.print("This was not your fault: the Docker engine failed us. Please run it again.", style="yellow")
+        if report.items and report.not_reached:  # a grading stopped midway: what it finished still shows
+            console.print(table(report, hints=hints))
         return
     if report.items:
         console.print(table(report, hints=hints))
@@ -80,7 +89,8 @@ def render(report: Report, console=None, hints: bool = True) -> None:
     if report.max_score and report.score >= report.max_score:
         console.print("All checks pass. Well done!", style="bold green")
     elif hints and any(not item.passed for item in report.items):
-        console.print("Fix the ✗ items above and run the check again.", style="dim")
+        marks = "✗ and ◐" if any(item.partial for item in report.items) else "✗"
+        console.print(f"Fix the {marks} items above and run the check again.", style="dim")
 
 
 def to_text(report: Report, hints: bool = True, width: int = 100) -> str:

@@ -49,6 +49,7 @@ class Job:
     output_file: str
     progress: object  # the write end of a multiprocessing.Pipe
     environment: dict  # the caller's, at the call: a forkserver child would otherwise see the server's
+    items_file: str | None = None  # each item appended as it finishes (JSON lines): survives a kill
 
     def pytest_args(self) -> list[str]:
         args = [
@@ -58,6 +59,8 @@ class Job:
             "--dockyard-exercise", self.exercise_id, "--dockyard-submission", self.folder,
             "--dockyard-report", self.report_file, "--dockyard-run-id", self.run_id,
         ]
+        if self.items_file:
+            args += ["--dockyard-items", self.items_file]
         if self.engine_url:
             args += ["--dockyard-engine", self.engine_url]
         if self.runtime:

@@ -9,7 +9,10 @@ session fixture's exception, so the failure is computed once and every item that
 fails with the same short learner-facing message, never a traceback.
 
 The collector (`pytest_runtest_logreport`) turns each test into a report `Item` and writes the
-`Report` JSON to `--dockyard-report`.
+`Report` JSON to `--dockyard-report`. With `--dockyard-items FILE` it also appends, as JSON lines,
+the plan (every collected item, once) and then each item the moment it finishes: a grading killed
+midway (timeout, crash) still has those, and the runner reports them (rubric/runner.py).
+An item may award part of its points with `dockyard.partial(fraction, feedback)` (dockyard/credit.py).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from dockyard.course import exercises
+from dockyard.credit import Partial
 from dockyard.errors import (BuildFailed, BuildNotIsolated, ComposeError, DiskFull, DockyardError, EngineLost,
                              EngineUnavailable)
 from dockyard.probes import BuiltImage, Probes
@@ -45,6 +49,8 @@ def pytest_addoption(parser):
     group.addoption("--dockyard-exercise", metavar="ID", help="exercise id the rubric grades")
     group.addoption("--dockyard-submission", metavar="DIR", help="the learner's folder")
     group.addoption("--dockyard-report", metavar="FILE", help="write the Report JSON here")
+    group.addoption("--dockyard-items", metavar="FILE",
+                    help="append each item as it finishes (JSON lines), so a grading stopped midway keeps them")
     group.addoption("--dockyard-run-id", metavar="ID", help="sandbox run id (labels every resource)")
     group.addoption("--dockyard-engine", metavar="URL", help="Docker engine URL")
     group.addoption("--dockyard-runtime", metavar="NAME", help="container runtime for learner containers")
@@ -215,6 +221,8 @@ def _build_failure(exc) -> str:
 def feedback_from(excinfo) -> str:
     """The learner-facing message of a failure: the assertion message only, or the failure's one line."""
     value = excinfo.value
+    if isinstance(value, Partial):
+        return clean(value.feedback) if value.feedback.strip() else "part of this check passed"
     if isinstance(value, AssertionError):
         message = str(value)
         lines = message.split("\n")
@@ -260,7 +268,9 @@ class Collector:
     def __init__(self, config):
         self.config = config
         self.meta: dict[str, dict] = {}
-        self.results: dict[str, tuple[bool, str]] = {}
+        self.results: dict[str, tuple[bool, str, float | None]] = {}  # passed, feedback, partial fraction
+        self.items_file = config.getoption("dockyard_items", None)
+        self.written: set[str] = set()
         self.order: list[str] = []
         self.error: str | None = None
         self.retry = False
@@ -273,6 +283,18 @@ class Collector:
             self.meta[item.nodeid] = item_meta(item)
             self.order.append(item.nodeid)
         self.count = len(items)
+        self._append({"plan": [dataclasses.asdict(self.item(nodeid, planned=True)) for nodeid in self.order]})
+
+    def _append(self, record: dict) -> None:
+        """One JSON line, one write(2) on an O_APPEND file: a kill leaves whole lines or none."""
+        if not self.items_file:
+            return
+        line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        fd = os.open(self.items_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
 
     def pytest_collectreport(self, report):
         if report.failed and self.error is None:
@@ -295,6 +317,8 @@ class Collector:
             elif isinstance(call.excinfo.value, BuildNotIsolated) and self.error is None:
                 self.error = call.excinfo.value.one_line()  # an error, never a zero; retrying here cannot help
             report.dockyard_feedback = feedback_from(call.excinfo)
+            if isinstance(call.excinfo.value, Partial) and call.when == "call":
+                report.dockyard_partial = call.excinfo.value.fraction
 
     def pytest_runtest_logreport(self, report):
         nodeid = report.nodeid
@@ -303,23 +327,41 @@ class Collector:
             return  # the first failure (setup or call) is the one the learner sees
         if report.when == "teardown":
             return  # shared fixtures tear down after the last item: not that item's fault
-        if report.failed or report.skipped:
+        fraction = getattr(report, "dockyard_partial", None)
+        if fraction is not None:
+            feedback = getattr(report, "dockyard_feedback", "") or ""
+            self.results[nodeid] = (True, "", None) if fraction >= 1 else (False, feedback, fraction)
+        elif report.failed or report.skipped:
             feedback = getattr(report, "dockyard_feedback", None)
             if feedback is None and report.skipped and isinstance(report.longrepr, tuple):
                 feedback = clean(str(report.longrepr[2]).removeprefix("Skipped: "))
             if feedback is None:
                 feedback = "this check did not pass"
-            self.results[nodeid] = (False, feedback)
+            self.results[nodeid] = (False, feedback, None)
         elif report.when == "call" and report.passed:
-            self.results[nodeid] = (True, "")
+            self.results[nodeid] = (True, "", None)
+        if (report.when == "call" or not report.passed) and nodeid in self.meta and nodeid not in self.written:
+            self.written.add(nodeid)  # this item's result is final now: record it before anything else runs
+            self._append({"item": dataclasses.asdict(self.item(nodeid))})
+
+    def item(self, nodeid: str, planned: bool = False):
+        """The report Item of one test: as it finished, or (planned) what it is worth before it runs."""
+        meta = self.meta[nodeid]
+        if planned:
+            return Item(meta["id"], meta["title"], 0.0, meta["max_points"], False, "", meta["lesson"],
+                        meta.get("visibility"), "not_reached")
+        passed, feedback, fraction = self.results.get(nodeid, (False, "this check did not run", None))
+        if fraction is not None and fraction > 0:
+            points = round(meta["max_points"] * fraction, 2)
+            outcome = "partial"
+        else:
+            points = meta["max_points"] if passed else 0.0
+            outcome = "passed" if passed else "failed"
+        return Item(meta["id"], meta["title"], points, meta["max_points"], passed, feedback, meta["lesson"],
+                    meta.get("visibility"), outcome)
 
     def build_report(self):
-        items = []
-        for nodeid in self.order:
-            meta = self.meta[nodeid]
-            passed, feedback = self.results.get(nodeid, (False, "this check did not run"))
-            items.append(Item(meta["id"], meta["title"], meta["max_points"] if passed else 0.0, meta["max_points"],
-                              passed, feedback, meta["lesson"], meta.get("visibility")))
+        items = [self.item(nodeid) for nodeid in self.order]
         exercise_id = self.config.getoption("dockyard_exercise")
         run_id = self.config.getoption("dockyard_run_id")
         report = Report.from_items(exercise_id, items, time.monotonic() - self.started, run_id)

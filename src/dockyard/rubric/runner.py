@@ -10,6 +10,9 @@ Why pytest runs in a CHILD PROCESS and not in the caller's:
 - no module state leaking between rubrics: two exercises may both have `graders/<id>/conftest.py`,
   and pytest's session/fixture caches and imported modules die with the child.
 The child is forked, not exec'd (rubric/child.py says how, and why that is fast and safe).
+Partial results survive: the child appends each item to a file the moment it finishes
+(plugin.py, `--dockyard-items`), so a grading that times out or crashes still reports the finished
+items; the rest are "not reached" with the reason, and max_score is always the rubric's.
 The parent owns the run id, so whatever happens to the child (ends, killed, Ctrl-C), the run is
 swept afterwards: by the child's sandbox when it ended normally, else by the parent.
 """
@@ -27,10 +30,11 @@ from pathlib import Path
 
 from dockyard import bounded, engine, scratch
 from dockyard.course import exercises
+from dockyard.course.points import rubric_points
 from dockyard.engine import firewall, gc
 from dockyard.engine.labels import new_run_id
 from dockyard.errors import BuildNotIsolated, UsageError
-from dockyard.report.model import Report
+from dockyard.report.model import Item, Report
 from dockyard.rubric import child, rss
 from dockyard.text import last_lines
 
@@ -72,12 +76,13 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
     with tempfile.TemporaryDirectory(prefix=scratch.prefix("grade")) as grading_dir:
         report_file = Path(grading_dir) / "report.json"
         output_file = Path(grading_dir) / "pytest.out"
+        items_file = Path(grading_dir) / "items.jsonl"
         context = child.context()
         reader, writer = context.Pipe(duplex=False)
         job = child.Job(exercise_id=exercise_id, folder=str(folder.resolve()), grader=str(exercise.grader),
                         course=str(exercise.folder.parents[1]), run_id=run_id, engine_url=engine_url,
                         runtime=runtime, report_file=str(report_file), output_file=str(output_file),
-                        progress=writer, environment=environment)
+                        progress=writer, environment=environment, items_file=str(items_file))
         process = context.Process(target=child.main, args=(job,), name=f"dockyard-grade-{run_id}")
         timed_out = False
         try:
@@ -112,19 +117,45 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
                 pass  # an engine gone now is reported below if the child could not finish either
         duration = time.monotonic() - started
         if watch.exceeded:
-            return Report.failed(exercise_id, f"the grading used more than {MAX_RSS_MB:.0f} MB of memory and was "
-                                 "stopped (the grader's bound, not the learner's)", duration, run_id=run_id)
+            return stopped_report(exercise, f"the grading used more than {MAX_RSS_MB:.0f} MB of memory and was "
+                                  "stopped (the grader's bound, not the learner's)", items_file, duration, run_id)
         if timed_out:
-            return Report.failed(exercise_id, f"grading took longer than {timeout_s:.0f} s and was stopped",
-                                 duration, run_id=run_id)
+            return stopped_report(exercise, f"grading took longer than {timeout_s:.0f} s and was stopped",
+                                  items_file, duration, run_id)
         if data is not None:
             report = dataclasses.replace(Report.from_dict(data), duration_s=round(duration, 2))
             if note and note not in report.notes:
                 report = dataclasses.replace(report, notes=(*report.notes, note))
             return report
         tail = _gist_of(output_file)
-        return Report.failed(exercise_id, f"the grader stopped without a report (exit {process.exitcode}): {tail}",
-                             duration, run_id=run_id)
+        reason = f"the grader stopped without a report (exit {process.exitcode})" + (f": {tail}" if tail else "")
+        return stopped_report(exercise, reason, items_file, duration, run_id)
+
+
+def finished_items(items_file: Path) -> tuple[list, list]:
+    """(planned, finished) Items from the child's JSON lines; a torn last line is ignored."""
+    planned, finished = [], []
+    try:
+        lines = Path(items_file).read_bytes().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return planned, finished
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("plan"), list):
+            planned = [Item(**entry) for entry in record["plan"]]
+        elif isinstance(record, dict) and isinstance(record.get("item"), dict):
+            finished.append(Item(**record["item"]))
+    return planned, finished
+
+
+def stopped_report(exercise, reason: str, items_file: Path, duration_s: float, run_id: str | None) -> Report:
+    """A grading stopped midway: its finished items, the rest not reached, the rubric's real max_score."""
+    planned, finished = finished_items(items_file)
+    return Report.stopped(exercise.id, reason, finished, planned, duration_s, rubric_points(exercise.grader),
+                          run_id=run_id)
 
 
 def cancel_all() -> None:

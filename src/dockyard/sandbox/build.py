@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard.baseimages import recipes
-from dockyard.errors import BuildFailed, BuildTimedOut, ContextRefused, EngineLost, RefusalKind
+from dockyard.errors import BaseImageMissing, BuildFailed, BuildTimedOut, ContextRefused, EngineLost, RefusalKind
 from dockyard.sandbox.context import check_context, dockerignore_patterns
 from dockyard.static import remote
 
@@ -196,6 +196,9 @@ def build_image(
             # a restarting engine kills the step it runs
             _raise_if_engine_went_away(docker_client, tag, step_containers[-1] if step_containers else None,
                                        since=time.time() - duration)
+        missing = course_base_missing(outcome["error"], failing)
+        if missing:  # the engine lacks one of the course's own images: set-up trouble, graded again
+            raise BaseImageMissing(missing)
         raise BuildFailed(explain_build_error(outcome["error"], failing), list(log_tail), step=failing)
     image_id = outcome["image_id"]
     if not image_id:
@@ -263,6 +266,25 @@ def _note_line(line: str, steps: list[BuildStep], layer_ids: list[str], step_con
 
 PULL_FAILURES = ("pull access denied", "repository does not exist", "manifest unknown", "no such host",
                  "registry-1.docker.io", "i/o timeout", "connection refused", "not found: manifest")
+
+
+def _from_base(step: str) -> str:
+    words = step.split()[1:]
+    return next((word for word in words if not word.startswith("--")), "?")
+
+
+def course_base_missing(error: str, step: str | None) -> str | None:
+    """The base image a FROM could not pull when it is one the course provides offline (so the engine should
+    have it: `dockyard images`), else None (the learner named an image this machine does not have)."""
+    first = error.splitlines()[0] if error else ""
+    if not (step and step.upper().startswith("FROM") and any(marker in first for marker in PULL_FAILURES)):
+        return None
+    base = _from_base(step)
+    if "@" in base:
+        return None  # a digest pin names upstream's bytes: no offline copy has them (the learner's choice)
+    repository = recipes.split_reference(base)[0]
+    reference = base if ":" in base.rsplit("/", 1)[-1] else f"{base}:latest"
+    return base if reference in recipes.known_tags(repository) else None
 
 
 def explain_build_error(error: str, step: str | None) -> str:

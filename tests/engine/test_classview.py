@@ -1,0 +1,85 @@
+"""class.html: the class at a glance (report/classview.py), from reports and from batch; in a real browser."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from dockyard import batch
+from dockyard.report import classview
+from dockyard.report.model import Item, Report
+
+HOSTILE = "<script>window.pwned=1</script><img src=x onerror=\"window.pwned=2\">"
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def make_reports() -> dict[str, Report]:
+    reports = {}
+    for n in range(12):
+        items = [Item("builds", "The image builds", 1.0, 1.0, True),
+                 Item("workdir", "WORKDIR is /app", 2.0 if n % 3 else 0.0, 2.0, bool(n % 3),
+                      "" if n % 3 else f"expected `WORKDIR /app`, found {HOSTILE}", "04-dockerfile.ipynb#WORKDIR"),
+                 Item("exec-form", "CMD in exec form", 0.5 if n % 2 else 1.0, 1.0, not n % 2,
+                      "shell form" if n % 2 else "", outcome="partial" if n % 2 else None)]
+        reports[f"learner{n:02d}" if n else HOSTILE] = Report.from_items("01-first-image", items, 3.0 + n)
+    reports["stuck"] = Report.failed("01-first-image", "grading took longer than 600 s and was stopped", 600.0, 4.0)
+    reports["engine"] = Report.failed("01-first-image", "the engine went away", 1.0, 4.0, retry=True)
+    return reports
+
+
+def test_the_page_has_plots_rates_failures_times_and_who_could_not_run():
+    page = classview.to_html("01-first-image", make_reports(), "../notebooks/")
+    assert len(re.findall(r'src="data:image/png;base64,[A-Za-z0-9+/=]{200,}"', page)) == 3
+    assert "<script>" not in page and "onerror=\"" not in page and "&lt;script&gt;window.pwned=1" in page
+    rows = re.findall(r"<tr><td>(.*?)<br>.*?</td><td[^>]*>(\d+)%", page)
+    assert ("WORKDIR is /app", "67") in rows and ("CMD in exec form", "75") in rows
+    assert '<a href="../notebooks/04-dockerfile.ipynb#WORKDIR">' in page
+    assert "expected `WORKDIR /app`, found &lt;script&gt;" in page and "(4×)" in page
+    assert "stuck" in page and "grading took longer than 600 s" in page and "regrade with --only" in page
+    assert "--only stuck" in page and "Median score" in page
+
+
+def fake_grade(exercise_id, folder, engine_url=None, **kwargs):
+    ok = (Path(folder) / "Dockerfile").is_file()
+    return Report.from_items(exercise_id, [Item("builds", "The image builds", float(ok), 1.0, ok,
+                                                "" if ok else "no Dockerfile in your folder")], 0.2)
+
+
+def test_batch_writes_class_html_next_to_the_gradebook(tmp_path):
+    folder = tmp_path / "class"
+    for name in ("ada", "bob"):
+        (folder / name).mkdir(parents=True)
+    (folder / "ada" / "Dockerfile").write_text("FROM python:3.11-slim\n")
+    batch.run_batch("01-first-image", folder, tmp_path / "out", jobs=1, grade_one=fake_grade)
+    page = (tmp_path / "out" / batch.CLASS_FILE).read_text()
+    assert "no Dockerfile in your folder" in page and page.count("data:image/png;base64,") == 3
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (/usr/bin/chromium)")
+def test_class_html_in_chromium(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    path = tmp_path / "class.html"
+    path.write_text(classview.to_html("01-first-image", make_reports(), "../notebooks/"))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"], viewport={"width": 1200, "height": 900})
+        try:
+            page = browser.new_page()
+            page.goto(path.as_uri())
+            page.wait_for_selector("#histogram")
+            widths = page.evaluate("() => [...document.images].map(i => i.complete ? i.naturalWidth : 0)")
+            assert len(widths) == 3 and all(width > 100 for width in widths), widths
+            assert page.evaluate("() => window.pwned === undefined")
+            assert page.evaluate("() => document.querySelectorAll('script').length") == 0
+            assert HOSTILE in page.locator("#items").inner_text()  # shown as text, never run
+            assert page.locator("#not-run tr").count() == 3
+            page.screenshot(path=str(tmp_path / "class.png"), full_page=True)
+            print(f"screenshot: {tmp_path / 'class.png'}")
+        finally:
+            browser.close()
+    assert (tmp_path / "class.png").stat().st_size > 20_000
