@@ -247,6 +247,19 @@ class BatchSummary:
     missing: int = 0  # nbgrader: no folder for this assignment
     interrupted: bool = False
 
+    def count(self, report: Report, reused: bool = False, missing: bool = False) -> None:
+        """Count one learner's outcome under the one heading it belongs to."""
+        if missing:
+            self.missing += 1
+        elif reused:
+            self.reused += 1
+        elif report.retry:
+            self.retry += 1
+        elif report.status == "error":
+            self.failed += 1
+        else:
+            self.graded += 1
+
 
 def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | None = None, force: bool = False,
               engine_url: str | None = None, progress=None, grade_one=None,
@@ -311,16 +324,7 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
                 learner, report, reused = future.result()
             except concurrent.futures.CancelledError:
                 continue
-            if learner.missing:
-                summary.missing += 1
-            elif reused:
-                summary.reused += 1
-            elif report.retry:
-                summary.retry += 1
-            elif report.status == "error":
-                summary.failed += 1
-            else:
-                summary.graded += 1
+            summary.count(report, reused=reused, missing=learner.missing)
             notify("done", learner.student, report)
     except KeyboardInterrupt:
         stop.set()
@@ -360,14 +364,7 @@ def _run_batch_on_queue(exercise, learners: list[Learner], out: Path, results: R
     enqueued: dict[str, object] = {}  # job id -> job, in this run
 
     def finished(student: str, report: Report, reused: bool = False) -> None:
-        if reused:
-            summary.reused += 1
-        elif report.retry:
-            summary.retry += 1
-        elif report.status == "error":
-            summary.failed += 1
-        else:
-            summary.graded += 1
+        summary.count(report, reused=reused)
         notify("done", student, report)
 
     try:

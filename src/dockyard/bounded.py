@@ -79,12 +79,7 @@ def container_logs(container, *, stdout: bool = True, stderr: bool = True, lines
         for chunk in stream:
             ring.write(chunk)
     finally:
-        closer = getattr(stream, "close", None)
-        if closer:
-            try:
-                closer()
-            except Exception:
-                pass
+        _close_quietly(stream)
     return ring.getvalue()
 
 
@@ -100,12 +95,7 @@ def exec_run(container, argv: list[str], *, user: str = "", max_bytes: int = EXE
             out.write(got_out or b"")
             err.write(got_err or b"")
     finally:
-        closer = getattr(stream, "close", None)
-        if closer:
-            try:
-                closer()
-            except Exception:
-                pass
+        _close_quietly(stream)
     code = None
     for _ in range(50):  # the engine may report the exit a moment after the stream ends
         code = api.exec_inspect(exec_id).get("ExitCode")
@@ -180,3 +170,13 @@ def _text(ring: Ring) -> str:
     if ring.dropped:
         text = text.partition("\n")[2] if "\n" in text else text  # a cut first line is no line
     return text
+
+
+def _close_quietly(stream) -> None:
+    """Close an engine stream, whatever state the connection is in (it may have died under us)."""
+    closer = getattr(stream, "close", None)
+    if closer:
+        try:
+            closer()
+        except Exception:
+            pass

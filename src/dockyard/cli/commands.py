@@ -8,7 +8,7 @@ from pathlib import Path
 from dockyard import baseimages, batch, engine, scratch, similarity
 from dockyard.cli import outputs
 from dockyard.course import exercises, reset
-from dockyard.course.points import rubric_points
+from dockyard.course.points import rubric_item_ids, rubric_points
 from dockyard.engine import doctor, gc
 from dockyard.errors import EngineUnavailable, ExitStatus, UsageError
 from dockyard.report import terminal
@@ -164,7 +164,7 @@ def cmd_grade(args, env) -> ExitStatus:
     """Machine-readable: with --json, stdout holds only the JSON; progress goes to stderr. Every platform
     output flag is checked before grading starts (exit 2 on a bad one)."""
     exercise = exercises.load(args.exercise)  # unknown exercise: exit 2 before the flags are judged
-    plan = outputs.grade_outputs(args, outputs.rubric_item_ids(exercise.grader))
+    plan = outputs.grade_outputs(args, rubric_item_ids(exercise.grader))
 
     def progress(message: str) -> None:  # stderr only, and only for a person watching
         print(f"… {message}", file=env.stderr, flush=True)

@@ -7,7 +7,6 @@ reads the flags, picks the grading budget and writes files.
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,21 +107,6 @@ def grade_outputs(args, item_ids: list[str] | None = None) -> GradeOutputs:
         deadline = deadline or prairielearn.BUDGET_S
     outputs.deadline_s = deadline
     return outputs
-
-
-def rubric_item_ids(grader_folder) -> list[str]:
-    """The rubric's item ids as the Report names them (test function names without `test_`, `_` as `-`);
-    a parametrized test's items add `-<param>` to its id."""
-    ids = []
-    for path in sorted(Path(grader_folder).glob("test*.py")):
-        try:
-            tree = ast.parse(path.read_text())
-        except (OSError, SyntaxError):
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test"):
-                ids.append(node.name.removeprefix("test_").replace("_", "-"))
-    return ids
 
 
 def lms_roster(args) -> list[dict] | None:
