@@ -51,7 +51,7 @@ def test_answers_on_published_port(model, compose_project, probe):
     where = (f"your `ports:` sends the host's port to the api's port {', '.join(map(str, wrong))}, but api.py listens "
              "on 8000 (its log says `listening on 0.0.0.0:8000`): publish `\"8000:8000\"`" if 8000 not in targets
              else "the api's port 8000 is published but it does not serve the menu: read `docker compose logs api`")
-    seen = "; ".join(f"port {t}: {r.status or 'no answer'} {(r.text or r.error or '').strip()[:160]}"
+    seen = "; ".join(f"port {t}: " + (f"{r.status} {(r.text or '').strip()[:160]}" if r.status else r.error)
                      for t, r in answers.items())
     assert False, f"expected `{MENU}` from the api, {where}. seen: {seen}"
 
