@@ -124,6 +124,15 @@ class SecretScan:
     where: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class LayerFile:
+    """A regular file as one layer stores it: `layer` counts from 1 at the oldest, as `docker history` from the bottom."""
+
+    layer: int
+    path: str
+    size: int
+
+
 # -- helpers ----------------------------------------------------------------------------------
 def _tag(image) -> str:
     return image.tag if isinstance(image, BuiltImage) else str(image)
@@ -435,6 +444,32 @@ class Probes:
             raise DockyardError(f"the secret scan could not read every layer of the image: {name} is {why}",
                                 hint="this is the grader's limit, not your mistake; tell your teacher")
         return SecretScan(bool(where), tuple(where))
+
+    def layer_files(self, image, under: str) -> list[LayerFile]:
+        """The regular files below `under` in each layer of the image (a file a later layer deletes is still
+        listed, in the layer that added it; the deletion markers, `.wh.*`, are not).
+
+        What the final filesystem cannot show: `RUN rm` in a later step hides a file but every copy of the image
+        still carries it."""
+        prefix = under.strip("/") + "/"
+        found: list[tuple[str, str, int]] = []
+
+        def look(layer: str, entry, reader) -> bool:
+            name = entry.name.lstrip("./")
+            if name.startswith(prefix) and not name.rsplit("/", 1)[-1].startswith(".wh."):
+                found.append((layer, "/" + name, entry.size))
+            return True
+
+        reader = io.BufferedReader(_StreamReader(self.client.api.get_image(self._image(image).id)))
+        try:
+            layers = image_archive.walk_layers(reader, look)
+        finally:
+            reader.close()
+        if layers.unreadable:
+            name, why = next(iter(layers.unreadable.items()))
+            raise DockyardError(f"could not read every layer of the image: {name} is {why}",
+                                hint="this is the grader's limit, not your mistake; tell your teacher")
+        return [LayerFile(layers.layer_number(layer) or 0, path, size) for layer, path, size in found]
 
     # -- rebuilds --------------------------------------------------------------------------------
     def rebuild_after_change(self, filename: str, append: str = "\n# changed\n"):
