@@ -61,12 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
     grade = add("grade", "grade a submission (machine-readable outputs)")
     grade.add_argument("exercise")
     grade.add_argument("folder")
-    grade.add_argument("--json", action="store_true", help="print only the JSON report on stdout")
-    grade.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
+    grade.add_argument("--format", metavar="NAME[=DEST]", action="append", default=[],
+                       help="an output and where it goes (repeatable; DEST '-' or none: stdout, at most one): "
+                            "json, junit, gradescope, prairielearn, classroom (appends result=<base64>), codegrade")
+    grade.add_argument("--json", action="store_true", help="print only the JSON report on stdout (--format json)")
+    grade.add_argument("--junit", metavar="FILE", help="(--format junit=FILE) also write a JUnit XML report")
     grade.add_argument("--junit-flavour", choices=("standard", "codegrade"), default="standard",
                        help="JUnit layout for --junit: standard (points as properties) or codegrade (points as weight)")
-    grade.add_argument("--codegrade", metavar="FILE", help="also write JUnit XML as CodeGrade's parser reads it")
-    grade.add_argument("--gradescope", metavar="FILE", help="also write Gradescope's results.json")
+    grade.add_argument("--codegrade", metavar="FILE", help="(--format codegrade=FILE) also write JUnit XML as CodeGrade's parser reads it")
+    grade.add_argument("--gradescope", metavar="FILE", help="(--format gradescope=FILE) also write Gradescope's results.json")
     grade.add_argument("--visibility", metavar="[ITEM=]WHEN", action="append", default=[],
                        help="Gradescope visibility, for every test or one rubric item (repeatable): "
                             "visible, hidden, after_due_date, after_published")
@@ -78,6 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
                             "could not run); the grading budget defaults to 540 s")
     grade.add_argument("--classroom", metavar="FILE",
                        help="append GitHub Classroom's result=<base64> step output to FILE (pass \"$GITHUB_OUTPUT\")")
+    grade.add_argument("--due", metavar="WHEN", help="due date (ISO 8601) for the late policy; default: the "
+                                                     "exercise's [late] due, or Gradescope's due_date")
+    grade.add_argument("--late", metavar="POLICY", help='late penalty, e.g. "10%%/day, max 3 days", applied with '
+                                                        "Gradescope's created_at as the submission time")
+    grade.add_argument("--cooldown", metavar="DURATION",
+                       help="with Gradescope's output: grade a learner at most once per DURATION (30m, 2h); a "
+                            "submission within it keeps the last graded score (from submission_metadata.json)")
     grade.add_argument("--deadline", metavar="SECONDS", type=float,
                        help="stop grading after this long (default: from the exercise's limits; 540 with --prairielearn)")
     grade.add_argument("--runtime", help="container runtime for learner containers, e.g. runsc")
