@@ -130,6 +130,29 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--base-images", metavar="IMAGE,IMAGE",
                         help="the base images the preflight requires (default: every course image)")
 
+    package = add("package", "write a hosted platform's autograder bundle, grading through the job queue")
+    package.add_argument("platform", choices=("gradescope", "prairielearn"))
+    package.add_argument("exercise")
+    package.add_argument("dir", help="a new or empty folder for the bundle")
+    package.add_argument("--queue", metavar="REDIS_URL", required=True,
+                         help="the queue the platform sends submissions to (reachable from the platform)")
+    package.add_argument("--budget", metavar="SECONDS", type=float,
+                         help="the platform's wait for a result (default 540; PrairieLearn: at most 560)")
+    package.add_argument("--image", help="PrairieLearn: the grader image's name (default: dockyard-grader:<ref>)")
+    package.add_argument("--visibility", metavar="[ITEM=]WHEN", help="Gradescope: visibility of the tests")
+    package.add_argument("--cooldown", metavar="DURATION", help="Gradescope: grade a learner at most once per "
+                                                                "DURATION (30m, 2h)")
+    package.add_argument("--late", metavar="POLICY", help='Gradescope: late penalty, e.g. "10%%/day, max 3 days"')
+    package.add_argument("--due", metavar="WHEN", help="Gradescope: due date (default: the assignment's)")
+    classroom = add("classroom", "write a GitHub Classroom template repository for an exercise")
+    classroom.add_argument("exercise")
+    classroom.add_argument("dir", help="a new or empty folder for the template repository")
+    for bundle in (package, classroom):
+        bundle.add_argument("--course-repository", metavar="URL_OR_OWNER/NAME",
+                            help="where the platform installs Dockyard and the rubrics from (default: git origin)")
+        bundle.add_argument("--course-ref", metavar="REF",
+                            help="the course's tag or commit every learner is graded by (default: this commit)")
+
     similarity = add("similarity", "flag pairs of learners whose Dockerfiles and compose files look alike "
                                    "(for a person to read; it never grades)")
     similarity.add_argument("exercise")

@@ -267,3 +267,70 @@ def cmd_worker(args, env) -> ExitStatus:
 
 def cmd_similarity(args, env) -> ExitStatus:
     return similarity.command(args, env)
+
+
+def cmd_package(args, env) -> ExitStatus:
+    """The bundle's every setting is checked before DIR is touched (exit 2, one line)."""
+    from dockyard import bundles, cooldown, queue as queues
+    from dockyard.bundles import gradescope as gradescope_bundle, prairielearn as prairielearn_bundle
+    from dockyard.report import gradescope
+
+    exercise = exercises.load(args.exercise)
+    queues.check_url(args.queue)
+    if args.budget is not None and not args.budget > 0:
+        raise UsageError(f"--budget {args.budget:g}: give a number of seconds above 0")
+    gradescope_only = [flag for flag in ("visibility", "cooldown", "late", "due") if getattr(args, flag)]
+    if args.platform == "prairielearn" and gradescope_only:
+        raise UsageError(f"--{gradescope_only[0]} applies to Gradescope bundles only",
+                         hint="PrairieLearn keeps no state between jobs; limit attempts in the question's settings")
+    if args.platform == "gradescope" and args.image:
+        raise UsageError("--image applies to PrairieLearn bundles only")
+    if args.visibility:
+        try:
+            gradescope.check_visibility(args.visibility.rpartition("=")[2])
+        except ValueError as error:
+            raise UsageError(f"--visibility {args.visibility}: {error}") from None
+    if args.cooldown:
+        try:
+            cooldown.parse(args.cooldown)
+        except ValueError as error:
+            raise UsageError(f"--cooldown {args.cooldown}: {error}") from None
+    if args.late:
+        from dockyard import late
+
+        late.parse_policy(args.late)
+    if args.due:
+        from dockyard import late
+
+        late.parse_time(args.due)
+    repository, ref = bundles.course_source(args.course_repository, args.course_ref)
+    if args.platform == "gradescope":
+        gradescope_bundle.check_budget(args.budget)
+        folder = bundles.output_folder(args.dir)
+        written = gradescope_bundle.package(exercise, folder, queue_url=args.queue, repository=repository, ref=ref,
+                                            budget_s=args.budget, visibility=args.visibility, cooldown=args.cooldown,
+                                            late=args.late, due=args.due)
+        print(f"wrote {written}: upload it as the assignment's autograder (Gradescope: Configure Autograder, "
+              f"Zip file upload); run `dockyard worker --queue ...` on a Docker host at course ref {ref}",
+              file=env.stdout)
+    else:
+        prairielearn_bundle.check_budget(args.budget)
+        folder = bundles.output_folder(args.dir)
+        prairielearn_bundle.package(exercise, folder, queue_url=args.queue, repository=repository, ref=ref,
+                                    budget_s=args.budget, image=args.image)
+        print(f"wrote {folder}: see its README.md (grader image, course files, a worker on a Docker host)",
+              file=env.stdout)
+    return ExitStatus.OK
+
+
+def cmd_classroom(args, env) -> ExitStatus:
+    from dockyard import bundles
+    from dockyard.bundles import classroom
+
+    exercise = exercises.load(args.exercise)
+    repository, ref = bundles.course_source(args.course_repository, args.course_ref)
+    classroom.workflow_text(exercise.id, classroom.repository_name(repository), ref)  # every value checked first
+    folder = classroom.package(exercise, bundles.output_folder(args.dir), repository=repository, ref=ref)
+    print(f"wrote {folder}: push it as a template repository and create the assignment from it in GitHub "
+          f"Classroom (leave Classroom's own tests empty)", file=env.stdout)
+    return ExitStatus.OK
