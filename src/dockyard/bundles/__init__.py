@@ -22,11 +22,13 @@ from dockyard.errors import UsageError
 
 
 def templates(platform: str) -> Path:
-    folder = exercises.course_root() / "platforms" / platform
-    if not folder.is_dir():
-        raise UsageError(f"the course has no platforms/{platform}/ templates at {folder}",
-                         hint="run from the course repository, or set DOCKYARD_COURSE to it")
-    return folder
+    """platforms/<platform>/ of Dockyard's own checkout (the templates belong to the tool, whichever course
+    DOCKYARD_COURSE names), else of the course."""
+    for root in (Path(__file__).resolve().parents[3], exercises.course_root()):
+        if (root / "platforms" / platform).is_dir():
+            return root / "platforms" / platform
+    raise UsageError(f"no platforms/{platform}/ templates next to Dockyard or the course",
+                     hint="run Dockyard from its repository (make setup), or set DOCKYARD_COURSE to it")
 
 
 def output_folder(value: str) -> Path:
