@@ -7,8 +7,9 @@ a red build with the reason instead of a silent zero. A grading stopped midway (
 type="NotReached">` (counted in `errors`, never in `failures`: the learner did not fail it).
 
 Two flavours:
-- `standard` (the default, unchanged): points travel as `<properties>` of the suite and of each
-  testcase, which Jenkins, GitLab and most CI readers accept.
+- `standard` (the default): the score travels as `<properties>` of the suite, each item's points and lesson
+  in its testcase's `<system-out>` (the JUnit XSD allows no testcase `<properties>`), valid against
+  Jenkins' junit-10.xsd, read by Jenkins, GitLab and most CI readers.
 - `codegrade`: CodeGrade's parser (CodeGra.de `cg_junit`, `src/utils/junit.ts`) takes *every* child of
   `<testsuite>` for a `<testcase>` and a testcase's first child for its outcome, so there are no
   `<properties>` anywhere, a passing testcase has no children at all, and the item's points go in
@@ -85,10 +86,10 @@ def to_element(report: Report, flavour: str = "standard") -> ET.Element:
         elif codegrade:
             case.set("weight", f"{item.max_points:g}")
         else:
-            case_properties = ET.SubElement(case, "properties")
-            for name, value in (("points", f"{item.points:g}"), ("max_points", f"{item.max_points:g}"),
-                                ("lesson", item.lesson or "")):
-                ET.SubElement(case_properties, "property", {"name": name, "value": _clean(value)})
+            # the item's points in its <system-out>, after the outcome: a testcase holds no <properties> in the
+            # JUnit XSD (Jenkins' junit-10.xsd), and every CI reader shows system-out
+            points_out = _clean(f"points: {item.points:g}/{item.max_points:g}"
+                                + (f"\nlesson: {item.lesson}" if item.lesson else ""))
         if not item.reached:  # the grading stopped first (timeout, crash): an error, not the learner's failure
             error = ET.SubElement(case, "error", {"message": _clean(_first_line(item.feedback or "not reached")),
                                                   "type": "NotReached"})
@@ -102,6 +103,8 @@ def to_element(report: Report, flavour: str = "standard") -> ET.Element:
             text = feedback + (f"\nSee {item.lesson}" if item.lesson else "")
             failure.text = _clean(f"{text}\n({'partial credit: ' if item.partial else ''}"
                                   f"{item.points:g}/{item.max_points:g} points)")
+        if not codegrade:
+            ET.SubElement(case, "system-out").text = points_out
     return suite
 
 
