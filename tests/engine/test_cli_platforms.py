@@ -33,8 +33,9 @@ def usage_error(result, needle: str) -> None:
     (["--json", "--format", "gradescope=-"], "only one output can go to stdout"),
     (["--format", "junit=same.xml", "--codegrade", "same.xml"], "two outputs name the same file"),
     (["--format", "junit={tmp}"], "is a folder"),
-    (["--format", "gradescope=gs.json", "--late", "lots"], "--late: cannot read"),
-    (["--format", "gradescope=gs.json", "--due", "tomorrow"], "--due: cannot read"),
+    (["--format", "gradescope=gs.json", "--late", "10%/day"], "need the submission's time"),
+    (["--format", "gradescope=gs.json", "--submission-metadata", "{meta}", "--late", "lots"], "--late: cannot read"),
+    (["--format", "gradescope=gs.json", "--submission-metadata", "{meta}", "--due", "tomorrow"], "--due: cannot read"),
     (["--format", "prairielearn=pl.json", "--deadline", "601"], "PrairieLearn stops every job at 600 s"),
     (["--gradescope", "gs.json", "--submission-metadata", "/no/such/metadata.json"], "cannot read submission metadata"),
     (["--junit-flavour", "codegrade"], "--junit-flavour applies to --junit"),
@@ -46,7 +47,8 @@ def usage_error(result, needle: str) -> None:
     (["--codegrade", "{tmp}"], "is a folder"),
 ])
 def test_grade_flag_usage_errors(tmp_path, flags, needle):
-    flags = [flag.replace("{tmp}", str(tmp_path)) for flag in flags]
+    (tmp_path / "meta.json").write_text('{"created_at": "2026-03-02T01:00:00Z", "assignment": {}}')
+    flags = [flag.replace("{tmp}", str(tmp_path)).replace("{meta}", str(tmp_path / "meta.json")) for flag in flags]
     usage_error(run("grade", "t-web", GOOD, *flags, DOCKER_HOST="unix:///nonexistent.sock"), needle)
 
 

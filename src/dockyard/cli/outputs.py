@@ -176,6 +176,9 @@ def grade_outputs(args, item_ids: list[str] | None = None) -> GradeOutputs:
             outputs.cooldown_s = cooldowns.parse(cooldown)
         except ValueError as error:
             raise UsageError(f"--cooldown {cooldown}: {error}") from None
+    if (getattr(args, "due", None) or getattr(args, "late", None)) and outputs.metadata is None:
+        raise UsageError("--due and --late need the submission's time: Gradescope's submission_metadata.json",
+                         hint="pass --submission-metadata FILE with --format gradescope=FILE (for a class: batch --late)")
     if getattr(args, "due", None):
         outputs.due = late.parse_time(args.due)
     if getattr(args, "late", None):
