@@ -208,17 +208,8 @@ def cmd_grade(args, env) -> ExitStatus:
 
     if plan.cooldown_s and plan.metadata is not None:
         turned_away = cooldown.blocked(plan.metadata, plan.cooldown_s)
-        if turned_away is not None:
-            import json
-
-            results = json.dumps(cooldown.gradescope_results(*turned_away, plan.cooldown_s), indent=2, ensure_ascii=False)
-            for name, dest in plan.targets:
-                if name == "gradescope":
-                    if dest == outputs.STDOUT:
-                        env.stdout.write(results + "\n")
-                    else:
-                        dest.parent.mkdir(parents=True, exist_ok=True)
-                        dest.write_text(results, encoding="utf-8")
+        if turned_away is not None:  # only Gradescope's file: the cooldown lives in its metadata
+            plan.write_gradescope(cooldown.gradescope_results(*turned_away, plan.cooldown_s), stdout=env.stdout)
             print(f"dockyard: not graded: within the cooldown ({turned_away[0]:.0f} s left)", file=env.stderr)
             return ExitStatus.OK
     unfit = _unfit_submission(Path(args.folder)) if plan.platform else None
