@@ -126,3 +126,27 @@ def test_classroom_template_repository_validates_and_its_grading_step_runs_here(
     assert name == "result" and result["status"] == "pass", result
     # the reporter: totalPoints = the sum of the tests' scores, maxPoints = the runner's max_score
     assert sum(test["score"] for test in result["tests"]) == result["max_score"] == 10.0
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["gradescope", "--queue", "http://queue:6379"], "not a Redis URL"),
+    (["gradescope", "--queue", "redis://q:6379/0", "--budget", "590"], "passes Gradescope's 600 s timeout"),
+    (["prairielearn", "--queue", "redis://q:6379/0", "--budget", "570"], "PrairieLearn stops every job at 600 s"),
+    (["prairielearn", "--queue", "redis://q:6379/0", "--cooldown", "30m"], "applies to Gradescope bundles only"),
+    (["gradescope", "--queue", "redis://q:6379/0", "--cooldown", "soon"], "give a duration above 0"),
+    (["gradescope", "--queue", "redis://q:6379/0", "--late", "lots"], "--late: cannot read"),
+    (["gradescope", "--queue", "redis://q:6379/0", "--visibility", "sometimes"], "visibility must be one of"),
+    (["gradescope", "--queue", "redis://q:6379/0", "--image", "x"], "applies to PrairieLearn bundles only"),
+    (["gradescope", "--queue", "redis://q:6379/0", "{full}"], "must be a new or empty folder"),
+])
+def test_package_refuses_bad_settings_before_writing(tmp_path, argv, needle):
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "keep.txt").write_text("a teacher's file")
+    out = str(full) if "{full}" in argv else str(tmp_path / "bundle")
+    platform, *flags = [a for a in argv if a != "{full}"]
+    result = subprocess.run([str(DOCKYARD), "package", platform, "01-first-image", out, *flags,
+                             "--course-repository", "your-org/dockyard", "--course-ref", "v1"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and needle in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert not (tmp_path / "bundle").exists() and sorted(p.name for p in full.iterdir()) == ["keep.txt"]
