@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
-# Gradescope autograder set-up (runs once, when Gradescope builds the autograder image).
+# Gradescope autograder set-up: runs once, when Gradescope builds the autograder image (Ubuntu, as root).
 #
-# Gradescope runs the autograder in an unprivileged container with no Docker engine, so Dockyard cannot
-# build or run the learner's image *here*. This sketch ships each submission over SSH to a Docker host
-# you run (a lab machine or a VM with Dockyard installed, `make setup` done), grades it there with
-# Dockyard's own engine, and copies results.json back. Everything on this side is plain shell + ssh.
-#
-# Put next to this file in the autograder zip:
-#   run_autograder   (the entry point)
-#   config.env       DOCKYARD_HOST=grader@docker-host.example.edu  EXERCISE=01-first-image
-#   id_ed25519       a key that may only run the forced command on the host (see README.md)
-#   known_hosts      the host's key, so the connection cannot be redirected
+# Gradescope's container has no Docker engine, so nothing is built or run here: run_autograder sends each
+# submission to Dockyard's job queue, where a `dockyard worker` on a Docker host of yours grades it. This
+# installs Dockyard itself (the queue's client) from the course repository at the pinned ref in config.env,
+# so the sender and the workers share one rubric version (a worker refuses a job of another version).
 set -euo pipefail
+AG="${AUTOGRADER_ROOT:-/autograder}"
+# shellcheck source=/dev/null
+source "$AG/source/config.env"  # COURSE_REPOSITORY, COURSE_REF, EXERCISE, QUEUE_URL, ...
+export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-apt-get install -y -q --no-install-recommends openssh-client ca-certificates
-install -m 0700 -d /root/.ssh
-install -m 0600 /autograder/source/id_ed25519 /root/.ssh/id_ed25519
-install -m 0644 /autograder/source/known_hosts /root/.ssh/known_hosts
+apt-get install -y -q --no-install-recommends python3 python3-venv git ca-certificates
+git clone --quiet "$COURSE_REPOSITORY" "$AG/course"
+git -C "$AG/course" checkout --quiet --detach "$COURSE_REF"
+python3 -m venv "$AG/dockyard-venv"
+"$AG/dockyard-venv/bin/pip" install --quiet -r "$AG/course/requirements.lock"
+"$AG/dockyard-venv/bin/pip" install --quiet --no-deps "$AG/course"

@@ -1,41 +1,35 @@
 #!/usr/bin/env bash
 # PrairieLearn external grader entry point (serverFilesCourse/dockyard/run.sh <exercise-id>).
 #
-# PrairieLearn's grading container has no Docker engine either, so, as on Gradescope, the submission
-# (/grade/student) goes over SSH to a Docker host running Dockyard, whose forced command
-# (platforms/host/dockyard-ssh-grade) runs
-#   dockyard grade <id> <folder> --prairielearn <folder>/results.json      (budget: 540 s by default)
-# and prints it. Anything short of a results file is `gradable: false`: no points lost, no attempt used.
-# The question's timeout is 600 s at most; BUDGET_S stays under it so this script always writes a result.
+# PrairieLearn's grading container has no Docker engine, so the submission (/grade/student) goes to
+# Dockyard's job queue, where a `dockyard worker` on a Docker host of yours grades it:
+#   dockyard grade <id> /grade/student --queue $QUEUE_URL --wait $BUDGET_S --deadline $BUDGET_S
+#     --format prairielearn=/grade/results/results.json
+# Anything short of a grading (no files, too big, the queue unreachable, no worker in the budget) is
+# `gradable: false` with format_errors: no points lost, no attempt used. The question's timeout is 600 s at
+# most; BUDGET_S (540 by default) plus this script's margin stays under it, so a result is always written.
 set -uo pipefail
 EXERCISE="$1"
-# shellcheck source=/dev/null
 GRADE="${GRADE_ROOT:-/grade}"  # PrairieLearn's root (another one only for a local trial)
-source "$GRADE/serverFilesCourse/dockyard/config.env"  # DOCKYARD_HOST=grader@docker-host
-BUDGET_S="${BUDGET_S:-570}"
+# shellcheck source=/dev/null
+source "$GRADE/serverFilesCourse/dockyard/config.env"  # QUEUE_URL, BUDGET_S
+DOCKYARD="${DOCKYARD:-/opt/dockyard/bin/dockyard}"  # installed in the grader image (grader-image/Dockerfile)
+BUDGET_S="${BUDGET_S:-540}"
 mkdir -p "$GRADE/results"  # "not automatically created"
 RESULTS="$GRADE/results/results.json"
+rm -f "$RESULTS"
 
-ungradable() {
-  python3 - "$1" > "$RESULTS" <<'PY'
+timeout --kill-after=5 "$((${BUDGET_S%.*} + 20))" "$DOCKYARD" grade "$EXERCISE" "$GRADE/student" \
+  --queue "$QUEUE_URL" --wait "$BUDGET_S" --deadline "$BUDGET_S" --format "prairielearn=$RESULTS" \
+  > "$GRADE/results/dockyard.log" 2>&1
+status=$?
+
+if ! python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$RESULTS" 2>/dev/null; then
+  python3 - "$RESULTS" "$status" <<'PY'
 import json, sys
-print(json.dumps({"gradable": False, "format_errors": [sys.argv[1]],
-                  "message": "Your submission could not be graded, so no attempt was used: " + sys.argv[1]}))
+reason = "the grader stopped before it had a result (exit " + sys.argv[2] + "); submit again later"
+json.dump({"gradable": False, "format_errors": [reason],
+           "message": "Your submission could not be graded, so no attempt was used: " + reason}, open(sys.argv[1], "w"))
 PY
-}
-
-if [[ -z "$(ls -A "$GRADE/student" 2>/dev/null)" ]]; then
-  ungradable "no files were submitted"
-  exit 0
 fi
-if tar -C "$GRADE" -czf - student \
-    | timeout "$BUDGET_S" ssh -o BatchMode=yes -o ConnectTimeout=20 \
-        -i "$GRADE"/serverFilesCourse/dockyard/id_ed25519 \
-        -o UserKnownHostsFile="$GRADE"/serverFilesCourse/dockyard/known_hosts \
-        "$DOCKYARD_HOST" "prairielearn $EXERCISE" > "$RESULTS.tmp" \
-    && python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$RESULTS.tmp" 2>/dev/null; then
-  mv "$RESULTS.tmp" "$RESULTS"
-else
-  rm -f "$RESULTS.tmp"
-  ungradable "the grading host did not answer within ${BUDGET_S} s; submit again later"
-fi
+exit 0

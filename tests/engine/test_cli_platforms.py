@@ -25,7 +25,18 @@ def usage_error(result, needle: str) -> None:
 @pytest.mark.parametrize("flags, needle", [
     (["--gradescope", "gs.json", "--visibility", "sometimes"], "visibility must be one of"),
     (["--gradescope", "gs.json", "--visibility", "no-such-item=hidden"], "no rubric item 'no-such-item'"),
-    (["--visibility", "hidden"], "apply to --gradescope"),
+    (["--visibility", "hidden"], "apply to Gradescope's output"),
+    (["--cooldown", "30m"], "apply to Gradescope's output"),
+    (["--format", "gradescope=gs.json", "--cooldown", "soon"], "give a duration above 0"),
+    (["--format", "moodle=x.csv"], "unknown format 'moodle'"),
+    (["--format", "json", "--format", "junit"], "only one output can go to stdout"),
+    (["--json", "--format", "gradescope=-"], "only one output can go to stdout"),
+    (["--format", "junit=same.xml", "--codegrade", "same.xml"], "two outputs name the same file"),
+    (["--format", "junit={tmp}"], "is a folder"),
+    (["--format", "gradescope=gs.json", "--late", "10%/day"], "need the submission's time"),
+    (["--format", "gradescope=gs.json", "--submission-metadata", "{meta}", "--late", "lots"], "--late: cannot read"),
+    (["--format", "gradescope=gs.json", "--submission-metadata", "{meta}", "--due", "tomorrow"], "--due: cannot read"),
+    (["--format", "prairielearn=pl.json", "--deadline", "601"], "PrairieLearn stops every job at 600 s"),
     (["--gradescope", "gs.json", "--submission-metadata", "/no/such/metadata.json"], "cannot read submission metadata"),
     (["--junit-flavour", "codegrade"], "--junit-flavour applies to --junit"),
     (["--junit", "j.xml", "--junit-flavour", "jenkins"], "invalid choice"),
@@ -36,7 +47,8 @@ def usage_error(result, needle: str) -> None:
     (["--codegrade", "{tmp}"], "is a folder"),
 ])
 def test_grade_flag_usage_errors(tmp_path, flags, needle):
-    flags = [flag.replace("{tmp}", str(tmp_path)) for flag in flags]
+    (tmp_path / "meta.json").write_text('{"created_at": "2026-03-02T01:00:00Z", "assignment": {}}')
+    flags = [flag.replace("{tmp}", str(tmp_path)).replace("{meta}", str(tmp_path / "meta.json")) for flag in flags]
     usage_error(run("grade", "t-web", GOOD, *flags, DOCKER_HOST="unix:///nonexistent.sock"), needle)
 
 
@@ -103,6 +115,36 @@ def test_grade_writes_every_platform_file(tmp_path, docker_client):
     classroom = json.loads(base64.b64decode(value))
     assert name == "result" and classroom["max_score"] == 7.0
     assert sum(test["score"] for test in classroom["tests"]) == 4.0 and classroom["status"] == "fail"
+
+
+def test_format_writes_each_output_to_its_destination(tmp_path, docker_client):
+    """--format NAME[=DEST] is the one way to name outputs: one to stdout (here Gradescope's), the rest to files;
+    each the same as its alias flag would write."""
+    junit_file, pl_file, output = tmp_path / "r.xml", tmp_path / "pl" / "results.json", tmp_path / "github_output"
+    result = run("grade", "t-web", str(FIXTURES / "submissions" / "never-listens"), "--format", "gradescope",
+                 "--format", f"junit={junit_file}", "--format", f"prairielearn={pl_file}",
+                 "--format", f"classroom={output}", "--format", f"json={tmp_path / 'report.json'}")
+    assert result.returncode == 0, result.stderr
+    gs = json.loads(result.stdout)  # stdout holds Gradescope's results.json and nothing else
+    assert gs["score"] == 4.0 and len(gs["tests"]) == 4
+    assert json.loads((tmp_path / "report.json").read_text())["max_score"] == 7.0
+    assert ET.parse(junit_file).getroot().find("testsuite").get("failures") == "1"  # serves-hello, 3 points
+    assert json.loads(pl_file.read_text())["gradable"] is True
+    assert output.read_text().startswith("result=")
+
+
+def test_a_missing_or_empty_submission_still_writes_the_platform_files(tmp_path):
+    """With a platform output, bad input is the platform's "could not grade" (exit 1), never a usage error."""
+    (tmp_path / "empty").mkdir()
+    for folder, needle in ((tmp_path / "none", "no submission was found"), (tmp_path / "empty", "no files were")):
+        pl, gs = tmp_path / f"{folder.name}-pl.json", tmp_path / f"{folder.name}-gs.json"
+        result = run("grade", "t-web", str(folder), "--format", f"prairielearn={pl}", "--format", f"gradescope={gs}",
+                     DOCKER_HOST="unix:///nonexistent.sock")
+        assert result.returncode == 1 and needle in result.stderr and "Traceback" not in result.stderr
+        assert json.loads(pl.read_text())["gradable"] is False and needle in json.loads(pl.read_text())["message"]
+        assert needle in json.loads(gs.read_text())["output"] and json.loads(gs.read_text())["score"] == 0
+    result = run("grade", "t-web", str(tmp_path / "none"), "--json")  # no platform: a usage error, as before
+    assert result.returncode == 2 and "no such folder" in result.stderr
 
 
 def test_batch_roster_writes_lms_csv(tmp_path, docker_client):

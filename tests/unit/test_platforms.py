@@ -16,10 +16,13 @@ import csv
 import io
 import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import jsonschema
 import pytest
+import xmlschema
 
+from dockyard import cooldown
 from dockyard.report import classroom, gradescope, junit, lms, prairielearn
 from dockyard.report.model import Item, Report
 
@@ -236,6 +239,82 @@ def test_standard_junit_is_what_codegrade_rejects(report):
         codegrade_parse(junit.to_xml(report))  # the default keeps its properties for other CI readers
     with pytest.raises(ValueError):
         junit.to_xml(report, "jenkins")
+
+
+# -- JUnit against its XSD --------------------------------------------------------------------------------
+JUNIT_XSD = xmlschema.XMLSchema(str(Path(__file__).parent / "schemas" / "junit.xsd"))
+PARTIAL = Item("port", "The port is right", 1.5, 3.0, False, "the port is right but the path is not")
+
+
+@pytest.fixture
+def stopped() -> Report:
+    """A grading killed after its first two items (Report.stopped): they count, the other two were not reached."""
+    return Report.stopped("01-first-image", "the grading took longer than 60 s", ITEMS[:2], ITEMS, 61.0, 10.0)
+
+
+def test_standard_junit_is_valid_against_the_junit_xsd(report, error_report, stopped):
+    with_partial = Report.from_items("01-first-image", [*ITEMS, PARTIAL], 2.0)
+    for each in (report, error_report, stopped, with_partial):
+        JUNIT_XSD.validate(junit.to_xml(each))  # raises with the offending element and the XSD's rule
+    case = ET.fromstring(junit.to_xml(report).encode()).find("testsuite/testcase")
+    assert case.find("properties") is None and case.find("system-out").text == "points: 1/1"
+    with pytest.raises(xmlschema.XMLSchemaValidationError):  # the XSD has teeth: testcase <properties> fail it
+        JUNIT_XSD.validate(junit.to_xml(report).replace("<system-out>points: 1/1</system-out>",
+                                                        "<properties><property name='p' value='1'/></properties>"))
+
+
+def test_a_stopped_grading_is_right_in_every_output(stopped):
+    """Finished items keep their points and outcomes; the rest are "not reached" (an error, never the learner's
+    failure); the maximum is the rubric's in every platform's arithmetic."""
+    assert (stopped.score, stopped.max_score, stopped.not_reached) == (1.0, 10.0, 2)
+    suite = ET.fromstring(junit.to_xml(stopped).encode()).find("testsuite")
+    outcomes = [(case[0].tag, case[0].get("type")) for case in suite.iter("testcase")]
+    assert outcomes == [("system-out", None), ("failure", "RubricItemFailed"), ("error", "NotReached"),
+                        ("error", "NotReached")]
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("4", "1", "2")
+    cases = codegrade_parse(junit.to_xml(stopped, "codegrade"))
+    assert [c["state"] for c in cases] == ["success", "failure", "error", "error"]
+    assert sum(c["weight"] for c in cases if c["state"] == "success") / sum(c["weight"] for c in cases) == 0.1
+    data = classroom.decode(classroom.encode(stopped))
+    assert [t["status"] for t in data["tests"]] == ["pass", "fail", "error", "error"] and data["status"] == "error"
+    assert reporter({"DOCKYARD": classroom.encode(stopped)}) == {"totalPoints": 1.0, "maxPoints": 10.0, "failed": True}
+    gs = gradescope.to_dict(stopped)
+    jsonschema.validate(gs, GS_SCHEMA)
+    assert gs["score"] == 1.0 and sum(t["max_score"] for t in gs["tests"]) == 10.0
+    assert "2 check(s) were not reached" in gs["output"] and gs["extra_data"]["not_reached"] == 2
+    pl = prairielearn.to_dict(stopped)
+    jsonschema.validate(pl, PL_SCHEMA)
+    assert pl["gradable"] is False and "2 of 4 checks finished" in pl["message"]
+
+
+def test_gradescope_withholds_the_score_when_the_engine_failed(error_report):
+    """An engine fault (retry): the learner sees the message but not a total (one hidden test hides it)."""
+    engine_down = Report.failed("01-first-image", "no worker finished it within 540 s", max_score=10, retry=True)
+    data = gradescope.to_dict(engine_down)
+    jsonschema.validate(data, GS_SCHEMA)
+    assert data["visibility"] == "visible" and [t["visibility"] for t in data["tests"]] == ["hidden"]
+    assert "withheld" in data["output"] and "no worker finished it" in data["output"]
+    learner_fault = gradescope.to_dict(error_report)  # no Dockerfile: a visible 0 with the reason, nothing hidden
+    assert learner_fault["tests"] == [] and "no Dockerfile" in learner_fault["output"]
+
+
+# -- Gradescope cooldown ------------------------------------------------------------------------------------
+def test_cooldown_counts_only_graded_submissions():
+    assert [cooldown.parse(text) for text in ("90s", "30m", "2h", "1d", "600")] == [90, 1800, 7200, 86400, 600]
+    for bad in ("0", "-5m", "soon", "5 fortnights"):
+        with pytest.raises(ValueError):
+            cooldown.parse(bad)
+    graded = {"submission_time": "2026-03-03T00:50:00Z", "score": 5.0, "results": {"tests": [{"name": "a"}]}}
+    turned_away = {"submission_time": "2026-03-03T00:59:00Z", "results": {"extra_data": {"cooldown": True}}}
+    metadata = {"created_at": "2026-03-03T01:00:00Z", "previous_submissions": [graded, turned_away, "junk"]}
+    left, previous = cooldown.blocked(metadata, 1800)
+    assert left == 1200 and previous is graded  # 30 min after 00:50, the turned-away 00:59 does not count
+    assert cooldown.blocked(dict(metadata, created_at="2026-03-03T01:20:01Z"), 1800) is None
+    assert cooldown.blocked({"created_at": "2026-03-03T01:00:00Z", "previous_submissions": []}, 1800) is None
+    results = cooldown.gradescope_results(left, previous, 1800)
+    jsonschema.validate(results, GS_SCHEMA)
+    assert results["score"] == 5.0 and results["tests"] == graded["results"]["tests"]
+    assert "Submit again in 20 min" in results["output"] and results["extra_data"]["cooldown"] is True
 
 
 # -- LMS ----------------------------------------------------------------------------------------------------

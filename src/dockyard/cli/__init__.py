@@ -61,12 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
     grade = add("grade", "grade a submission (machine-readable outputs)")
     grade.add_argument("exercise")
     grade.add_argument("folder")
-    grade.add_argument("--json", action="store_true", help="print only the JSON report on stdout")
-    grade.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
+    grade.add_argument("--format", metavar="NAME[=DEST]", action="append", default=[],
+                       help="an output and where it goes (repeatable; DEST '-' or none: stdout, at most one): "
+                            "json, junit, gradescope, prairielearn, classroom (appends result=<base64>), codegrade")
+    grade.add_argument("--json", action="store_true", help="print only the JSON report on stdout (--format json)")
+    grade.add_argument("--junit", metavar="FILE", help="(--format junit=FILE) also write a JUnit XML report")
     grade.add_argument("--junit-flavour", choices=("standard", "codegrade"), default="standard",
                        help="JUnit layout for --junit: standard (points as properties) or codegrade (points as weight)")
-    grade.add_argument("--codegrade", metavar="FILE", help="also write JUnit XML as CodeGrade's parser reads it")
-    grade.add_argument("--gradescope", metavar="FILE", help="also write Gradescope's results.json")
+    grade.add_argument("--codegrade", metavar="FILE", help="(--format codegrade=FILE) also write JUnit XML as CodeGrade's parser reads it")
+    grade.add_argument("--gradescope", metavar="FILE", help="(--format gradescope=FILE) also write Gradescope's results.json")
     grade.add_argument("--visibility", metavar="[ITEM=]WHEN", action="append", default=[],
                        help="Gradescope visibility, for every test or one rubric item (repeatable): "
                             "visible, hidden, after_due_date, after_published")
@@ -78,6 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
                             "could not run); the grading budget defaults to 540 s")
     grade.add_argument("--classroom", metavar="FILE",
                        help="append GitHub Classroom's result=<base64> step output to FILE (pass \"$GITHUB_OUTPUT\")")
+    grade.add_argument("--due", metavar="WHEN", help="due date (ISO 8601) for the late policy; default: the "
+                                                     "exercise's [late] due, or Gradescope's due_date")
+    grade.add_argument("--late", metavar="POLICY", help='late penalty, e.g. "10%%/day, max 3 days", applied with '
+                                                        "Gradescope's created_at as the submission time")
+    grade.add_argument("--cooldown", metavar="DURATION",
+                       help="with Gradescope's output: grade a learner at most once per DURATION (30m, 2h); a "
+                            "submission within it keeps the last graded score (from submission_metadata.json)")
     grade.add_argument("--deadline", metavar="SECONDS", type=float,
                        help="stop grading after this long (default: from the exercise's limits; 540 with --prairielearn)")
     grade.add_argument("--runtime", help="container runtime for learner containers, e.g. runsc")
@@ -119,6 +129,29 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how long a result is kept when the sender did not say (default: a week)")
     worker.add_argument("--base-images", metavar="IMAGE,IMAGE",
                         help="the base images the preflight requires (default: every course image)")
+
+    package = add("package", "write a hosted platform's autograder bundle, grading through the job queue")
+    package.add_argument("platform", choices=("gradescope", "prairielearn"))
+    package.add_argument("exercise")
+    package.add_argument("dir", help="a new or empty folder for the bundle")
+    package.add_argument("--queue", metavar="REDIS_URL", required=True,
+                         help="the queue the platform sends submissions to (reachable from the platform)")
+    package.add_argument("--budget", metavar="SECONDS", type=float,
+                         help="the platform's wait for a result (default 540; PrairieLearn: at most 560)")
+    package.add_argument("--image", help="PrairieLearn: the grader image's name (default: dockyard-grader:<ref>)")
+    package.add_argument("--visibility", metavar="[ITEM=]WHEN", help="Gradescope: visibility of the tests")
+    package.add_argument("--cooldown", metavar="DURATION", help="Gradescope: grade a learner at most once per "
+                                                                "DURATION (30m, 2h)")
+    package.add_argument("--late", metavar="POLICY", help='Gradescope: late penalty, e.g. "10%%/day, max 3 days"')
+    package.add_argument("--due", metavar="WHEN", help="Gradescope: due date (default: the assignment's)")
+    classroom = add("classroom", "write a GitHub Classroom template repository for an exercise")
+    classroom.add_argument("exercise")
+    classroom.add_argument("dir", help="a new or empty folder for the template repository")
+    for bundle in (package, classroom):
+        bundle.add_argument("--course-repository", metavar="URL_OR_OWNER/NAME",
+                            help="where the platform installs Dockyard and the rubrics from (default: git origin)")
+        bundle.add_argument("--course-ref", metavar="REF",
+                            help="the course's tag or commit every learner is graded by (default: this commit)")
 
     similarity = add("similarity", "flag pairs of learners whose Dockerfiles and compose files look alike "
                                    "(for a person to read; it never grades)")

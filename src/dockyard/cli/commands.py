@@ -160,24 +160,80 @@ def cmd_check(args, env) -> ExitStatus:
     return _exit_for(report)
 
 
+def _unfit_submission(folder: Path) -> str | None:
+    """Why a platform's submission folder cannot be graded at all (missing, empty, too big), else None. Checked
+    before grading (or queueing) so the platform gets its "could not grade" file at once, with the reason."""
+    from dockyard.queue import jobs
+
+    if not folder.is_dir():
+        return f"no submission was found ({folder} is not a folder)"
+    total, files = 0, 0
+    for path in folder.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            files += 1
+            total += path.lstat().st_size
+            if total > jobs.MAX_UNPACKED_BYTES:
+                return f"the submission is over {jobs.MAX_UNPACKED_BYTES // 2**20} MiB: submit only the exercise's files"
+    if not files:
+        return "no files were submitted"
+    return None
+
+
+def _queue_fault(error: Exception) -> bool:
+    import redis
+
+    return isinstance(error, (UsageError, redis.exceptions.RedisError))
+
+
 def cmd_grade(args, env) -> ExitStatus:
-    """Machine-readable: with --json, stdout holds only the JSON; progress goes to stderr. Every platform
-    output flag is checked before grading starts (exit 2 on a bad one)."""
+    """Machine-readable: with --json (--format json), stdout holds only that output; progress goes to stderr.
+    Every platform output flag is checked before grading starts (exit 2 on a bad one). With a platform output,
+    a submission that cannot be graded (missing, empty, too big) or a queue that does not answer still
+    writes the platform's "could not grade" file, with the reason."""
+    from dockyard import cooldown
+
     exercise = exercises.load(args.exercise)  # unknown exercise: exit 2 before the flags are judged
     plan = outputs.grade_outputs(args, rubric_item_ids(exercise.grader))
+    plan.due, plan.policy = batch.late_settings(exercise, plan.due, plan.policy)
+    max_points = rubric_points(exercise.grader)
+    if getattr(args, "queue", None):
+        from dockyard import queue as queues
+
+        queues.check_url(args.queue)  # a malformed URL is the caller's mistake: exit 2, no file
+        if plan.deadline_s:  # the platform's budget covers the wait for a worker too
+            args.wait = min(args.wait, plan.deadline_s)
 
     def progress(message: str) -> None:  # stderr only, and only for a person watching
         print(f"… {message}", file=env.stderr, flush=True)
 
+    if plan.cooldown_s and plan.metadata is not None:
+        turned_away = cooldown.blocked(plan.metadata, plan.cooldown_s)
+        if turned_away is not None:  # only Gradescope's file: the cooldown lives in its metadata
+            plan.write_gradescope(cooldown.gradescope_results(*turned_away, plan.cooldown_s), stdout=env.stdout)
+            print(f"dockyard: not graded: within the cooldown ({turned_away[0]:.0f} s left)", file=env.stderr)
+            return ExitStatus.OK
+    unfit = _unfit_submission(Path(args.folder)) if plan.platform else None
+    if unfit:
+        plan.write(Report.failed(args.exercise, unfit), max_points=max_points, stdout=env.stdout)
+        print(f"dockyard: could not grade: {unfit}", file=env.stderr)
+        return ExitStatus.ERROR
     try:
         report = _grade(args, env, progress=progress if env.stderr.isatty() else None, timeout_s=plan.deadline_s)
     except EngineUnavailable as error:  # the platform still gets its file: ungradable, not a zero (then exit 3)
-        plan.write(Report.failed(args.exercise, error.one_line(), retry=True), max_points=rubric_points(exercise.grader))
+        plan.write(Report.failed(args.exercise, error.one_line(), retry=True), max_points=max_points, stdout=env.stdout,
+                   platforms_only=True)
         raise
-    plan.write(report, max_points=rubric_points(exercise.grader))
-    if args.json:
-        print(report.to_json(), file=env.stdout)
-    else:
+    except Exception as error:
+        if not getattr(args, "queue", None) or not plan.platform or not _queue_fault(error):
+            raise
+        # the queue does not answer (queues.connect), or Redis went away mid-wait: not gradable now, never a zero
+        reason = error.one_line() if isinstance(error, UsageError) else one_line(str(error), 200)
+        plan.write(Report.failed(args.exercise, f"the grading queue cannot be reached: {reason}", retry=True),
+                   max_points=max_points, stdout=env.stdout, platforms_only=True)
+        raise EngineUnavailable(f"the grading queue cannot be reached: {reason}") from None
+    report = plan.apply_late(report)
+    plan.write(report, max_points=max_points, stdout=env.stdout)
+    if not plan.stdout_taken:
         terminal.render(report, env.console(), hints=True)
     if report.status == "error":
         print(f"dockyard: could not grade: {report.error}", file=env.stderr)
@@ -202,3 +258,70 @@ def cmd_worker(args, env) -> ExitStatus:
 
 def cmd_similarity(args, env) -> ExitStatus:
     return similarity.command(args, env)
+
+
+def cmd_package(args, env) -> ExitStatus:
+    """The bundle's every setting is checked before DIR is touched (exit 2, one line)."""
+    from dockyard import bundles, cooldown, queue as queues
+    from dockyard.bundles import gradescope as gradescope_bundle, prairielearn as prairielearn_bundle
+    from dockyard.report import gradescope
+
+    exercise = exercises.load(args.exercise)
+    queues.check_url(args.queue)
+    if args.budget is not None and not args.budget > 0:
+        raise UsageError(f"--budget {args.budget:g}: give a number of seconds above 0")
+    gradescope_only = [flag for flag in ("visibility", "cooldown", "late", "due") if getattr(args, flag)]
+    if args.platform == "prairielearn" and gradescope_only:
+        raise UsageError(f"--{gradescope_only[0]} applies to Gradescope bundles only",
+                         hint="PrairieLearn keeps no state between jobs; limit attempts in the question's settings")
+    if args.platform == "gradescope" and args.image:
+        raise UsageError("--image applies to PrairieLearn bundles only")
+    if args.visibility:
+        try:
+            gradescope.check_visibility(args.visibility.rpartition("=")[2])
+        except ValueError as error:
+            raise UsageError(f"--visibility {args.visibility}: {error}") from None
+    if args.cooldown:
+        try:
+            cooldown.parse(args.cooldown)
+        except ValueError as error:
+            raise UsageError(f"--cooldown {args.cooldown}: {error}") from None
+    if args.late:
+        from dockyard import late
+
+        late.parse_policy(args.late)
+    if args.due:
+        from dockyard import late
+
+        late.parse_time(args.due)
+    repository, ref = bundles.course_source(args.course_repository, args.course_ref)
+    if args.platform == "gradescope":
+        gradescope_bundle.check_budget(args.budget)
+        folder = bundles.output_folder(args.dir)
+        written = gradescope_bundle.package(exercise, folder, queue_url=args.queue, repository=repository, ref=ref,
+                                            budget_s=args.budget, visibility=args.visibility, cooldown=args.cooldown,
+                                            late=args.late, due=args.due)
+        print(f"wrote {written}: upload it as the assignment's autograder (Gradescope: Configure Autograder, "
+              f"Zip file upload); run `dockyard worker --queue ...` on a Docker host at course ref {ref}",
+              file=env.stdout)
+    else:
+        prairielearn_bundle.check_budget(args.budget)
+        folder = bundles.output_folder(args.dir)
+        prairielearn_bundle.package(exercise, folder, queue_url=args.queue, repository=repository, ref=ref,
+                                    budget_s=args.budget, image=args.image)
+        print(f"wrote {folder}: see its README.md (grader image, course files, a worker on a Docker host)",
+              file=env.stdout)
+    return ExitStatus.OK
+
+
+def cmd_classroom(args, env) -> ExitStatus:
+    from dockyard import bundles
+    from dockyard.bundles import classroom
+
+    exercise = exercises.load(args.exercise)
+    repository, ref = bundles.course_source(args.course_repository, args.course_ref)
+    classroom.workflow_text(exercise.id, classroom.repository_name(repository), ref)  # every value checked first
+    folder = classroom.package(exercise, bundles.output_folder(args.dir), repository=repository, ref=ref)
+    print(f"wrote {folder}: push it as a template repository and create the assignment from it in GitHub "
+          f"Classroom (leave Classroom's own tests empty)", file=env.stdout)
+    return ExitStatus.OK

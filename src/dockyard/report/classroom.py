@@ -35,7 +35,14 @@ def _message(item) -> str:
 
 
 def to_dict(report: Report) -> dict:
-    if report.status == "error":
+    if report.status == "error" and report.items:
+        # stopped midway (Report.stopped): the finished items keep their points, the rest are `error` tests worth 0,
+        # and the runner's status is `error` so the reporter fails the job with the reason
+        tests = [{"name": item.title or item.id, "status": "pass" if item.passed else ("fail" if item.reached else "error"),
+                  "score": item.points, "message": _message(item), "test_code": item.id,
+                  "filename": "", "line_no": 0, "duration": 0} for item in report.items]
+        status = "error"
+    elif report.status == "error":
         tests = [{"name": f"{report.exercise}: grading", "status": "error", "score": 0,
                   "message": f"Grading could not run: {report.error or 'unknown error'}"
                              + (" (not your fault: re-run the workflow)" if report.retry else ""),

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from dockyard.report.model import Report
@@ -65,6 +65,19 @@ def lateness(metadata: dict) -> dict:
     return {"late": late_by > 0, "late_by_s": int(max(late_by, 0)),
             "after_late_due_date": bool(created and late_due and created > late_due),
             "previous_submissions": len(previous) if isinstance(previous, list) else 0}
+
+
+def _aware(when: datetime | None) -> datetime | None:
+    return when if when is None or when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def created_at(metadata: dict) -> datetime | None:
+    """The submission's time on Gradescope's clock (UTC when it carries no zone), for the late policy."""
+    return _aware(_when(metadata.get("created_at"), "created_at"))
+
+
+def due_date(metadata: dict) -> datetime | None:
+    return _aware(_when((metadata.get("assignment") or {}).get("due_date"), "assignment.due_date"))
 
 
 def read_metadata(path) -> dict:
@@ -114,14 +127,27 @@ def to_dict(report: Report, visibility: str = "visible", item_visibility: dict[s
         })
     if report.status == "error":
         output = f"Grading could not run: {report.error or 'unknown error'}"
+        if report.not_reached:
+            output += f"\n{report.not_reached} check(s) were not reached; the others are graded below."
         if report.retry:
-            output += "\nThis was not your fault: please resubmit, or ask your instructor to re-run the autograder."
+            output += ("\nThis was not your fault: your score is withheld until the autograder runs again "
+                       "(resubmit, or ask your instructor to regrade).")
+            # Gradescope: "If test cases are hidden, students will not be able to see their total score":
+            # one hidden test withholds the total while the message above stays visible
+            tests.append({"name": "Grading did not finish (withheld)", "number": str(len(tests) + 1), "score": 0.0,
+                          "max_score": 0.0, "status": "failed", "output": output, "output_format": "text",
+                          "visibility": "hidden", "tags": ["withheld"]})
     else:
         output = f"{report.exercise}: {report.score:g}/{report.max_score:g} points"
     for note in report.notes:
         output += f"\nNote: {note}"
+    if report.late:
+        output += (f"\nLate policy: {report.late.get('note', '')}; score {report.late.get('score_before', 0):g}"
+                   f" → {report.score:g}")
     extra = {"exercise": report.exercise, "max_score": report.max_score, "status": report.status,
-             "run_id": report.run_id, "retry": report.retry}
+             "run_id": report.run_id, "retry": report.retry, "not_reached": report.not_reached}
+    if report.late:
+        extra["late_policy"] = report.late
     if metadata is not None:
         late = lateness(metadata)
         extra.update(late)

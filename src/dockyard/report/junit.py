@@ -2,11 +2,14 @@
 
 Failed items become `<failure message="first line">full feedback</failure>`; a report whose
 status is `error` (grading could not run) becomes one testcase with an `<error>`, so CI shows
-a red build with the reason instead of a silent zero.
+a red build with the reason instead of a silent zero. A grading stopped midway (timeout, crash:
+`Report.stopped`) keeps its finished items as they are, and each item it did not reach is an `<error
+type="NotReached">` (counted in `errors`, never in `failures`: the learner did not fail it).
 
 Two flavours:
-- `standard` (the default, unchanged): points travel as `<properties>` of the suite and of each
-  testcase, which Jenkins, GitLab and most CI readers accept.
+- `standard` (the default): the score travels as `<properties>` of the suite, each item's points and lesson
+  in its testcase's `<system-out>` (the JUnit XSD allows no testcase `<properties>`), valid against
+  Jenkins' junit-10.xsd, read by Jenkins, GitLab and most CI readers.
 - `codegrade`: CodeGrade's parser (CodeGra.de `cg_junit`, `src/utils/junit.ts`) takes *every* child of
   `<testsuite>` for a `<testcase>` and a testcase's first child for its outcome, so there are no
   `<properties>` anywhere, a passing testcase has no children at all, and the item's points go in
@@ -47,9 +50,10 @@ def to_element(report: Report, flavour: str = "standard") -> ET.Element:
     suite = ET.Element("testsuite", {
         "name": f"dockyard.{report.exercise}",
         "tests": str(len(report.items) + (sum(1 for i in report.items if i.partial) if codegrade else 0)
-                     if report.status != "error" else 1),
-        "failures": str(sum(1 for item in report.items if not item.passed) if report.status != "error" else 0),
-        "errors": "1" if report.status == "error" else "0",
+                     if report.items else 1),
+        "failures": str(sum(1 for item in report.items if not item.passed and item.reached)),
+        "errors": str(sum(1 for item in report.items if not item.reached) if report.items
+                      else int(report.status == "error")),
         "skipped": "0",
         "time": f"{report.duration_s:.3f}",
     })
@@ -58,7 +62,7 @@ def to_element(report: Report, flavour: str = "standard") -> ET.Element:
         for name, value in (("exercise", report.exercise), ("score", f"{report.score:g}"),
                             ("max_score", f"{report.max_score:g}"), ("status", report.status)):
             ET.SubElement(properties, "property", {"name": name, "value": _clean(value)})
-    if report.status == "error":
+    if report.status == "error" and not report.items:
         case = ET.SubElement(suite, "testcase", {"classname": f"dockyard.{report.exercise}", "name": "grading",
                                                  "time": f"{report.duration_s:.3f}"})
         error = ET.SubElement(case, "error", {"message": _clean(_first_line(report.error or "grading could not run")),
@@ -82,11 +86,15 @@ def to_element(report: Report, flavour: str = "standard") -> ET.Element:
         elif codegrade:
             case.set("weight", f"{item.max_points:g}")
         else:
-            case_properties = ET.SubElement(case, "properties")
-            for name, value in (("points", f"{item.points:g}"), ("max_points", f"{item.max_points:g}"),
-                                ("lesson", item.lesson or "")):
-                ET.SubElement(case_properties, "property", {"name": name, "value": _clean(value)})
-        if not item.passed:
+            # the item's points in its <system-out>, after the outcome: a testcase holds no <properties> in the
+            # JUnit XSD (Jenkins' junit-10.xsd), and every CI reader shows system-out
+            points_out = _clean(f"points: {item.points:g}/{item.max_points:g}"
+                                + (f"\nlesson: {item.lesson}" if item.lesson else ""))
+        if not item.reached:  # the grading stopped first (timeout, crash): an error, not the learner's failure
+            error = ET.SubElement(case, "error", {"message": _clean(_first_line(item.feedback or "not reached")),
+                                                  "type": "NotReached"})
+            error.text = _clean(f"{item.feedback or 'not reached'}\n(0/{item.max_points:g} points)")
+        elif not item.passed:
             feedback = item.feedback or "this check did not pass"
             failure = ET.SubElement(case, "failure", {
                 "message": _clean(_first_line(feedback)),
@@ -95,6 +103,8 @@ def to_element(report: Report, flavour: str = "standard") -> ET.Element:
             text = feedback + (f"\nSee {item.lesson}" if item.lesson else "")
             failure.text = _clean(f"{text}\n({'partial credit: ' if item.partial else ''}"
                                   f"{item.points:g}/{item.max_points:g} points)")
+        if not codegrade:
+            ET.SubElement(case, "system-out").text = points_out
     return suite
 
 

@@ -34,6 +34,9 @@ def to_dict(report: Report) -> dict:
         reason = report.error or "grading could not run"
         data = {"gradable": False, "format_errors": [_cut(reason)],
                 "message": "Your submission could not be graded, so no attempt was used: " + _cut(reason, 500)}
+        if report.not_reached:  # stopped midway: nothing is awarded, so a resubmission is graded whole
+            data["message"] += (f" ({len(report.items) - report.not_reached} of {len(report.items)} checks finished "
+                                "before it stopped)")
         if report.retry:
             data["message"] += " (the grading machine failed, not your files: submit again)"
         return data
