@@ -262,7 +262,7 @@ def cmd_similarity(args, env) -> ExitStatus:
 
 def cmd_package(args, env) -> ExitStatus:
     """The bundle's every setting is checked before DIR is touched (exit 2, one line)."""
-    from dockyard import bundles, cooldown, queue as queues
+    from dockyard import bundles, cooldown, late, queue as queues
     from dockyard.bundles import gradescope as gradescope_bundle, prairielearn as prairielearn_bundle
     from dockyard.report import gradescope
 
@@ -287,12 +287,8 @@ def cmd_package(args, env) -> ExitStatus:
         except ValueError as error:
             raise UsageError(f"--cooldown {args.cooldown}: {error}") from None
     if args.late:
-        from dockyard import late
-
-        late.parse_policy(args.late)
+        late.parse_policy(args.late)  # each raises its own one-line UsageError
     if args.due:
-        from dockyard import late
-
         late.parse_time(args.due)
     repository, ref = bundles.course_source(args.course_repository, args.course_ref)
     if args.platform == "gradescope":

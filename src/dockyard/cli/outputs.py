@@ -86,17 +86,13 @@ class GradeOutputs:
             if platforms_only and name == "json":
                 continue
             if dest == STDOUT:
-                (stdout or sys.stdout).write(self.render(name, report))
-                continue
-            if name == "classroom":  # appended, as a step's outputs are: $GITHUB_OUTPUT holds other steps' too
+                _send(self.render(name, report), dest, stdout)
+            elif name == "classroom":  # appended, as a step's outputs are: $GITHUB_OUTPUT holds other steps' too
                 written.append(classroom.write(report, dest))
             elif name == "prairielearn":
                 written.append(prairielearn.write(report, dest))
             else:
-                text = self.render(name, report)  # rendered before the file is touched
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                dest.write_text(text, encoding="utf-8")
-                written.append(dest)
+                written.append(_send(self.render(name, report), dest, stdout))  # rendered before the file is touched
         return written
 
 
@@ -106,13 +102,18 @@ class GradeOutputs:
 
         text = json.dumps(results, indent=2, ensure_ascii=False) + "\n"
         for name, dest in self.targets:
-            if name != "gradescope":
-                continue
-            if dest == STDOUT:
-                (stdout or sys.stdout).write(text)
-            else:
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                dest.write_text(text, encoding="utf-8")
+            if name == "gradescope":
+                _send(text, dest, stdout)
+
+
+def _send(text: str, dest: Path | str, stdout=None) -> Path | str:
+    """One output's text to stdout (`-`) or to its file (folders made as needed)."""
+    if dest == STDOUT:
+        (stdout or sys.stdout).write(text)
+    else:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(text, encoding="utf-8")
+    return dest
 
 
 def _output_path(value: str | None, flag: str) -> Path | str | None:
