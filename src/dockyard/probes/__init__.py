@@ -434,15 +434,9 @@ class Probes:
                     where.append(name)
             return scanned <= SCAN_MAX_TOTAL
 
-        reader = io.BufferedReader(_StreamReader(self.client.api.get_image(image_object.id)))
-        try:
-            layers = image_archive.walk_layers(reader, look)
-        finally:
-            reader.close()
-        if layers.unreadable and not where:
-            name, why = next(iter(layers.unreadable.items()))
-            raise DockyardError(f"the secret scan could not read every layer of the image: {name} is {why}",
-                                hint="this is the grader's limit, not your mistake; tell your teacher")
+        layers = self._walk_saved_image(image_object.id, look)
+        if not where:  # a secret found is found, even where another layer could not be read
+            _refuse_unreadable(layers, "the secret scan could not read every layer of the image")
         return SecretScan(bool(where), tuple(where))
 
     def layer_files(self, image, under: str) -> list[LayerFile]:
@@ -460,16 +454,18 @@ class Probes:
                 found.append((layer, "/" + name, entry.size))
             return True
 
-        reader = io.BufferedReader(_StreamReader(self.client.api.get_image(self._image(image).id)))
+        layers = self._walk_saved_image(self._image(image).id, look)
+        _refuse_unreadable(layers, "could not read every layer of the image")
+        return [LayerFile(layers.layer_number(layer) or 0, path, size) for layer, path, size in found]
+
+    def _walk_saved_image(self, image_id: str, look):
+        """`docker save` of the image streamed through `image_archive.walk_layers` (any save format, any
+        compression), never held whole in memory."""
+        reader = io.BufferedReader(_StreamReader(self.client.api.get_image(image_id)))
         try:
-            layers = image_archive.walk_layers(reader, look)
+            return image_archive.walk_layers(reader, look)
         finally:
             reader.close()
-        if layers.unreadable:
-            name, why = next(iter(layers.unreadable.items()))
-            raise DockyardError(f"could not read every layer of the image: {name} is {why}",
-                                hint="this is the grader's limit, not your mistake; tell your teacher")
-        return [LayerFile(layers.layer_number(layer) or 0, path, size) for layer, path, size in found]
 
     # -- rebuilds --------------------------------------------------------------------------------
     def rebuild_after_change(self, filename: str, append: str = "\n# changed\n"):
@@ -542,6 +538,13 @@ while True:
         print(json.dumps({{"status": None, "error": "could not reach " + url + ": " + error, "attempts": attempts}})); break
     time.sleep(0.3)
 """
+
+
+def _refuse_unreadable(layers, what: str) -> None:
+    if layers.unreadable:
+        name, why = next(iter(layers.unreadable.items()))
+        raise DockyardError(f"{what}: {name} is {why}",
+                            hint="this is the grader's limit, not your mistake; tell your teacher")
 
 
 class _StreamReader(io.RawIOBase):
