@@ -20,6 +20,9 @@ from pathlib import Path
 from dockyard.course import exercises
 from dockyard.errors import UsageError
 
+# owner/name as GitHub spells a repository (and as actions/checkout takes it)
+GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
+
 
 def templates(platform: str) -> Path:
     """platforms/<platform>/ of Dockyard's own checkout (the templates belong to the tool, whichever course
@@ -63,7 +66,7 @@ def course_source(repository: str | None, ref: str | None) -> tuple[str, str]:
 
 def clone_url(repository: str) -> str:
     """A URL git clones: owner/name (as GitHub Classroom's workflow takes it) becomes GitHub's https URL."""
-    if re.match(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$", repository):
+    if GITHUB_REPOSITORY.match(repository):
         return f"https://github.com/{repository}"
     return repository
 

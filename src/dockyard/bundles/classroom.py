@@ -19,14 +19,13 @@ from dockyard.errors import UsageError
 
 WORKFLOW = Path(".github") / "workflows" / "classroom.yml"
 _SETTINGS = ("EXERCISE", "COURSE_REPOSITORY", "COURSE_REF")
-_REPOSITORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
 _REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
 
 
 def repository_name(value: str) -> str:
     """owner/name, as actions/checkout takes it (a GitHub URL is shortened to that)."""
     name = re.sub(r"^(https://github\.com/|git@github\.com:)", "", value.strip()).removesuffix(".git").strip("/")
-    if not _REPOSITORY.match(name):
+    if not bundles.GITHUB_REPOSITORY.match(name):
         raise UsageError(f"--course-repository {value}: not a GitHub repository (owner/name)")
     return name
 
