@@ -34,12 +34,43 @@ class ExtraEngine:
     def url(self) -> str:
         return f"unix://{self.socket}"
 
+    @property
+    def exec_root(self) -> Path:
+        return Path("/run") / f"dockyard-{self.name}"  # short: the exec root holds unix sockets
+
+    def _kill_stale(self) -> None:
+        """A dockerd of this name left by a test run that was killed (with the containerd it started) holds the
+        exec root, and every new one then times out waiting for containerd: end them first."""
+        marker = f"/run/dockyard-{self.name}/".encode()
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit() or int(proc.name) == os.getpid():
+                continue
+            try:
+                argv = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if Path(argv[0].decode(errors="replace")).name in ("dockerd", "containerd") and any(
+                    arg.startswith(marker) or arg == marker.rstrip(b"/") for arg in argv):
+                try:
+                    os.kill(int(proc.name), signal.SIGKILL)
+                except ProcessLookupError:
+                    continue
+                for _ in range(50):  # gone, or a zombie that holds nothing (no state but Z left)
+                    try:
+                        if (proc / "stat").read_text().split(") ", 1)[1].startswith("Z"):
+                            break
+                    except (OSError, IndexError):
+                        break
+                    time.sleep(0.1)
+
     def start(self, timeout_s: float = 60) -> "ExtraEngine":
+        if self.process is None:
+            self._kill_stale()
         data_root = self.root / "data"
         data_root.mkdir(parents=True, exist_ok=True)
         if self.tmpfs_size and not os.path.ismount(data_root):
             subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={self.tmpfs_size}", "tmpfs", str(data_root)], check=True)
-        exec_root = Path("/run") / f"dockyard-{self.name}"  # short: the exec root holds unix sockets
+        exec_root = self.exec_root
         # Its own default bridge: `--bridge none` would make dockerd delete the main engine's docker0.
         bridge = self.bridge
         if subprocess.run(["ip", "link", "show", bridge], capture_output=True).returncode != 0:
@@ -56,11 +87,18 @@ class ExtraEngine:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"dockerd {self.name} exited: {(self.root / 'dockerd.log').read_text()[-800:]}")
+                raise RuntimeError(f"dockerd {self.name} exited: {self._why()}")
             if self.socket.exists() and subprocess.run(["docker", "-H", self.url, "version"], capture_output=True).returncode == 0:
                 return self
             time.sleep(0.5)
         raise RuntimeError(f"dockerd {self.name} did not answer within {timeout_s} s")
+
+    def _why(self) -> str:
+        """The log's fatal and panic lines (the last 800 characters are a goroutine dump's tail, saying nothing)."""
+        text = (self.root / "dockerd.log").read_text(errors="replace")
+        lines = [line for line in text.splitlines()[-400:] if "level=fatal" in line or line.startswith(
+            ("panic:", "fatal error:", "failed to start")) or "level=error" in line]
+        return "\n".join(lines[-6:])[-1200:] or text[-800:]
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -68,7 +106,12 @@ class ExtraEngine:
             try:
                 self.process.wait(30)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                # Its whole process group (it leads one: start_new_session), so the containerd it started
+                # cannot outlive it and hold the exec root against the next dockerd.
+                try:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
                 self.process.wait(10)
         self.process = None
 
