@@ -22,7 +22,7 @@ import jsonschema
 import pytest
 import xmlschema
 
-from dockyard import cooldown
+from dockyard.course import cooldown
 from dockyard.report import classroom, gradescope, junit, lms, prairielearn
 from dockyard.report.model import Item, Report
 

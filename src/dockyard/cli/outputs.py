@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockyard import late
+from dockyard.course import late
 from dockyard.errors import UsageError
 from dockyard.report import classroom, gradescope, junit, lms, prairielearn
 
@@ -186,7 +186,7 @@ def grade_outputs(args, item_ids: list[str] | None = None) -> GradeOutputs:
         except ValueError as error:
             raise UsageError(f"--submission-metadata: {error}") from None
     if cooldown is not None:
-        from dockyard import cooldown as cooldowns
+        from dockyard.course import cooldown as cooldowns
 
         try:
             outputs.cooldown_s = cooldowns.parse(cooldown)
