@@ -35,6 +35,49 @@ class DockyardError(Exception):
 class UsageError(DockyardError):
     exit_status = ExitStatus.USAGE
 
+    def given_as(self, source: str) -> UsageError:
+        """This error, same type and context, its message led by what the person typed (`--roster`): the
+        modules that refuse a value do not know which flag it came from, the CLI does."""
+        message = f"{source}: {self.message}"
+        error = type(self).__new__(type(self), message)  # not copy.copy: it would call __init__ with args only
+        error.__dict__.update(self.__dict__, message=message)
+        error.args = (message,)
+        return error
+
+
+class UnknownChoice(UsageError):
+    """A value that must be one of a fixed set (a visibility, an LMS format, a JUnit flavour)."""
+
+    def __init__(self, what: str, value, choices):
+        super().__init__(f"{what} must be one of {', '.join(choices)} (got {value!r})")
+        self.what = what
+        self.value = value
+        self.choices = tuple(choices)
+
+
+class BadDuration(UsageError):
+    def __init__(self, text):
+        super().__init__("give a duration above 0 such as 90s, 30m, 2h or 1d")
+        self.text = text
+
+
+class BadRoster(UsageError):
+    """An LMS roster CSV that cannot be used; `line` when one row is at fault."""
+
+    def __init__(self, path, message: str, line: int | None = None):
+        super().__init__(message)
+        self.path = str(path)
+        self.line = line
+
+
+class BadSubmissionMetadata(UsageError):
+    """Gradescope's submission_metadata.json that cannot be used: unreadable, not JSON, or `field` is wrong."""
+
+    def __init__(self, message: str, path=None, field: str | None = None):
+        super().__init__(message)
+        self.path = None if path is None else str(path)
+        self.field = field
+
 
 class UnknownExercise(UsageError):
     def __init__(self, exercise_id: str, known: list[str]):

@@ -10,7 +10,7 @@ from dockyard.cli import outputs, similarity
 from dockyard.course import exercises, reset
 from dockyard.course.points import rubric_item_ids, rubric_points
 from dockyard.engine import doctor, gc
-from dockyard.errors import EngineUnavailable, ExitStatus, UsageError
+from dockyard.errors import BadDuration, EngineUnavailable, ExitStatus, UnknownChoice, UsageError
 from dockyard.report import terminal
 from dockyard.report.model import Report
 from dockyard.rubric import runner
@@ -280,13 +280,13 @@ def cmd_package(args, env) -> ExitStatus:
     if args.visibility:
         try:
             gradescope.check_visibility(args.visibility.rpartition("=")[2])
-        except ValueError as error:
-            raise UsageError(f"--visibility {args.visibility}: {error}") from None
+        except UnknownChoice as error:
+            raise error.given_as(f"--visibility {args.visibility}") from None
     if args.cooldown:
         try:
             cooldown.parse(args.cooldown)
-        except ValueError as error:
-            raise UsageError(f"--cooldown {args.cooldown}: {error}") from None
+        except BadDuration as error:
+            raise error.given_as(f"--cooldown {args.cooldown}") from None
     if args.late:
         late.parse_policy(args.late)  # each raises its own one-line UsageError
     if args.due:
