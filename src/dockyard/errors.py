@@ -19,6 +19,24 @@ class ExitStatus(enum.IntEnum):
     INTERRUPTED = 130  # Ctrl-C
 
 
+def causes(exc: BaseException):
+    """`exc` and every exception it wraps (`raise … from`, the one being handled, and exceptions passed as
+    arguments or as `.reason`, as urllib3 and urllib do): decide on their types, never on their words."""
+    seen, todo = set(), [exc]
+    while todo:
+        current = todo.pop(0)
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        todo += [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        todo += [arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException)]
+
+
+def caused_by(exc: BaseException, *types: type) -> bool:
+    return any(isinstance(found, types) for found in causes(exc))
+
+
 class DockyardError(Exception):
     exit_status = ExitStatus.ERROR
 

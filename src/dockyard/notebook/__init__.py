@@ -365,7 +365,7 @@ def cleanup(notebook: str, quiet: bool = False) -> Removed:
             container.remove(force=True, v=True)
             removed["container"].append(container.name)
         except Exception as exc:
-            if "No such" not in str(exc):
+            if not gc.gone(exc):  # removed meanwhile (by a sweep, or with its container): done
                 raise
     for network in docker_client.networks.list(filters=flt):
         gc.retry(network.remove, pause_s=0.3, reraise=True)
@@ -381,7 +381,7 @@ def cleanup(notebook: str, quiet: bool = False) -> Removed:
             docker_client.images.remove(image.id, force=True, noprune=False)
             removed["image"].append(image.tags[0] if image.tags else image.short_id)
         except Exception as exc:
-            if "No such" not in str(exc):
+            if not gc.gone(exc):  # removed meanwhile (by a sweep, or with its container): done
                 raise
     for layer in reversed(_built_layers.pop(notebook, [])):  # untagged stage images of multi-stage builds
         try:

@@ -7,6 +7,7 @@ Targets: a `BuiltImage` (or an image tag), a `RunningContainer`, a `(compose_pro
 
 from __future__ import annotations
 
+import http.client
 import io
 import json as jsonlib
 import re
@@ -20,7 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockyard.errors import DockyardError
+from dockyard.errors import DockyardError, caused_by
 from dockyard.probes import diagnose, image_archive
 from dockyard.sandbox import ExecResult, RunningContainer
 from dockyard.sandbox.context import scratch_copy
@@ -613,13 +614,13 @@ def _opener():
 
 
 def _net_error(exc: Exception) -> str:
-    reason = getattr(exc, "reason", exc)
-    text = str(reason) or type(reason).__name__
-    if "Connection refused" in text:
+    """Why a request got no answer, from the exception's type (urllib wraps the socket's error in `.reason`)."""
+    if caused_by(exc, ConnectionRefusedError):
         return "connection refused"
-    if "reset" in text.lower() or "RemoteDisconnected" in type(reason).__name__ or "closed connection" in text:
-        return "the connection was closed without an answer"
-    return text[:120]
+    if caused_by(exc, ConnectionResetError, http.client.RemoteDisconnected, http.client.IncompleteRead):
+        return "the connection was closed without an answer"  # RemoteDisconnected: closed before any reply
+    reason = getattr(exc, "reason", exc)
+    return (str(reason) or type(reason).__name__)[:120]
 
 
 def _exited(container) -> int | None:
