@@ -8,10 +8,10 @@ graded again; two identical submissions share one grading.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from dockyard.polling import wait_until
 from dockyard.queue import jobs
 from dockyard.report.model import Report
 
@@ -84,8 +84,8 @@ def wait(rq_queue, pending: list[Pending], exercise_id: str, *, budget_s: float 
 
     left = {item.key: item for item in pending}
     reports: dict[str, Report] = {}
-    deadline = None if budget_s is None else time.monotonic() + budget_s
-    while left:
+
+    def all_final() -> bool:
         for key, item in list(left.items()):
             try:
                 job = Job.fetch(item.job_id, connection=rq_queue.connection, serializer=rq_queue.serializer)
@@ -98,9 +98,9 @@ def wait(rq_queue, pending: list[Pending], exercise_id: str, *, budget_s: float 
                 del left[key]
                 if on_done:
                     on_done(key, report)
-        if not left or (deadline is not None and time.monotonic() >= deadline):
-            break
-        time.sleep(POLL_S)
+        return not left
+
+    wait_until(all_final, budget_s, POLL_S)  # time up: the jobs still out are not in `reports`
     return reports
 
 

@@ -29,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from dockyard.polling import wait_until
 from dockyard.queue import jobs
 
 log = logging.getLogger("dockyard.worker")
@@ -180,22 +181,27 @@ def worker_class():
             return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
 
         def wait_until_healthy(self) -> None:
-            while time.monotonic() >= self._healthy_until:
-                problems = preflight(self.engine_url, self.images)
-                if not problems:
-                    if self._was_unhealthy:
-                        log.warning("worker %s: healthy again, taking jobs", self.name)
-                    self._was_unhealthy = False
-                    self._healthy_until = time.monotonic() + PREFLIGHT_EVERY_S
-                    return
-                log.error("worker %s: unhealthy, taking no jobs: %s", self.name, "; ".join(problems))
-                self._was_unhealthy = True
-                self.heartbeat()
-                if self.should_run_maintenance_tasks:  # a sick worker still requeues others' abandoned jobs
-                    self.run_maintenance_tasks()
-                time.sleep(UNHEALTHY_RETRY_S)
-                if self._stop_requested:
-                    return
+            if time.monotonic() < self._healthy_until:
+                return  # checked less than PREFLIGHT_EVERY_S ago
+            wait_until(self._healthy_or_stopping, None, UNHEALTHY_RETRY_S)
+
+        def _healthy_or_stopping(self) -> bool:
+            """One preflight: True when healthy (or asked to stop); else say so, keep the heartbeat, wait again."""
+            if self._stop_requested:
+                return True
+            problems = preflight(self.engine_url, self.images)
+            if not problems:
+                if self._was_unhealthy:
+                    log.warning("worker %s: healthy again, taking jobs", self.name)
+                self._was_unhealthy = False
+                self._healthy_until = time.monotonic() + PREFLIGHT_EVERY_S
+                return True
+            log.error("worker %s: unhealthy, taking no jobs: %s", self.name, "; ".join(problems))
+            self._was_unhealthy = True
+            self.heartbeat()
+            if self.should_run_maintenance_tasks:  # a sick worker still requeues others' abandoned jobs
+                self.run_maintenance_tasks()
+            return False
 
         def execute_job(self, job, queue):
             try:
