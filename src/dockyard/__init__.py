@@ -2,6 +2,6 @@
 
 __version__ = "0.1.0"
 
-from dockyard.credit import Partial, partial  # noqa: E402  (rubrics: `from dockyard import partial`)
+from dockyard.rubric.credit import Partial, partial  # noqa: E402  (rubrics: `from dockyard import partial`)
 
 __all__ = ["Partial", "partial", "__version__"]

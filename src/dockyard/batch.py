@@ -30,10 +30,10 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard import __version__, late
+from dockyard import __version__
 from dockyard import scratch as scratches
 from dockyard.cli import outputs
-from dockyard.course import exercises
+from dockyard.course import exercises, late
 from dockyard.course.points import rubric_points
 from dockyard.engine import gc
 from dockyard.errors import ExitStatus, UsageError

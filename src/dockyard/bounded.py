@@ -10,8 +10,8 @@ from __future__ import annotations
 import collections
 import subprocess
 import threading
-import time
 
+from dockyard.polling import wait_until
 from dockyard.text import LINE_MAX_CHARS
 
 MiB = 2**20
@@ -96,12 +96,8 @@ def exec_run(container, argv: list[str], *, user: str = "", max_bytes: int = EXE
             err.write(got_err or b"")
     finally:
         _close_quietly(stream)
-    code = None
-    for _ in range(50):  # the engine may report the exit a moment after the stream ends
-        code = api.exec_inspect(exec_id).get("ExitCode")
-        if code is not None:
-            break
-        time.sleep(0.05)
+    # the engine may report the exit a moment after the stream ends
+    code = wait_until(lambda: api.exec_inspect(exec_id).get("ExitCode"), 2.5, 0.05)
     return (code if code is not None else -1), out.getvalue(), err.getvalue()
 
 

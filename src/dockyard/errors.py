@@ -19,6 +19,24 @@ class ExitStatus(enum.IntEnum):
     INTERRUPTED = 130  # Ctrl-C
 
 
+def causes(exc: BaseException):
+    """`exc` and every exception it wraps (`raise … from`, the one being handled, and exceptions passed as
+    arguments or as `.reason`, as urllib3 and urllib do): decide on their types, never on their words."""
+    seen, todo = set(), [exc]
+    while todo:
+        current = todo.pop(0)
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        todo += [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        todo += [arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException)]
+
+
+def caused_by(exc: BaseException, *types: type) -> bool:
+    return any(isinstance(found, types) for found in causes(exc))
+
+
 class DockyardError(Exception):
     exit_status = ExitStatus.ERROR
 
@@ -34,6 +52,49 @@ class DockyardError(Exception):
 
 class UsageError(DockyardError):
     exit_status = ExitStatus.USAGE
+
+    def given_as(self, source: str) -> UsageError:
+        """This error, same type and context, its message led by what the person typed (`--roster`): the
+        modules that refuse a value do not know which flag it came from, the CLI does."""
+        message = f"{source}: {self.message}"
+        error = type(self).__new__(type(self), message)  # not copy.copy: it would call __init__ with args only
+        error.__dict__.update(self.__dict__, message=message)
+        error.args = (message,)
+        return error
+
+
+class UnknownChoice(UsageError):
+    """A value that must be one of a fixed set (a visibility, an LMS format, a JUnit flavour)."""
+
+    def __init__(self, what: str, value, choices):
+        super().__init__(f"{what} must be one of {', '.join(choices)} (got {value!r})")
+        self.what = what
+        self.value = value
+        self.choices = tuple(choices)
+
+
+class BadDuration(UsageError):
+    def __init__(self, text):
+        super().__init__("give a duration above 0 such as 90s, 30m, 2h or 1d")
+        self.text = text
+
+
+class BadRoster(UsageError):
+    """An LMS roster CSV that cannot be used; `line` when one row is at fault."""
+
+    def __init__(self, path, message: str, line: int | None = None):
+        super().__init__(message)
+        self.path = str(path)
+        self.line = line
+
+
+class BadSubmissionMetadata(UsageError):
+    """Gradescope's submission_metadata.json that cannot be used: unreadable, not JSON, or `field` is wrong."""
+
+    def __init__(self, message: str, path=None, field: str | None = None):
+        super().__init__(message)
+        self.path = None if path is None else str(path)
+        self.field = field
 
 
 class UnknownExercise(UsageError):

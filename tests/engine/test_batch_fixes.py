@@ -151,7 +151,7 @@ def test_only_with_an_unknown_learner_is_a_one_line_usage_error(tmp_path):
 
 
 def test_late_policy_from_nbgrader_and_gradescope_times_in_gradebook_and_feedback(tmp_path):
-    from dockyard import late
+    from dockyard.course import late
 
     submitted = tmp_path / "course" / "submitted"
     stamps = {"on-time": "2026-12-01 20:00:00.000000 UTC", "one-day": "2026-12-02 10:00:00.000000 UTC",

@@ -1,11 +1,13 @@
 """The compose file checked by the real `docker compose config`, its errors mapped to the learner's line."""
 
+import uuid
 from pathlib import Path
 
 import pytest
 
 from dockyard.errors import ComposeError
 from dockyard.sandbox.compose import validate
+from tests.helpers import TEST_BASE
 
 
 def write(folder: Path, text: str, name: str = "compose.yaml") -> Path:
@@ -25,3 +27,24 @@ def test_validate_with_the_real_compose(tmp_path):
     assert message.startswith("compose.yaml:4: the compose file is not valid: ")
     assert "services.api.ports" in message
     assert "\n" not in message and "Traceback" not in message
+
+
+def test_a_build_that_prints_the_engines_words_is_the_learners_failure(tmp_path, docker_client, test_base_image):
+    """Compose's stderr carries the learner's build output: a RUN step that prints "Cannot connect to the Docker
+    daemon … connection refused" and fails is a failed build (ComposeError), not a lost engine (EngineLost,
+    which batch grades again as nobody's fault). The engine answers, so it was not the engine."""
+    from dockyard.errors import EngineLost
+    from dockyard.sandbox.compose import run_compose
+
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {TEST_BASE}\n"
+        "RUN echo 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock: connection refused' >&2;"
+        " exit 1\n")
+    write(tmp_path, "services:\n  web:\n    build: .\n")
+    project = f"dockyard-wordstest-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(ComposeError) as caught:
+        run_compose(["-f", str(tmp_path / "compose.yaml"), "-p", project, "build"], cwd=tmp_path, timeout_s=300,
+                    extra_env={"DOCKER_BUILDKIT": "1"})
+    assert not isinstance(caught.value, EngineLost), caught.value.one_line()
+    assert "Cannot connect to the Docker daemon" in caught.value.stderr  # the learner's words were there
+    assert not docker_client.images.list(name=f"{project}-web")

@@ -3,6 +3,7 @@ exits 3 with one line, `list` shows the points."""
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -44,3 +45,37 @@ def test_engine_unreachable_exits_3_with_one_line():
 def test_list_shows_points():
     result = run("list")
     assert result.returncode == 0 and "t-web" in result.stdout and "7 points" in result.stdout
+
+
+def test_a_bad_roster_is_one_usage_line_and_nothing_is_graded(tmp_path, monkeypatch):
+    """lms.read_roster refuses with BadRoster (a UsageError): main prints one line, led by the flag, and exits 2."""
+    from dockyard.cli import Environment, main
+    from dockyard.errors import BadRoster, ExitStatus
+
+    monkeypatch.setenv("DOCKYARD_COURSE", str(FIXTURES / "course"))
+    (tmp_path / "class" / "ann").mkdir(parents=True)
+    roster = tmp_path / "roster.csv"
+    roster.write_text("submission,ID\nann,1\nann,2\n")
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["batch", "t-web", str(tmp_path / "class"), "--roster", str(roster), "--out", str(tmp_path / "gb")],
+                Environment(stdout=out, stderr=err, colour=False))
+    assert code == ExitStatus.USAGE == 2
+    assert err.getvalue() == f"dockyard: --roster: roster {roster}:3: submission 'ann' is listed twice\n"
+    assert out.getvalue() == "" and not (tmp_path / "gb").exists()
+    refused = BadRoster(roster, "roster lists no students").given_as("--roster")
+    assert isinstance(refused, BadRoster) and refused.path == str(roster) and str(refused) == refused.message
+
+
+def test_an_internal_value_error_is_not_taken_for_bad_input(monkeypatch):
+    """Only Dockyard's typed refusals are usage errors: a ValueError from a bug exits 1 as an internal error."""
+    from dockyard.cli import Environment, main, outputs
+
+    def broken(path):
+        raise ValueError("a bug, not the teacher's roster")
+
+    monkeypatch.setenv("DOCKYARD_COURSE", str(FIXTURES / "course"))
+    monkeypatch.delenv("DOCKYARD_DEBUG", raising=False)
+    monkeypatch.setattr(outputs.lms, "read_roster", broken)
+    err = io.StringIO()
+    code = main(["batch", "t-web", "/nowhere", "--roster", "r.csv"], Environment(stdout=io.StringIO(), stderr=err))
+    assert code == 1 and "internal error: ValueError" in err.getvalue()

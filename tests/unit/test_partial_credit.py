@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
+import pytest
+
+from dockyard.errors import UsageError
 from dockyard.report import classroom, feedback, gradescope, junit, nbgrader, prairielearn, terminal
 from dockyard.report.model import Item, Report
 from tests.unit.test_platforms import codegrade_parse, reporter
@@ -84,3 +87,18 @@ def test_a_stopped_grading_shows_its_finished_items_everywhere():
     assert "not reached: grading took longer" in feedback.markdown(stopped)
     assert "(1 not reached)" in feedback.html(stopped)
     assert gradescope.to_dict(stopped)["score"] == 2.5
+
+
+def test_a_grade_cell_outside_its_notebook_needs_a_default(tmp_path, monkeypatch):
+    """cell_points reads the cell's points from the notebook; with no such cell and no default, a usage error."""
+    from dockyard.rubric.gradecell import cell_points
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    cell = {"cell_type": "code", "source": "", "metadata": {"nbgrader": {"grade_id": "check-a", "grade": True,
+                                                                           "points": 4}}}
+    (tmp_path / "a.ipynb").write_text(json.dumps({"cells": [cell]}))
+    assert cell_points("check-a") == 4.0 and cell_points("check-b", default=2) == 2.0
+    with pytest.raises(UsageError, match="no grade cell 'check-b'") as refused:
+        cell_points("check-b")
+    assert "default=" in refused.value.one_line()

@@ -22,7 +22,8 @@ import jsonschema
 import pytest
 import xmlschema
 
-from dockyard import cooldown
+from dockyard.course import cooldown
+from dockyard.errors import BadDuration, BadRoster, BadSubmissionMetadata, ExitStatus, UnknownChoice
 from dockyard.report import classroom, gradescope, junit, lms, prairielearn
 from dockyard.report.model import Item, Report
 
@@ -180,10 +181,12 @@ def test_gradescope_visibility_per_item_and_metadata(report):
     on_time = dict(METADATA, created_at="2026-03-01T20:00:00-08:00")
     assert gradescope.to_dict(report, metadata=on_time)["extra_data"]["late"] is False
     assert "late" not in gradescope.to_dict(report, metadata=on_time)["output"].lower()
-    with pytest.raises(ValueError):
+    with pytest.raises(UnknownChoice) as refused:
         gradescope.to_dict(report, item_visibility={"builds": "sometimes"})
-    with pytest.raises(ValueError):
+    assert refused.value.value == "sometimes" and "hidden" in refused.value.choices
+    with pytest.raises(BadSubmissionMetadata) as refused:
         gradescope.lateness({"created_at": "yesterday", "assignment": {"due_date": None}})
+    assert refused.value.field == "created_at" and refused.value.exit_status == ExitStatus.USAGE
     jsonschema.validate(gradescope.to_dict(report), GS_SCHEMA)
     marked = Report.from_items("01-first-image", [Item("a", "A", 1.0, 1.0, True, visibility="hidden"),
                                                   Item("b", "B", 1.0, 1.0, True, visibility="bogus"),
@@ -237,7 +240,7 @@ def test_codegrade_flavour_parses_and_weighs(report, error_report):
 def test_standard_junit_is_what_codegrade_rejects(report):
     with pytest.raises(AssertionError, match="expected \"testcase\""):
         codegrade_parse(junit.to_xml(report))  # the default keeps its properties for other CI readers
-    with pytest.raises(ValueError):
+    with pytest.raises(UnknownChoice, match="JUnit flavour must be one of standard, codegrade"):
         junit.to_xml(report, "jenkins")
 
 
@@ -302,8 +305,9 @@ def test_gradescope_withholds_the_score_when_the_engine_failed(error_report):
 def test_cooldown_counts_only_graded_submissions():
     assert [cooldown.parse(text) for text in ("90s", "30m", "2h", "1d", "600")] == [90, 1800, 7200, 86400, 600]
     for bad in ("0", "-5m", "soon", "5 fortnights"):
-        with pytest.raises(ValueError):
+        with pytest.raises(BadDuration) as refused:
             cooldown.parse(bad)
+        assert refused.value.text == bad
     graded = {"submission_time": "2026-03-03T00:50:00Z", "score": 5.0, "results": {"tests": [{"name": "a"}]}}
     turned_away = {"submission_time": "2026-03-03T00:59:00Z", "results": {"extra_data": {"cooldown": True}}}
     metadata = {"created_at": "2026-03-03T01:00:00Z", "previous_submissions": [graded, turned_away, "junk"]}
@@ -354,7 +358,11 @@ def test_lms_canvas_and_moodle(tmp_path, report, full, error_report):
 def test_lms_roster_errors(tmp_path, text, message):
     path = tmp_path / "roster.csv"
     path.write_text(text)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(BadRoster, match=message) as refused:
         lms.read_roster(path)
-    with pytest.raises(ValueError, match="cannot read roster"):
+    assert refused.value.path == str(path) and refused.value.exit_status == ExitStatus.USAGE
+    assert refused.value.line == (3 if message == "listed twice" else None)
+    with pytest.raises(BadRoster, match="cannot read roster"):
         lms.read_roster(tmp_path / "none.csv")
+    with pytest.raises(UnknownChoice, match="LMS format must be one of canvas, moodle"):
+        lms.build([], {}, "01-first-image", "blackboard")

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from rich.console import Console
 
+from dockyard.errors import UnknownChoice
 from dockyard.report import feedback, gradescope, junit, nbgrader, terminal
 from dockyard.report.model import Item, Report
 
@@ -105,7 +106,7 @@ def test_gradescope_format(report, error_report, tmp_path):
     assert json.loads(path.read_text()) == json.loads(json.dumps(data))
     failed = gradescope.to_dict(error_report)
     assert failed["score"] == 0 and failed["tests"] == [] and "engine is not running" in failed["output"]
-    with pytest.raises(ValueError):
+    with pytest.raises(UnknownChoice, match="visibility must be one of"):
         gradescope.to_dict(report, visibility="public")
 
 

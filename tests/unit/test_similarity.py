@@ -6,7 +6,7 @@ import io
 import zipfile
 from pathlib import Path
 
-from dockyard import similarity
+from dockyard.cli import similarity
 from dockyard.cli import Environment, main
 
 EXERCISE = "01-first-image"

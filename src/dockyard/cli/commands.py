@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from dockyard import baseimages, batch, engine, scratch, similarity
-from dockyard.cli import outputs
+from dockyard import baseimages, batch, engine, scratch
+from dockyard.cli import outputs, similarity
 from dockyard.course import exercises, reset
 from dockyard.course.points import rubric_item_ids, rubric_points
 from dockyard.engine import doctor, gc
-from dockyard.errors import EngineUnavailable, ExitStatus, UsageError
+from dockyard.errors import BadDuration, EngineUnavailable, ExitStatus, UnknownChoice, UsageError
 from dockyard.report import terminal
 from dockyard.report.model import Report
 from dockyard.rubric import runner
@@ -190,7 +190,7 @@ def cmd_grade(args, env) -> ExitStatus:
     Every platform output flag is checked before grading starts (exit 2 on a bad one). With a platform output,
     a submission that cannot be graded (missing, empty, too big) or a queue that does not answer still
     writes the platform's "could not grade" file, with the reason."""
-    from dockyard import cooldown
+    from dockyard.course import cooldown
 
     exercise = exercises.load(args.exercise)  # unknown exercise: exit 2 before the flags are judged
     plan = outputs.grade_outputs(args, rubric_item_ids(exercise.grader))
@@ -262,7 +262,8 @@ def cmd_similarity(args, env) -> ExitStatus:
 
 def cmd_package(args, env) -> ExitStatus:
     """The bundle's every setting is checked before DIR is touched (exit 2, one line)."""
-    from dockyard import bundles, cooldown, late, queue as queues
+    from dockyard import bundles, queue as queues
+    from dockyard.course import cooldown, late
     from dockyard.bundles import gradescope as gradescope_bundle, prairielearn as prairielearn_bundle
     from dockyard.report import gradescope
 
@@ -279,13 +280,13 @@ def cmd_package(args, env) -> ExitStatus:
     if args.visibility:
         try:
             gradescope.check_visibility(args.visibility.rpartition("=")[2])
-        except ValueError as error:
-            raise UsageError(f"--visibility {args.visibility}: {error}") from None
+        except UnknownChoice as error:
+            raise error.given_as(f"--visibility {args.visibility}") from None
     if args.cooldown:
         try:
             cooldown.parse(args.cooldown)
-        except ValueError as error:
-            raise UsageError(f"--cooldown {args.cooldown}: {error}") from None
+        except BadDuration as error:
+            raise error.given_as(f"--cooldown {args.cooldown}") from None
     if args.late:
         late.parse_policy(args.late)  # each raises its own one-line UsageError
     if args.due:

@@ -16,8 +16,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockyard import late
-from dockyard.errors import UsageError
+from dockyard.course import late
+from dockyard.errors import BadDuration, BadRoster, BadSubmissionMetadata, UnknownChoice, UsageError
 from dockyard.report import classroom, gradescope, junit, lms, prairielearn
 
 FORMATS = ("json", "junit", "gradescope", "prairielearn", "classroom", "codegrade")
@@ -162,8 +162,8 @@ def grade_outputs(args, item_ids: list[str] | None = None) -> GradeOutputs:
         item, _, when = value.rpartition("=")
         try:
             gradescope.check_visibility(when)
-        except ValueError as error:
-            raise UsageError(f"--visibility {value}: {error}") from None
+        except UnknownChoice as error:
+            raise error.given_as(f"--visibility {value}") from None
         if item:
             if item_ids is not None and not any(item == base or item.startswith(base + "-") for base in item_ids):
                 raise UsageError(f"--visibility {value}: no rubric item {item!r}",
@@ -183,15 +183,15 @@ def grade_outputs(args, item_ids: list[str] | None = None) -> GradeOutputs:
     if metadata_file is not None:
         try:
             outputs.metadata = gradescope.read_metadata(metadata_file)
-        except ValueError as error:
-            raise UsageError(f"--submission-metadata: {error}") from None
+        except BadSubmissionMetadata as error:
+            raise error.given_as("--submission-metadata") from None
     if cooldown is not None:
-        from dockyard import cooldown as cooldowns
+        from dockyard.course import cooldown as cooldowns
 
         try:
             outputs.cooldown_s = cooldowns.parse(cooldown)
-        except ValueError as error:
-            raise UsageError(f"--cooldown {cooldown}: {error}") from None
+        except BadDuration as error:
+            raise error.given_as(f"--cooldown {cooldown}") from None
     if (getattr(args, "due", None) or getattr(args, "late", None)) and outputs.metadata is None:
         raise UsageError("--due and --late need the submission's time: Gradescope's submission_metadata.json",
                          hint="pass --submission-metadata FILE with --format gradescope=FILE (for a class: batch --late)")
@@ -221,5 +221,5 @@ def lms_roster(args) -> list[dict] | None:
         return None
     try:
         return lms.read_roster(roster)
-    except ValueError as error:
-        raise UsageError(f"--roster: {error}") from None
+    except BadRoster as error:
+        raise error.given_as("--roster") from None

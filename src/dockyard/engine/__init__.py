@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from dockyard.errors import ComposeUnavailable, EngineUnavailable
+from dockyard.errors import ComposeUnavailable, EngineUnavailable, caused_by
 
 HOW_TO_START = (
     "run `make lab` or `scripts/ensure-engine` (installs and starts Docker as root on Debian/Ubuntu), "
@@ -47,14 +47,30 @@ def client(base_url: str | None = None, timeout: int = 120):
     return docker_client
 
 
+def answers(base_url: str | None = None, timeout_s: float = 10) -> bool:
+    """Does an engine answer at `base_url` right now? A fresh connection (client() is cached), for deciding
+    whether a failed command met a dead engine or its own trouble."""
+    import docker
+
+    try:
+        docker.DockerClient(base_url=engine_url(base_url), timeout=timeout_s, version="auto").close()
+        return True
+    except Exception:  # any failure to get the engine's version is "no answer"
+        return False
+
+
 def _short(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    if "FileNotFoundError" in text or "No such file" in text:
+    """Why the SDK could not reach the engine, from the exceptions it wraps (their types, not their words)."""
+    import requests
+    import urllib3
+
+    if caused_by(exc, FileNotFoundError):
         return "the socket does not exist"
-    if "Connection refused" in text or "ConnectionRefused" in text:
+    if caused_by(exc, ConnectionRefusedError):
         return "connection refused"
-    if "timed out" in text.lower():
+    if caused_by(exc, TimeoutError, requests.Timeout, urllib3.exceptions.TimeoutError):
         return "timed out"
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return text[:160]
 
 

@@ -109,6 +109,13 @@ def _remove_labelled_chain(client, image_id: str) -> bool:
     return removed
 
 
+def gone(exc: BaseException) -> bool:
+    """The engine says the thing to remove does not exist (docker-py's NotFound, for a 404): done already."""
+    import docker.errors
+
+    return isinstance(exc, docker.errors.NotFound)
+
+
 def retry(action, attempts: int = 5, pause_s: float = 0.2, reraise: bool = False) -> None:
     """Remove something the engine may still hold for a moment (a network a container just left): try again,
     a little later each time. Gone already counts as done. After the last attempt: give up quietly (a sweep
@@ -118,7 +125,7 @@ def retry(action, attempts: int = 5, pause_s: float = 0.2, reraise: bool = False
             action()
             return
         except Exception as exc:
-            if "not found" in str(exc).lower() or "no such" in str(exc).lower():
+            if gone(exc):
                 return
             if reraise and attempt == attempts - 1:
                 raise

@@ -15,7 +15,6 @@ import shlex
 import shutil
 import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -24,6 +23,7 @@ from dockyard import engine
 from dockyard.course import exercises
 from dockyard.engine import gc
 from dockyard.engine.labels import EXERCISE_LABEL, RUN_LABEL, owner_labels
+from dockyard.polling import wait_until
 from dockyard.sandbox.build import BuildResult, build_image
 
 SOLUTIONS_ENV = "DOCKYARD_SOLUTIONS"  # "1": exercise cells lay the reference solution over a temp copy
@@ -286,9 +286,10 @@ def http_get(url: str, timeout_s: float = 20, show: bool = True) -> str:
     """GET a URL on 127.0.0.1, retrying while the app starts; returns (and prints) the body."""
     if not url.startswith(("http://127.0.0.1", "http://localhost")):
         raise ValueError("the course only talks to containers through ports published on 127.0.0.1")
-    deadline = time.monotonic() + timeout_s
     last = None
-    while time.monotonic() < deadline:
+
+    def get() -> Body | None:
+        nonlocal last
         try:
             with urllib.request.urlopen(url, timeout=3) as response:
                 body = response.read().decode(errors="replace")
@@ -300,10 +301,14 @@ def http_get(url: str, timeout_s: float = 20, show: bool = True) -> str:
             if show:
                 print(f"GET {url} → {exc.code}: {body.strip()[:300]}")
             return Body(body)
-        except (urllib.error.URLError, ConnectionError, OSError) as exc:
+        except (urllib.error.URLError, ConnectionError, OSError) as exc:  # not up yet
             last = exc
-            time.sleep(0.3)
-    raise RuntimeError(f"nothing answered at {url} within {timeout_s:.0f} s ({last})")
+            return None
+
+    answer = wait_until(get, timeout_s, 0.3)
+    if answer is None:
+        raise RuntimeError(f"nothing answered at {url} within {timeout_s:.0f} s ({last})")
+    return answer
 
 
 # -- exercises ----------------------------------------------------------------------------------
@@ -365,7 +370,7 @@ def cleanup(notebook: str, quiet: bool = False) -> Removed:
             container.remove(force=True, v=True)
             removed["container"].append(container.name)
         except Exception as exc:
-            if "No such" not in str(exc):
+            if not gc.gone(exc):  # removed meanwhile (by a sweep, or with its container): done
                 raise
     for network in docker_client.networks.list(filters=flt):
         gc.retry(network.remove, pause_s=0.3, reraise=True)
@@ -381,7 +386,7 @@ def cleanup(notebook: str, quiet: bool = False) -> Removed:
             docker_client.images.remove(image.id, force=True, noprune=False)
             removed["image"].append(image.tags[0] if image.tags else image.short_id)
         except Exception as exc:
-            if "No such" not in str(exc):
+            if not gc.gone(exc):  # removed meanwhile (by a sweep, or with its container): done
                 raise
     for layer in reversed(_built_layers.pop(notebook, [])):  # untagged stage images of multi-stage builds
         try:

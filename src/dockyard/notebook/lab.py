@@ -23,6 +23,7 @@ from dockyard import engine
 from dockyard import notebook as nb
 from dockyard.course import exercises
 from dockyard.engine.labels import RUN_LABEL
+from dockyard.polling import wait_until
 
 DOCKER_BUILDKIT_CLI = "/usr/bin/docker"  # Debian's 20.10 client: BuildKit without buildx
 
@@ -163,9 +164,10 @@ class Lab:
 
     def wait_http(self, url: str, timeout: float = 60, expect: str | None = None) -> str:
         """GET `url` (on 127.0.0.1) until it answers; returns the body."""
-        deadline = time.monotonic() + timeout
         last = ""
-        while time.monotonic() < deadline:
+
+        def get() -> str | None:
+            nonlocal last
             try:
                 with urllib.request.urlopen(url, timeout=5) as response:
                     body = response.read().decode()
@@ -174,21 +176,27 @@ class Lab:
                     last = body
             except Exception as exc:  # not up yet
                 last = str(exc)
-            time.sleep(0.3)
-        raise TimeoutError(f"{url} did not answer in {timeout:.0f} s (last: {last[:200]})")
+            return None
+
+        answer = wait_until(get, timeout, 0.3)
+        if answer is None:
+            raise TimeoutError(f"{url} did not answer in {timeout:.0f} s (last: {last[:200]})")
+        return answer
 
     def wait_healthy(self, container, timeout: float = 60) -> float:
         """Seconds until the container's healthcheck says healthy."""
         start = time.monotonic()
-        while time.monotonic() - start < timeout:
+
+        def healthy() -> bool:
             container.reload()
             status = container.attrs["State"].get("Health", {}).get("Status")
-            if status == "healthy":
-                return time.monotonic() - start
             if status == "unhealthy":
                 raise RuntimeError("the container turned unhealthy")
-            time.sleep(0.25)
-        raise TimeoutError("not healthy in time")
+            return status == "healthy"
+
+        if not wait_until(healthy, timeout, 0.25):
+            raise TimeoutError("not healthy in time")
+        return time.monotonic() - start
 
     # -- cleanup ------------------------------------------------------------------------------
     def cleanup(self) -> int:

@@ -7,6 +7,7 @@ Targets: a `BuiltImage` (or an image tag), a `RunningContainer`, a `(compose_pro
 
 from __future__ import annotations
 
+import http.client
 import io
 import json as jsonlib
 import re
@@ -20,7 +21,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockyard.errors import DockyardError
+from dockyard.errors import DockyardError, caused_by
+from dockyard.polling import wait_until
 from dockyard.probes import diagnose, image_archive
 from dockyard.sandbox import ExecResult, RunningContainer
 from dockyard.sandbox.context import scratch_copy
@@ -199,16 +201,19 @@ class Probes:
         if parsed.scheme != "http" or parsed.hostname not in ("127.0.0.1", "localhost"):
             raise ValueError(f"probes only talk to http://127.0.0.1 (got {url})")
         key = (getattr(container, "id", url), port)
-        deadline = time.monotonic() + (timeout_s if timeout_s is not None else self.sandbox.limits.ready_timeout_s)
+        timeout_s = timeout_s if timeout_s is not None else self.sandbox.limits.ready_timeout_s
         if key in self._never_ready:
-            deadline = time.monotonic()  # one attempt: we already waited for this app once
+            timeout_s = 0  # one attempt: we already waited for this app once
         data = body.encode() if isinstance(body, str) else body
         if isinstance(body, (dict, list)):
             data = jsonlib.dumps(body).encode()
             headers = {"Content-Type": "application/json", **(headers or {})}
-        attempts, delay, error = 0, 0.05, None
+        attempts, error = 0, None
         last_state_check = 0.0
-        while True:
+
+        def attempt() -> HttpResult | None:
+            """One request: its result, the container's exit, or None (not ready yet)."""
+            nonlocal attempts, error, last_state_check
             attempts += 1
             request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
             try:
@@ -228,15 +233,17 @@ class Probes:
                     why = self._why_stopped(container, exited)
                     self._never_ready[key] = why
                     return HttpResult(False, None, "", why, attempts, url)
-            if now >= deadline:
-                why = f"nothing answered on port {port} after {attempts} attempt(s) ({error})"
-                if container is not None:
-                    seen = diagnose.why_no_answer(self.sandbox, container, port, self.sandbox.logs(container))
-                    why = f"{why}: {seen}" if seen else why
-                self._never_ready[key] = why
-                return HttpResult(False, None, "", why, attempts, url)
-            time.sleep(min(delay, max(0.0, deadline - now)))
-            delay = min(delay * 1.5, 0.5)
+            return None
+
+        answer = wait_until(attempt, timeout_s, 0.05, backoff=1.5, max_interval_s=0.5)
+        if answer is not None:
+            return answer
+        why = f"nothing answered on port {port} after {attempts} attempt(s) ({error})"
+        if container is not None:
+            seen = diagnose.why_no_answer(self.sandbox, container, port, self.sandbox.logs(container))
+            why = f"{why}: {seen}" if seen else why
+        self._never_ready[key] = why
+        return HttpResult(False, None, "", why, attempts, url)
 
     def _why_stopped(self, container, exit_code: int) -> str:
         logs = self.sandbox.logs(container)
@@ -274,7 +281,11 @@ class Probes:
     def wait_healthy(self, target, timeout_s: float = 30) -> HealthResult:
         container = self._container_of(target)
         started = time.monotonic()
-        while True:
+        log = ""
+
+        def settled() -> HealthResult | None:
+            """The health check's verdict once there is one (or no health check, or a stopped container)."""
+            nonlocal log
             container.reload()
             health = (container.attrs.get("State") or {}).get("Health")
             if not health:
@@ -282,12 +293,15 @@ class Probes:
             status = health.get("Status", "starting")
             log = "\n".join(f"exit {entry.get('ExitCode')}: {check_output_line(str(entry.get('Output', '')))}"
                              for entry in health.get("Log") or [])
-            if status in ("healthy", "unhealthy") or time.monotonic() - started > timeout_s:
-                return HealthResult(status if status in ("healthy", "unhealthy") else "starting",
-                                    round(time.monotonic() - started, 2), tail(log, 5))
+            if status in ("healthy", "unhealthy"):
+                return HealthResult(status, round(time.monotonic() - started, 2), tail(log, 5))
             if not (container.attrs.get("State") or {}).get("Running"):
                 return HealthResult("unhealthy", round(time.monotonic() - started, 2), "the container stopped")
-            time.sleep(0.5)
+            return None
+
+        verdict = wait_until(settled, timeout_s, 0.5)
+        return verdict if verdict is not None else HealthResult("starting", round(time.monotonic() - started, 2),
+                                                               tail(log, 5))
 
     def run_healthcheck(self, target) -> ExecResult | None:
         """Run the container's own HEALTHCHECK command once, now, as the engine would (same user, same
@@ -613,13 +627,13 @@ def _opener():
 
 
 def _net_error(exc: Exception) -> str:
-    reason = getattr(exc, "reason", exc)
-    text = str(reason) or type(reason).__name__
-    if "Connection refused" in text:
+    """Why a request got no answer, from the exception's type (urllib wraps the socket's error in `.reason`)."""
+    if caused_by(exc, ConnectionRefusedError):
         return "connection refused"
-    if "reset" in text.lower() or "RemoteDisconnected" in type(reason).__name__ or "closed connection" in text:
-        return "the connection was closed without an answer"
-    return text[:120]
+    if caused_by(exc, ConnectionResetError, http.client.RemoteDisconnected, http.client.IncompleteRead):
+        return "the connection was closed without an answer"  # RemoteDisconnected: closed before any reply
+    reason = getattr(exc, "reason", exc)
+    return (str(reason) or type(reason).__name__)[:120]
 
 
 def _exited(container) -> int | None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dockyard.errors import QueueUnreachable
+from dockyard.polling import wait_until
 from dockyard.queue import jobs
 from dockyard.report.model import Report
 
@@ -90,9 +91,9 @@ def wait(rq_queue, pending: list[Pending], exercise_id: str, *, budget_s: float 
 
     left = {item.key: item for item in pending}
     reports: dict[str, Report] = {}
-    deadline = None if budget_s is None else time.monotonic() + budget_s
-    outage_since = None  # when Redis stopped answering (None: it answers)
-    while left:
+    outage_since: list[float] = []  # when Redis stopped answering (empty: it answers)
+
+    def all_final() -> bool:
         try:
             for key, item in list(left.items()):
                 try:
@@ -106,24 +107,24 @@ def wait(rq_queue, pending: list[Pending], exercise_id: str, *, budget_s: float 
                     del left[key]
                     if on_done:
                         on_done(key, report)
-            if outage_since is not None:
-                log.warning("the queue answers again after %.0f s; waiting for %d job(s)",
-                            time.monotonic() - outage_since, len(left))
-                outage_since = None
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.BusyLoadingError) as exc:
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
             # Redis restarting (or replaying its append-only file): the jobs live on in it, so wait for it
             now = time.monotonic()
-            if outage_since is None:
-                outage_since = now
+            if not outage_since:
+                outage_since.append(now)
                 log.warning("the queue stopped answering (%s); waiting up to %.0f s for it", _first_line(exc),
                             OUTAGE_BUDGET_S)
-            elif now - outage_since > OUTAGE_BUDGET_S:
-                raise QueueUnreachable(f"the grading queue stopped answering {now - outage_since:.0f} s ago "
+            elif now - outage_since[0] > OUTAGE_BUDGET_S:
+                raise QueueUnreachable(f"the grading queue stopped answering {now - outage_since[0]:.0f} s ago "
                                        f"({_first_line(exc)})",
                                        hint="the jobs stay queued: run the same command again to attach to them") from None
-        if not left or (deadline is not None and time.monotonic() >= deadline):
-            break
-        time.sleep(POLL_S if outage_since is None else 1.0)
+            return False
+        if outage_since:
+            log.warning("the queue answers again after %.0f s; waiting for %d job(s)",
+                        time.monotonic() - outage_since.pop(), len(left))
+        return not left
+
+    wait_until(all_final, budget_s, POLL_S)  # time up: the jobs still out are not in `reports`
     return reports
 
 

@@ -33,6 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from dockyard.polling import wait_until
 from dockyard.queue import jobs
 
 log = logging.getLogger("dockyard.worker")
@@ -190,36 +191,42 @@ def worker_class():
             import redis
 
             self.wait_until_healthy()
-            pause = 1.0
-            while True:
+            dequeue = super().dequeue_job_and_maintain_ttl
+
+            def attempt():
                 try:
-                    return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+                    return ("dequeued", dequeue(timeout, max_idle_time))
                 except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
                     # RQ retries a lost blocking pop itself, but not the state it sets before it
                     if self.stopping or self._stop_requested:
-                        return None
-                    log.warning("worker %s: the queue does not answer (%s); trying again in %.0f s",
-                                self.name, _first_line(exc), pause)
-                    time.sleep(pause)
-                    pause = min(pause * 2, REDIS_RETRY_MAX_S)
+                        return ("stopping", None)
+                    log.warning("worker %s: the queue does not answer (%s); trying again", self.name, _first_line(exc))
+                    return None
+
+            return wait_until(attempt, None, 1.0, backoff=2.0, max_interval_s=REDIS_RETRY_MAX_S)[1]
 
         def wait_until_healthy(self) -> None:
-            while time.monotonic() >= self._healthy_until:
-                problems = preflight(self.engine_url, self.images)
-                if not problems:
-                    if self._was_unhealthy:
-                        log.warning("worker %s: healthy again, taking jobs", self.name)
-                    self._was_unhealthy = False
-                    self._healthy_until = time.monotonic() + PREFLIGHT_EVERY_S
-                    return
-                log.error("worker %s: unhealthy, taking no jobs: %s", self.name, "; ".join(problems))
-                self._was_unhealthy = True
-                self.heartbeat()
-                if self.should_run_maintenance_tasks:  # a sick worker still requeues others' abandoned jobs
-                    self.run_maintenance_tasks()
-                time.sleep(UNHEALTHY_RETRY_S)
-                if self._stop_requested:
-                    return
+            if time.monotonic() < self._healthy_until:
+                return  # checked less than PREFLIGHT_EVERY_S ago
+            wait_until(self._healthy_or_stopping, None, UNHEALTHY_RETRY_S)
+
+        def _healthy_or_stopping(self) -> bool:
+            """One preflight: True when healthy (or asked to stop); else say so, keep the heartbeat, wait again."""
+            if self._stop_requested:
+                return True
+            problems = preflight(self.engine_url, self.images)
+            if not problems:
+                if self._was_unhealthy:
+                    log.warning("worker %s: healthy again, taking jobs", self.name)
+                self._was_unhealthy = False
+                self._healthy_until = time.monotonic() + PREFLIGHT_EVERY_S
+                return True
+            log.error("worker %s: unhealthy, taking no jobs: %s", self.name, "; ".join(problems))
+            self._was_unhealthy = True
+            self.heartbeat()
+            if self.should_run_maintenance_tasks:  # a sick worker still requeues others' abandoned jobs
+                self.run_maintenance_tasks()
+            return False
 
         def execute_job(self, job, queue):
             try:
@@ -293,14 +300,13 @@ def _wait_for_redis(connection) -> None:
 
     signal.signal(signal.SIGTERM, leave)
     signal.signal(signal.SIGINT, leave)
-    pause = 1.0
-    while True:
+    def answers() -> bool | None:
         try:
-            connection.ping()
-            return
+            return connection.ping()
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
-            time.sleep(pause)
-            pause = min(pause * 2, REDIS_RETRY_MAX_S)
+            return None
+
+    wait_until(answers, None, 1.0, backoff=2.0, max_interval_s=REDIS_RETRY_MAX_S)
 
 
 def _first_line(exc: Exception) -> str:

@@ -24,6 +24,7 @@ import math
 from datetime import datetime, timezone
 from pathlib import Path
 
+from dockyard.errors import BadSubmissionMetadata, UnknownChoice
 from dockyard.report.model import Report
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
@@ -34,7 +35,7 @@ METADATA_PATH = "/autograder/submission_metadata.json"
 
 def check_visibility(value: str) -> str:
     if value not in VISIBILITIES:
-        raise ValueError(f"visibility must be one of {', '.join(VISIBILITIES)} (got {value!r})")
+        raise UnknownChoice("visibility", value, VISIBILITIES)
     return value
 
 
@@ -44,22 +45,23 @@ def _when(value, field: str) -> datetime | None:
     try:
         return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"submission metadata: {field} is not a date: {value!r}") from None
+        raise BadSubmissionMetadata(f"submission metadata: {field} is not a date: {value!r}", field=field) from None
 
 
 def lateness(metadata: dict) -> dict:
     """`{"late": bool, "late_by_s": int, "after_late_due_date": bool, "previous_submissions": n}` from
     Gradescope's submission metadata (its `created_at`, `assignment.due_date`, `assignment.late_due_date`)."""
     if not isinstance(metadata, dict):
-        raise ValueError("submission metadata must be a JSON object")
+        raise BadSubmissionMetadata("submission metadata must be a JSON object")
     assignment = metadata.get("assignment") or {}
     if not isinstance(assignment, dict):
-        raise ValueError("submission metadata: assignment must be an object")
+        raise BadSubmissionMetadata("submission metadata: assignment must be an object", field="assignment")
     created = _when(metadata.get("created_at"), "created_at")
     due = _when(assignment.get("due_date"), "assignment.due_date")
     late_due = _when(assignment.get("late_due_date"), "assignment.late_due_date")
     if created and due and (created.tzinfo is None) != (due.tzinfo is None):
-        raise ValueError("submission metadata: created_at and due_date must both carry a time zone, or neither")
+        raise BadSubmissionMetadata("submission metadata: created_at and due_date must both carry a time zone, or neither",
+                                    field="created_at")
     late_by = (created - due).total_seconds() if created and due else 0.0
     previous = metadata.get("previous_submissions") or []
     return {"late": late_by > 0, "late_by_s": int(max(late_by, 0)),
@@ -81,13 +83,14 @@ def due_date(metadata: dict) -> datetime | None:
 
 
 def read_metadata(path) -> dict:
-    """The submission metadata file as a dict; ValueError (one line) when it cannot be read."""
+    """The submission metadata file as a dict; BadSubmissionMetadata (a one-line usage error) when it
+    cannot be used."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as error:
-        raise ValueError(f"cannot read submission metadata {path}: {error.strerror or error}") from None
+        raise BadSubmissionMetadata(f"cannot read submission metadata {path}: {error.strerror or error}", path) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"submission metadata {path} is not JSON: {error}") from None
+        raise BadSubmissionMetadata(f"submission metadata {path} is not JSON: {error}", path) from None
     lateness(data)  # every date checked now, not half-way through writing results
     return data
 

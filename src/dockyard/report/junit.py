@@ -26,6 +26,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from dockyard.errors import UnknownChoice
 from dockyard.report.model import Report
 
 # XML 1.0 cannot carry most control characters, whatever the escaping: drop them.
@@ -45,7 +46,7 @@ FLAVOURS = ("standard", "codegrade")
 
 def to_element(report: Report, flavour: str = "standard") -> ET.Element:
     if flavour not in FLAVOURS:
-        raise ValueError(f"JUnit flavour must be one of {', '.join(FLAVOURS)}")
+        raise UnknownChoice("JUnit flavour", flavour, FLAVOURS)
     codegrade = flavour == "codegrade"
     suite = ET.Element("testsuite", {
         "name": f"dockyard.{report.exercise}",

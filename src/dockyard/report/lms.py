@@ -26,6 +26,7 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dockyard.errors import BadRoster, UnknownChoice
 from dockyard.report.model import Report
 
 FORMATS = ("canvas", "moodle")
@@ -50,18 +51,18 @@ class Export:
 
 
 def read_roster(path) -> list[dict]:
-    """Roster rows as `{"submission": ..., "student": ..., "id": ..., ...}`; ValueError (one line) when unusable."""
+    """Roster rows as `{"submission": ..., "student": ..., "id": ..., ...}`; BadRoster (a one-line usage error) when unusable."""
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except OSError as error:
-        raise ValueError(f"cannot read roster {path}: {error.strerror or error}") from None
+        raise BadRoster(path, f"cannot read roster {path}: {error.strerror or error}") from None
     except UnicodeDecodeError:
-        raise ValueError(f"roster {path} is not UTF-8 text") from None
+        raise BadRoster(path, f"roster {path} is not UTF-8 text") from None
     reader = csv.DictReader(io.StringIO(text))
     columns = {(name or "").strip().lower(): name for name in reader.fieldnames or []}
     key = next((columns[name] for name in _KEY_COLUMNS if name in columns), None)
     if key is None:
-        raise ValueError(f"roster {path} has no 'submission' column (the folder or archive name of each learner)")
+        raise BadRoster(path, f"roster {path} has no 'submission' column (the folder or archive name of each learner)")
     wanted = {field: next((columns[a] for a in aliases if a in columns), None) for field, aliases in _ALIASES.items()}
     roster, seen = [], set()
     for line, row in enumerate(reader, start=2):
@@ -69,14 +70,14 @@ def read_roster(path) -> list[dict]:
         if not submission:
             continue
         if submission in seen:
-            raise ValueError(f"roster {path}:{line}: submission {submission!r} is listed twice")
+            raise BadRoster(path, f"roster {path}:{line}: submission {submission!r} is listed twice", line)
         seen.add(submission)
         entry = {"submission": submission}
         for field, column in wanted.items():
             entry[field] = (row.get(column) or "").strip() if column else ""
         roster.append(entry)
     if not roster:
-        raise ValueError(f"roster {path} lists no students")
+        raise BadRoster(path, f"roster {path} lists no students")
     return roster
 
 
@@ -103,7 +104,7 @@ def _feedback(report: Report | None) -> str:
 
 def build(roster: list[dict], reports: dict[str, Report], assignment: str, fmt: str = "canvas") -> Export:
     if fmt not in FORMATS:
-        raise ValueError(f"LMS format must be one of {', '.join(FORMATS)}")
+        raise UnknownChoice("LMS format", fmt, FORMATS)
     on_roster = {entry["submission"] for entry in roster}
     missing = [entry["submission"] for entry in roster if entry["submission"] not in reports]
     unknown = sorted(name for name in reports if name not in on_roster)

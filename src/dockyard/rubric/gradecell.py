@@ -23,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from dockyard.errors import DockyardError, EngineUnavailable
+from dockyard.errors import DockyardError, EngineUnavailable, UsageError
 from dockyard.report.model import Report
 
 NOTE = "(printed while grading; shown here on stdout so that it cannot cost this cell its points)"
@@ -103,7 +103,7 @@ def _notebooks() -> list[Path]:
 
 def cell_points(grade_id: str, default: float | None = None) -> float:
     """The `points` of the grade cell `grade_id` in the notebook being run; `default` when no notebook here
-    has that cell (run outside its notebook); ValueError when there is neither."""
+    has that cell (run outside its notebook); UsageError when there is neither."""
     for path in _notebooks():
         try:
             notebook = json.loads(path.read_text(encoding="utf-8"))
@@ -118,4 +118,5 @@ def cell_points(grade_id: str, default: float | None = None) -> float:
                     break
     if default is not None:
         return float(default)
-    raise ValueError(f"no grade cell {grade_id!r} with points in the notebooks of {Path.cwd()}")
+    raise UsageError(f"no grade cell {grade_id!r} with points in the notebooks of {Path.cwd()}",
+                     hint="run the grade cell in its notebook, or pass cell_points(..., default=POINTS)")

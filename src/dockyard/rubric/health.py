@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from dockyard.credit import partial
+from dockyard.rubric.credit import partial
 from dockyard.probes import check_output_line
 
 UNHEALTHY_FLAG = "/tmp/unhealthy"

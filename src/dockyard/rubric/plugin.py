@@ -12,7 +12,7 @@ The collector (`pytest_runtest_logreport`) turns each test into a report `Item` 
 `Report` JSON to `--dockyard-report`. With `--dockyard-items FILE` it also appends, as JSON lines,
 the plan (every collected item, once) and then each item the moment it finishes: a grading killed
 midway (timeout, crash) still has those, and the runner reports them (rubric/runner.py).
-An item may award part of its points with `dockyard.partial(fraction, feedback)` (dockyard/credit.py).
+An item may award part of its points with `dockyard.partial(fraction, feedback)` (dockyard/rubric/credit.py).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from dockyard.course import exercises
-from dockyard.credit import Partial
+from dockyard.rubric.credit import Partial
 from dockyard.errors import (BuildFailed, BuildNotIsolated, ComposeError, DiskFull, DockyardError, EngineLost,
                              EngineUnavailable)
 from dockyard.probes import BuiltImage, Probes

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from dockyard.baseimages import recipes
 from dockyard.errors import BaseImageMissing, BuildFailed, BuildTimedOut, ContextRefused, EngineLost, RefusalKind
+from dockyard.polling import wait_until
 from dockyard.sandbox.context import check_context, dockerignore_patterns
 from dockyard.static import remote
 
@@ -227,13 +228,13 @@ def _raise_if_engine_went_away(docker_client, tag: str, step_container: str | No
             return  # the learner's doing
         raise EngineLost(f"the Docker engine stopped (or restarted) while building {tag}")
     # no step container seen (nothing to ask the events about): a stopping engine stops answering soon
-    deadline = time.monotonic() + watch_s
-    while time.monotonic() < deadline:
+    def still_answers() -> None:
         try:
             docker_client.ping()
         except Exception:
             raise EngineLost(f"the Docker engine stopped (or restarted) while building {tag}") from None
-        time.sleep(0.15)
+
+    wait_until(still_answers, watch_s, 0.15)  # never "answers": it watches for watch_s, or raises
 
 
 def _abort(response) -> None:

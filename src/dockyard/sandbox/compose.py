@@ -60,8 +60,10 @@ def run_compose(argv: list[str], *, cwd: Path, engine_url: str | None = None, ti
         raise ComposeError(command, result.returncode, result.stderr,
                            message=f"`docker compose {_verb(argv)}` printed more than {limit} and was stopped")
     if check and result.returncode != 0:
-        if "Cannot connect to the Docker daemon" in result.stderr or "connection refused" in result.stderr.lower():
-            raise EngineLost(f"the Docker engine stopped answering during `docker compose {argv[-1]}`")
+        # Compose's stderr carries the learner's build output, so its words cannot tell a dead engine from a
+        # learner's `RUN curl` that was refused: ask the engine. `config` never talks to it: its failure is the file's.
+        if _verb(argv) != "config" and not engine.answers(engine_url):
+            raise EngineLost(f"the Docker engine stopped answering during `docker compose {_verb(argv)}`")
         raise ComposeError(command, result.returncode, result.stderr, message=_explain(argv, result.stderr))
     return result
 

@@ -13,16 +13,18 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
+from dockyard.errors import BadDuration
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hours?|d|days?)?\s*$", re.IGNORECASE)
 _UNIT_S = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "hours": 3600, "d": 86400, "day": 86400,
            "days": 86400}
 
 
 def parse(text: str) -> float:
-    """'30m', '2h', '90s', '600' (seconds) → seconds; ValueError with the accepted forms."""
+    """'30m', '2h', '90s', '600' (seconds) → seconds; BadDuration (a usage error) with the accepted forms."""
     match = _DURATION.match(str(text))
     if not match or float(match.group(1)) <= 0:
-        raise ValueError("give a duration above 0 such as 90s, 30m, 2h or 1d")
+        raise BadDuration(text)
     return float(match.group(1)) * _UNIT_S[(match.group(2) or "s").lower()]
 
 

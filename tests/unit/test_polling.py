@@ -1,0 +1,99 @@
+"""dockyard.polling.wait_until: the one waiting loop (probes, notebooks, builds, the queue). A fake clock: no waiting."""
+
+from __future__ import annotations
+
+import pytest
+
+from dockyard.polling import wait_until
+
+
+class FakeTime:
+    def __init__(self):
+        self.now = 1000.0
+        self.pauses: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.pauses.append(round(seconds, 6))
+        self.now += seconds
+
+
+def counting(answers):
+    calls = []
+
+    def check():
+        calls.append(1)
+        return answers[len(calls) - 1] if len(calls) <= len(answers) else None
+
+    return check, calls
+
+
+def test_the_first_answer_ends_the_wait_and_falsy_answers_count():
+    fake = FakeTime()
+    check, calls = counting([None, False, 0])  # 0 (an exit code, say) is an answer; None and False are "not yet"
+    assert wait_until(check, 10, 0.5, clock=fake.clock, sleep=fake.sleep) == 0
+    assert len(calls) == 3 and fake.pauses == [0.5, 0.5]
+    check, _ = counting(["", "late"])
+    assert wait_until(check, 10, 0.5, clock=fake.clock, sleep=fake.sleep) == ""
+
+
+def test_time_up_returns_none_after_a_last_check_at_the_deadline():
+    fake = FakeTime()
+    check, calls = counting([])
+    assert wait_until(check, 1.2, 0.5, clock=fake.clock, sleep=fake.sleep) is None
+    assert fake.pauses == [0.5, 0.5, 0.2] and len(calls) == 4  # never sleeps past the deadline
+    assert fake.now == pytest.approx(1001.2)
+
+
+def test_a_timeout_of_zero_is_one_attempt():
+    fake = FakeTime()
+    check, calls = counting([])
+    assert wait_until(check, 0, 0.5, clock=fake.clock, sleep=fake.sleep) is None
+    assert len(calls) == 1 and fake.pauses == []
+
+
+def test_the_pause_grows_up_to_its_cap():
+    fake = FakeTime()
+    check, _ = counting([None] * 5 + [True])
+    assert wait_until(check, 60, 0.1, backoff=2, max_interval_s=0.5, clock=fake.clock, sleep=fake.sleep) is True
+    assert fake.pauses == [0.1, 0.2, 0.4, 0.5, 0.5]
+
+
+def test_no_timeout_waits_until_the_answer_and_an_exception_ends_the_wait():
+    fake = FakeTime()
+    check, calls = counting([None] * 99 + ["done"])
+    assert wait_until(check, None, 1, clock=fake.clock, sleep=fake.sleep) == "done" and len(calls) == 100
+
+    def never():
+        raise LookupError("the engine went away")
+
+    with pytest.raises(LookupError):
+        wait_until(never, 5, 1, clock=fake.clock, sleep=fake.sleep)
+
+
+def test_the_real_clock_is_the_default():
+    check, calls = counting([None, "up"])
+    assert wait_until(check, 5, 0.01) == "up" and len(calls) == 2
+
+
+def test_src_has_no_other_waiting_loop():
+    """A `while` loop that sleeps is a hand-rolled wait: use wait_until. Retries (`for attempt in range`) and the
+    worker's supervisor (restarts its children until a signal: an event loop, not a wait for an answer) stay."""
+    import ast
+
+    from tests.helpers import ROOT
+
+    allowed = {("queue/worker.py", "_supervise")}
+    found = []
+    for path in sorted((ROOT / "src" / "dockyard").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        for function in [node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]:
+            for loop in [node for node in ast.walk(function) if isinstance(node, ast.While)]:
+                sleeps = [call for call in ast.walk(loop) if isinstance(call, ast.Call)
+                          and isinstance(call.func, ast.Attribute) and call.func.attr == "sleep"]
+                where = (path.relative_to(ROOT / "src" / "dockyard").as_posix(), function.name)
+                if sleeps and where not in allowed:
+                    found.append(f"{where[0]}:{loop.lineno} in {where[1]}()")
+    assert sorted(set(found)) == []
