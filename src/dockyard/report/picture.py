@@ -1,0 +1,189 @@
+"""The picture of the learner's build: one bar per step, scaled by the size it added, with its time and
+whether it came from the cache. It answers "why is my image 400 MB" and "why did everything rebuild".
+
+Drawn from `Report.build` (a `BuildPicture`) for every renderer: HTML (the notebook's Check result and the
+feedback page: CSS bars, no script, nothing loaded), a rich table for the terminal, and Markdown. A step's
+text is the learner's own: it is escaped for each of them (HTML entities, rich Text, Markdown cells).
+
+Stable CSS classes (a browser test may rely on them): `dockyard-build` the picture, one `tr.dockyard-step`
+per step with `dockyard-cached`, `dockyard-ran` or `dockyard-base`, and `dockyard-other-stage` for a step the
+final image leaves out; `data-size` holds the bytes ("" when unknown).
+"""
+
+from __future__ import annotations
+
+import html as _html
+
+from dockyard.report.model import BuildPicture, PictureStep
+
+BAR_CHARS = 20  # the terminal's and Markdown's longest bar
+
+
+def human(size: int | None) -> str:
+    """Bytes the way `docker images` says them (decimal units): 0 B, 950 B, 1.2 kB, 125.1 MB, 1.23 GB."""
+    if size is None:
+        return "?"
+    value = float(size)
+    for unit in ("B", "kB", "MB"):
+        if value < 1000:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.2f} GB"
+
+
+def seconds(value: float) -> str:
+    return f"{value:.1f} s" if value < 60 else f"{int(value // 60)} min {value % 60:.0f} s"
+
+
+def cache_word(step: PictureStep) -> str:
+    """What happened to the step: its base image (a FROM), came from the cache, or ran."""
+    return "base" if step.is_from else ("cached" if step.cached else "ran")
+
+
+def fraction(step: PictureStep, picture: BuildPicture) -> float:
+    """The step's bar length, 0..1: its size against the biggest step's (the biggest fills the width)."""
+    biggest = max((s.size_bytes or 0 for s in picture.steps), default=0)
+    return (step.size_bytes or 0) / biggest if biggest else 0.0
+
+
+def _quote(step: PictureStep, limit: int = 60) -> str:
+    text = step.instruction if len(step.instruction) <= limit else step.instruction[:limit - 1] + "…"
+    return f"step {step.number} (`{text.replace('`', chr(39))}`)"
+
+
+def summary(picture: BuildPicture) -> str:
+    """"Your image: 152.3 MB, built in 3.2 s; 4 of 5 steps came from the cache." """
+    size = f"Your image: {human(picture.size_bytes)}, " if picture.size_bytes is not None else "Your image: "
+    steps = [step for step in picture.steps if not step.is_from]
+    return (f"{size}built in {seconds(picture.seconds)}; "
+            f"{picture.cached_count} of {len(steps)} step{'s' if len(steps) != 1 else ''} came from the cache.")
+
+
+def hints(picture: BuildPicture) -> list[str]:
+    """Short sentences under the picture: why steps ran again, where the bytes are. Plain text holding the
+    learner's step text: each renderer escapes them."""
+    said = []
+    steps = [step for step in picture.steps if not step.is_from]
+    rebuilt = picture.first_rebuilt()
+    if steps and rebuilt is None:
+        said.append("Every step came from the cache: nothing it uses changed since the last build.")
+    elif steps and rebuilt is steps[0]:
+        said.append("No step came from the cache: this is the first build of these steps, or the first one "
+                    "changed (every step after a change runs again).")
+    elif rebuilt is not None:
+        said.append(f"The cache stopped at {_quote(rebuilt)}: that line, or a file it copies, changed since the "
+                    "last build, so it and every step after it ran again.")
+    largest = picture.largest()
+    if largest is not None and picture.size_bytes:
+        share = 100 * (largest.size_bytes or 0) / picture.size_bytes
+        what = "the base image, " if largest.is_from else ""
+        said.append(f"The biggest part is {what}{_quote(largest)}: {human(largest.size_bytes)}, "
+                    f"{share:.0f}% of the image.")
+    if any(not step.in_final_image for step in picture.steps):
+        said.append("Steps marked “earlier stage” belong to a stage the final image leaves out: their bytes "
+                    "are not in it.")
+    return said
+
+
+# -- HTML ---------------------------------------------------------------------------------------------
+_STYLE = (
+    "<style>.dockyard-build{margin-top:10px;font-size:13px}"
+    ".dockyard-build table{border-collapse:collapse;width:100%;max-width:56rem}"
+    ".dockyard-build td,.dockyard-build th{padding:2px 6px;text-align:left;vertical-align:middle;"
+    "border-bottom:1px solid #eee;white-space:nowrap}"
+    ".dockyard-build td.dockyard-step-text{max-width:24rem;overflow:hidden;text-overflow:ellipsis;"
+    "font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}"
+    ".dockyard-build td.dockyard-step-bar{width:40%;min-width:8rem}"
+    ".dockyard-build .dockyard-bar{height:10px;border-radius:2px;background:#0969da;min-width:1px}"
+    ".dockyard-build .dockyard-cached .dockyard-bar{background:#8c959f}"
+    ".dockyard-build .dockyard-base .dockyard-bar{background:#54aeff}"
+    ".dockyard-build .dockyard-other-stage{opacity:.55}"
+    ".dockyard-build .dockyard-cache-word{font-size:11px;padding:0 5px;border-radius:8px;border:1px solid #d0d7de}"
+    ".dockyard-build .dockyard-cached .dockyard-cache-word{background:#eaeef2}"
+    ".dockyard-build .dockyard-ran .dockyard-cache-word{background:#ddf4ff;border-color:#54aeff}"
+    ".dockyard-build td.dockyard-num{text-align:right;color:#57606a}"
+    ".dockyard-build p{margin:4px 0}</style>"
+)
+
+
+def picture_html(picture: BuildPicture | None) -> str:
+    """The picture as an HTML fragment (class `dockyard-build`); empty when there is no build to show."""
+    if picture is None or not picture.steps:
+        return ""
+    esc = _html.escape
+    rows = []
+    for step in picture.steps:
+        word = cache_word(step)
+        classes = f"dockyard-step dockyard-{word}" + ("" if step.in_final_image else " dockyard-other-stage")
+        stage = "" if step.in_final_image else " <small>earlier stage</small>"
+        width = f"{100 * fraction(step, picture):.1f}%" if step.size_bytes else "0"
+        bar = f'<div class="dockyard-bar" style="width:{width}"></div>' if step.size_bytes else ""
+        size = "" if step.size_bytes is None else str(int(step.size_bytes))
+        rows.append(
+            f'<tr class="{classes}" data-step="{step.number}" data-size="{size}">'
+            f'<td class="dockyard-num">{step.number}</td>'
+            f'<td class="dockyard-step-text" title="{esc(step.instruction)}">{esc(step.instruction)}</td>'
+            f'<td><span class="dockyard-cache-word">{word}</span>{stage}</td>'
+            f'<td class="dockyard-num">{seconds(step.seconds)}</td>'
+            f'<td class="dockyard-step-bar">{bar}</td>'
+            f'<td class="dockyard-num">{human(step.size_bytes)}</td></tr>')
+    said = "".join(f"<p>{esc(line)}</p>" for line in hints(picture))
+    return (_STYLE + f'<div class="dockyard-build" data-size="{picture.size_bytes or ""}">'
+            f"<p><b>{esc(summary(picture))}</b></p>"
+            "<table><thead><tr><th>#</th><th>step</th><th>cache</th><th>time</th><th>size added</th><th></th>"
+            f"</tr></thead><tbody>{''.join(rows)}</tbody></table>{said}</div>")
+
+
+# -- terminal (rich) --------------------------------------------------------------------------------------
+def _bar(step: PictureStep, picture: BuildPicture) -> str:
+    if not step.size_bytes:
+        return ""
+    return "█" * max(1, round(BAR_CHARS * fraction(step, picture)))
+
+
+def picture_table(picture: BuildPicture):
+    """The picture as a compact rich Table; every learner string goes in as Text (no markup is read)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    grid = Table(title=Text(summary(picture), style="bold"), title_justify="left", box=None, pad_edge=False,
+                 show_header=True, header_style="bold", expand=False)
+    # On a narrow terminal only the step's text gives way (ellipsis): the numbers always show whole.
+    grid.add_column("#", justify="right", no_wrap=True, min_width=2)
+    grid.add_column("step", no_wrap=True, overflow="ellipsis", min_width=12, max_width=44)
+    grid.add_column("cache", no_wrap=True, min_width=6)
+    grid.add_column("time", justify="right", no_wrap=True, min_width=7)
+    grid.add_column("size added", no_wrap=True, min_width=BAR_CHARS + 10)
+    for step in picture.steps:
+        word = cache_word(step)
+        dim = "" if step.in_final_image else " dim"
+        cache = Text(word if step.in_final_image else f"{word}, earlier stage",
+                     style={"cached": "dim", "ran": "cyan", "base": "blue"}[word] + dim)
+        size = Text(_bar(step, picture), style=("bright_black" if step.cached else "blue") + dim)
+        size.append(f" {human(step.size_bytes)}" if size.plain else human(step.size_bytes), style="dim" if dim else "")
+        grid.add_row(str(step.number), Text(step.instruction, style=dim.strip()), cache,
+                     Text(seconds(step.seconds), style=dim.strip()), size)
+    return grid
+
+
+def picture_hints(picture: BuildPicture):
+    from rich.text import Text
+
+    return Text("\n".join(hints(picture)), style="dim")
+
+
+# -- Markdown ---------------------------------------------------------------------------------------------
+def picture_markdown(picture: BuildPicture | None, cell) -> list[str]:
+    """Markdown lines; `cell` makes learner text safe in a table cell (feedback._md_cell)."""
+    if picture is None or not picture.steps:
+        return []
+    lines = ["## Your build", "", cell(summary(picture)), "", "| # | step | cache | time | size added |",
+             "|---:|---|---|---:|---|"]
+    for step in picture.steps:
+        word = cache_word(step) + ("" if step.in_final_image else ", earlier stage")
+        bar = _bar(step, picture)
+        lines.append(f"| {step.number} | {cell(step.instruction)} | {word} | {seconds(step.seconds)} | "
+                     f"{bar + ' ' if bar else ''}{human(step.size_bytes)} |")
+    lines.append("")
+    lines += [f"- {cell(line)}" for line in hints(picture)]
+    return [*lines, ""]
