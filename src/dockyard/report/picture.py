@@ -59,7 +59,7 @@ def summary(picture: BuildPicture) -> str:
             f"{picture.cached_count} of {len(steps)} step{'s' if len(steps) != 1 else ''} came from the cache.")
 
 
-def hints(picture: BuildPicture) -> list[str]:
+def hints(picture: BuildPicture, marked: str = "marked “earlier stage”") -> list[str]:
     """Short sentences under the picture: why steps ran again, where the bytes are. Plain text holding the
     learner's step text: each renderer escapes them."""
     said = []
@@ -80,8 +80,7 @@ def hints(picture: BuildPicture) -> list[str]:
         said.append(f"The biggest part is {what}{_quote(largest)}: {human(largest.size_bytes)}, "
                     f"{share:.0f}% of the image.")
     if any(not step.in_final_image for step in picture.steps):
-        said.append("Steps marked “earlier stage” belong to a stage the final image leaves out: their bytes "
-                    "are not in it.")
+        said.append(f"Steps {marked} belong to a stage the final image leaves out: their bytes are not in it.")
     return said
 
 
@@ -135,41 +134,60 @@ def picture_html(picture: BuildPicture | None) -> str:
 
 
 # -- terminal (rich) --------------------------------------------------------------------------------------
-def _bar(step: PictureStep, picture: BuildPicture) -> str:
+OTHER_STAGE = "*"  # after the cache word, in the terminal and Markdown: a step the final image leaves out
+
+
+def _bar(step: PictureStep, picture: BuildPicture, chars: int = BAR_CHARS) -> str:
     if not step.size_bytes:
         return ""
-    return "█" * max(1, round(BAR_CHARS * fraction(step, picture)))
+    return "█" * max(1, round(chars * fraction(step, picture)))
 
 
-def picture_table(picture: BuildPicture):
-    """The picture as a compact rich Table; every learner string goes in as Text (no markup is read)."""
+def _plain_word(step: PictureStep) -> str:
+    return cache_word(step) + ("" if step.in_final_image else OTHER_STAGE)
+
+
+def plain_hints(picture: BuildPicture) -> list[str]:
+    return hints(picture, marked=f"marked {OTHER_STAGE}")
+
+
+def picture_table(picture: BuildPicture, width: int = 100):
+    """The picture as a compact rich Table fitting `width` columns: the numbers always show whole, the bars
+    shorten and the step's text gives way (ellipsis) on a narrow terminal. Learner text goes in as Text."""
     from rich.table import Table
     from rich.text import Text
 
-    grid = Table(title=Text(summary(picture), style="bold"), title_justify="left", box=None, pad_edge=False,
-                 show_header=True, header_style="bold", expand=False)
-    # On a narrow terminal only the step's text gives way (ellipsis): the numbers always show whole.
-    grid.add_column("#", justify="right", no_wrap=True, min_width=2)
-    grid.add_column("step", no_wrap=True, overflow="ellipsis", min_width=12, max_width=44)
-    grid.add_column("cache", no_wrap=True, min_width=6)
-    grid.add_column("time", justify="right", no_wrap=True, min_width=7)
-    grid.add_column("size added", no_wrap=True, min_width=BAR_CHARS + 10)
+    fixed = 2 + 7 + 9 + 9 + 8  # "#", cache, time, the size's number, the gaps between columns
+    bar_chars = max(4, min(BAR_CHARS, width - fixed - 24))
+    step_width = max(10, min(48, width - fixed - bar_chars))
+    grid = Table(box=None, pad_edge=False, show_header=True, header_style="bold", expand=False)
+    grid.add_column("#", justify="right", no_wrap=True, width=2)
+    grid.add_column("step", no_wrap=True, overflow="ellipsis", max_width=step_width)
+    grid.add_column("cache", no_wrap=True, width=7)
+    grid.add_column("time", justify="right", no_wrap=True, width=9)
+    grid.add_column("size added", no_wrap=True, width=bar_chars + 9)
     for step in picture.steps:
         word = cache_word(step)
         dim = "" if step.in_final_image else " dim"
-        cache = Text(word if step.in_final_image else f"{word}, earlier stage",
-                     style={"cached": "dim", "ran": "cyan", "base": "blue"}[word] + dim)
-        size = Text(_bar(step, picture), style=("bright_black" if step.cached else "blue") + dim)
-        size.append(f" {human(step.size_bytes)}" if size.plain else human(step.size_bytes), style="dim" if dim else "")
+        cache = Text(_plain_word(step), style={"cached": "dim", "ran": "cyan", "base": "blue"}[word] + dim)
+        bar = _bar(step, picture, bar_chars)
+        size = Text(bar, style=("bright_black" if step.cached else "blue") + dim)
+        size.append(f"{' ' if bar else ''}{human(step.size_bytes)}", style=dim.strip())
         grid.add_row(str(step.number), Text(step.instruction, style=dim.strip()), cache,
                      Text(seconds(step.seconds), style=dim.strip()), size)
     return grid
 
 
+def picture_summary(picture: BuildPicture):
+    from rich.text import Text
+
+    return Text(summary(picture), style="bold")
+
+
 def picture_hints(picture: BuildPicture):
     from rich.text import Text
 
-    return Text("\n".join(hints(picture)), style="dim")
+    return Text("\n".join(plain_hints(picture)), style="dim")
 
 
 # -- Markdown ---------------------------------------------------------------------------------------------
@@ -180,10 +198,9 @@ def picture_markdown(picture: BuildPicture | None, cell) -> list[str]:
     lines = ["## Your build", "", cell(summary(picture)), "", "| # | step | cache | time | size added |",
              "|---:|---|---|---:|---|"]
     for step in picture.steps:
-        word = cache_word(step) + ("" if step.in_final_image else ", earlier stage")
         bar = _bar(step, picture)
-        lines.append(f"| {step.number} | {cell(step.instruction)} | {word} | {seconds(step.seconds)} | "
+        lines.append(f"| {step.number} | {cell(step.instruction)} | {_plain_word(step)} | {seconds(step.seconds)} | "
                      f"{bar + ' ' if bar else ''}{human(step.size_bytes)} |")
     lines.append("")
-    lines += [f"- {cell(line)}" for line in hints(picture)]
+    lines += [f"- {cell(line)}" for line in plain_hints(picture)]
     return [*lines, ""]

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from dockyard.report.model import Report
-from dockyard.report.picture import picture_hints, picture_table
+from dockyard.report.picture import picture_hints, picture_summary, picture_table
 
 PASS = "✓"
 FAIL = "✗"
@@ -101,7 +101,8 @@ def render_build(report: Report, console, hints: bool = True) -> None:
     if report.build is None or not report.build.steps:
         return
     console.print()
-    console.print(picture_table(report.build))
+    console.print(picture_summary(report.build))
+    console.print(picture_table(report.build, width=console.width))
     if hints:
         console.print(picture_hints(report.build))
 
