@@ -11,7 +11,7 @@ import re
 import pytest
 from rich.console import Console
 
-from dockyard.report import feedback, html, picture, terminal
+from dockyard.report import feedback, gradescope, html, picture, terminal
 from dockyard.report.model import BuildPicture, Item, PictureStep, Report
 from dockyard.rubric import runner
 from dockyard.sandbox import build
@@ -109,10 +109,19 @@ def test_markdown_escapes_the_step_text(report):
     assert "## Your build" in text and text.count("\n| ") >= 7
 
 
+def test_gradescope_output_carries_the_picture_as_text(report):
+    output = gradescope.to_dict(report)["output"]
+    assert output.startswith("02-layer-cache: 1/3 points\n\nYour build:\nYour image: 182.0 MB")
+    assert SCRIPT in output and MARKUP in output  # output_format "text": shown as typed, never rendered
+    assert "\x1b" not in output and max(len(line) for line in output.splitlines()) <= 88
+    assert gradescope.to_dict(report)["output_format"] == "text"
+
+
 def test_no_build_no_picture():
     plain = Report.from_items("09-compose", [Item("up", "It starts", 1.0, 1.0, True)], 1.0)
     assert "dockyard-build" not in html.report_html(plain) and "Your build" not in feedback.html(plain)
     assert "Your image" not in _rich(plain) and "Your build" not in feedback.markdown(plain)
+    assert "Your build" not in gradescope.to_dict(plain)["output"] and picture.picture_text(None) == ""
 
 
 def test_hints_say_why_steps_ran_and_where_the_bytes_are():
@@ -131,6 +140,7 @@ def test_hints_say_why_steps_ran_and_where_the_bytes_are():
     assert said[1] == "The biggest part is the base image, step 3 (`FROM debian:bookworm-slim`): 75.0 MB, 89% of the image."
     assert "earlier stage" in said[2]
     assert "earlier stage" in picture.picture_html(staged) and "dockyard-other-stage" in picture.picture_html(staged)
+    assert [picture.seconds(n) for n in (0, 6.44, 59.9, 59.97, 125.4)] == ["0.0 s", "6.4 s", "59.9 s", "1m00s", "2m05s"]
     assert [picture.human(n) for n in (None, 0, 999, 1300, 145_200_000, 2_500_000_000)] == \
         ["?", "0 B", "999 B", "1.3 kB", "145.2 MB", "2.50 GB"]
 
