@@ -82,8 +82,8 @@ def test_html_escapes_the_step_text(report):
     widget = html.report_html(report)
     rows = re.findall(r'<tr class="(dockyard-step[^"]*)" data-step="(\d)" data-size="(\d*)"', widget)
     assert rows == [("dockyard-step dockyard-base", "1", "130000000"), ("dockyard-step dockyard-cached", "2", "0"),
-                    ("dockyard-step dockyard-ran", "3", "52000000"), ("dockyard-step dockyard-ran", "4", "1300"),
-                    ("dockyard-step dockyard-ran", "5", "0")]
+                    ("dockyard-step dockyard-ran dockyard-cache-stop", "3", "52000000"),
+                    ("dockyard-step dockyard-ran", "4", "1300"), ("dockyard-step dockyard-ran", "5", "0")]
     widths = [float(w) for w in re.findall(r'class="dockyard-bar" style="width:([\d.]+)%"', widget)]
     assert widths == [100.0, 40.0, 0.0]  # scaled by size: the biggest fills the width; 0 B draws no bar
     assert "130.0 MB" in widget and "6.4 s" in widget and "Your image: 182.0 MB" in widget
@@ -133,11 +133,13 @@ def test_hints_say_why_steps_ran_and_where_the_bytes_are():
     first = BuildPicture((steps[0], dataclasses.replace(steps[1], cached=False)), 1.0, 1000)
     assert picture.hints(first)[0].startswith("No step came from the cache")
     staged = BuildPicture((PictureStep(1, "FROM golang:1.22 AS build", False, 0.0, 800_000_000, False),
-                           PictureStep(2, "RUN go build", False, 9.0, 20_000_000, False),
-                           PictureStep(3, "FROM debian:bookworm-slim", False, 0.0, 75_000_000),
-                           PictureStep(4, "COPY --from=build /app /app", False, 0.1, 9_000_000)), 9.5, 84_000_000)
+                           PictureStep(2, "WORKDIR /src", True, 0.0, 0, False),
+                           PictureStep(3, "RUN go build", False, 9.0, 20_000_000, False),
+                           PictureStep(4, "FROM debian:bookworm-slim", False, 0.0, 75_000_000),
+                           PictureStep(5, "COPY --from=build /app /app", False, 0.1, 9_000_000)), 9.5, 84_000_000)
     said = picture.hints(staged)
-    assert said[1] == "The biggest part is the base image, step 3 (`FROM debian:bookworm-slim`): 75.0 MB, 89% of the image."
+    assert said[0].startswith("The cache stopped at step 3") and "the steps after it in its stage ran" in said[0]
+    assert said[1] == "The biggest part is the base image, step 4 (`FROM debian:bookworm-slim`): 75.0 MB, 89% of the image."
     assert "earlier stage" in said[2]
     assert "earlier stage" in picture.picture_html(staged) and "dockyard-other-stage" in picture.picture_html(staged)
     assert [picture.seconds(n) for n in (0, 6.44, 59.9, 59.97, 125.4)] == ["0.0 s", "6.4 s", "59.9 s", "1m00s", "2m05s"]

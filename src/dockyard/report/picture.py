@@ -6,8 +6,9 @@ feedback page: CSS bars, no script, nothing loaded), a rich table for the termin
 text is the learner's own: it is escaped for each of them (HTML entities, rich Text, Markdown cells).
 
 Stable CSS classes (a browser test may rely on them): `dockyard-build` the picture, one `tr.dockyard-step`
-per step with `dockyard-cached`, `dockyard-ran` or `dockyard-base`, and `dockyard-other-stage` for a step the
-final image leaves out; `data-size` holds the bytes ("" when unknown).
+per step with `dockyard-cached`, `dockyard-ran` or `dockyard-base`, `dockyard-other-stage` for a step the
+final image leaves out, `dockyard-cache-stop` for the step where the cache stopped; `data-size` holds the
+bytes ("" when unknown).
 """
 
 from __future__ import annotations
@@ -75,8 +76,10 @@ def hints(picture: BuildPicture, marked: str = "marked “earlier stage”") -> 
         said.append("No step came from the cache: this is the first build of these steps, or the first one "
                     "changed (every step after a change runs again).")
     elif rebuilt is not None:
+        staged = sum(1 for step in picture.steps if step.is_from) > 1  # another stage has a cache of its own
+        after = "the steps after it in its stage" if staged else "every step after it"
         said.append(f"The cache stopped at {_quote(rebuilt)}: that line, or a file it copies, changed since the "
-                    "last build, so it and every step after it ran again.")
+                    f"last build, so it and {after} ran again.")
     largest = picture.largest()
     if largest is not None and picture.size_bytes:
         share = 100 * (largest.size_bytes or 0) / picture.size_bytes
@@ -101,6 +104,7 @@ _STYLE = (
     ".dockyard-build .dockyard-cached .dockyard-bar{background:#8c959f}"
     ".dockyard-build .dockyard-base .dockyard-bar{background:#54aeff}"
     ".dockyard-build .dockyard-other-stage{opacity:.55}"
+    ".dockyard-build .dockyard-cache-stop td{border-top:2px solid #bf8700}"
     ".dockyard-build .dockyard-cache-word{font-size:11px;padding:0 5px;border-radius:8px;border:1px solid #d0d7de}"
     ".dockyard-build .dockyard-cached .dockyard-cache-word{background:#eaeef2}"
     ".dockyard-build .dockyard-ran .dockyard-cache-word{background:#ddf4ff;border-color:#54aeff}"
@@ -115,9 +119,11 @@ def picture_html(picture: BuildPicture | None) -> str:
         return ""
     esc = _html.escape
     rows = []
+    stop = picture.first_rebuilt() if picture.cached_count else None  # where the cache stopped, if it did
     for step in picture.steps:
         word = cache_word(step)
-        classes = f"dockyard-step dockyard-{word}" + ("" if step.in_final_image else " dockyard-other-stage")
+        classes = (f"dockyard-step dockyard-{word}" + ("" if step.in_final_image else " dockyard-other-stage")
+                   + (" dockyard-cache-stop" if step is stop else ""))
         stage = "" if step.in_final_image else " <small>earlier stage</small>"
         width = f"{100 * fraction(step, picture):.1f}%" if step.size_bytes else "0"
         bar = f'<div class="dockyard-bar" style="width:{width}"></div>' if step.size_bytes else ""
