@@ -60,6 +60,23 @@ def test_a_real_grading_draws_the_build_and_a_second_one_shows_the_cache(tmp_pat
     assert "4 of 4 steps came from the cache" in text and "COPY app.py ." in text
 
 
+def test_a_failed_build_shows_the_steps_up_to_the_failure(tmp_path):
+    folder = materialize("01-first-image", None, tmp_path / "submission")
+    lines = (folder / "Dockerfile").read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("WORKDIR")) + 1
+    lines.insert(at, f"RUN echo {uuid.uuid4().hex} && sleep 1 && exit 3")
+    (folder / "Dockerfile").write_text("\n".join(lines) + "\n")
+
+    report = runner.grade("01-first-image", folder)
+    assert report.status == "graded" and report.score < report.max_score
+    picture = report.build
+    assert picture is not None and picture.failed_at == 3 and picture.size_bytes is None
+    assert [step.instruction.split()[0] for step in picture.steps] == ["FROM", "WORKDIR", "RUN"]
+    assert not picture.steps[2].cached and picture.steps[2].seconds >= 1.0
+    assert "The build stopped at step 3" in html.report_html(report)
+    assert gc.leftovers(run_ids=[report.run_id]) == dict.fromkeys(KINDS, 0)
+
+
 def test_a_multi_stage_build_marks_what_the_final_image_leaves_out(tmp_path, no_leaks):
     marker = uuid.uuid4().hex
     (tmp_path / "Dockerfile").write_text(

@@ -117,6 +117,29 @@ def test_gradescope_output_carries_the_picture_as_text(report):
     assert gradescope.to_dict(report)["output_format"] == "text"
 
 
+def test_a_failed_build_shows_the_steps_up_to_the_failure():
+    from dockyard.errors import BuildFailed
+
+    steps = facts().steps[:3]
+    failure = BuildFailed("the build failed at `RUN …`: exit 3", [], step=steps[2].instruction,
+                          steps=tuple(dataclasses.replace(step, size_bytes=None) for step in steps), seconds=6.5)
+    made = BuildPicture.from_failure(failure)
+    assert made.failed_at == 3 and made.size_bytes is None and [s.number for s in made.steps] == [1, 2, 3]
+    assert BuildPicture.from_failure(BuildFailed("the engine refused the build: parse error")) is None
+    failed = dataclasses.replace(Report.from_items("01-first-image", [Item("builds", "It builds", 0.0, 1.0, False,
+                                                                           "the build failed")], 7.0), build=made)
+    assert Report.from_dict(json.loads(failed.to_json())) == failed
+    widget = html.report_html(failed)
+    assert 'class="dockyard-step dockyard-ran dockyard-failed' not in widget
+    assert re.search(r'<tr class="dockyard-step dockyard-failed[^"]*" data-step="3"', widget)
+    assert "The build stopped at step 3 after 6.5 s; 1 of 2 steps came from the cache." in widget
+    assert "Step 3 (`RUN echo" in widget and "the next build starts again at step 3" in widget
+    assert "<script" not in widget and "?" not in re.sub(r"<[^>]+>", "", widget.split("dockyard-build", 1)[1])
+    text = _rich(failed)
+    assert "failed" in [line for line in text.splitlines() if line.strip().startswith("3 ")][0]
+    assert "The build stopped at step 3" in text and "Your image" not in text
+
+
 def test_no_build_no_picture():
     plain = Report.from_items("09-compose", [Item("up", "It starts", 1.0, 1.0, True)], 1.0)
     assert "dockyard-build" not in html.report_html(plain) and "Your build" not in feedback.html(plain)

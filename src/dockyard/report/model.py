@@ -70,21 +70,26 @@ class BuildPicture:
     steps: tuple[PictureStep, ...]
     seconds: float  # the whole build
     size_bytes: int | None  # the final image; None when unknown
+    failed_at: int | None = None  # the build failed (or was stopped) at this step: there is no image
 
     @classmethod
     def from_build(cls, result) -> "BuildPicture":
         """From a `dockyard.sandbox.build.BuildResult` (read by its attributes: this layer talks to no engine)."""
-        steps = tuple(PictureStep(int(step.number), _one_line(step.instruction), bool(step.cached),
-                                  round(float(getattr(step, "seconds", 0.0) or 0.0), 2),
-                                  getattr(step, "size_bytes", None), bool(getattr(step, "in_final_image", True)))
-                      for step in result.steps)
-        return cls(steps, round(float(result.duration_s), 2), getattr(result, "size_bytes", None))
+        return cls(_picture_steps(result.steps), round(float(result.duration_s), 2), getattr(result, "size_bytes", None))
+
+    @classmethod
+    def from_failure(cls, failure) -> "BuildPicture | None":
+        """From a `dockyard.errors.BuildFailed` that saw steps (the last is the one that failed); else None."""
+        steps = _picture_steps(getattr(failure, "steps", ()))
+        if not steps:
+            return None
+        return cls(steps, round(float(getattr(failure, "seconds", 0.0) or 0.0), 2), None, steps[-1].number)
 
     @classmethod
     def from_dict(cls, data: dict) -> "BuildPicture":
         known = PictureStep.__dataclass_fields__
         steps = tuple(PictureStep(**{k: v for k, v in step.items() if k in known}) for step in data.get("steps", ()))
-        return cls(steps, float(data.get("seconds") or 0.0), data.get("size_bytes"))
+        return cls(steps, float(data.get("seconds") or 0.0), data.get("size_bytes"), data.get("failed_at"))
 
     @property
     def cached_count(self) -> int:
@@ -94,10 +99,20 @@ class BuildPicture:
         """The first step that ran rather than coming from the cache (every step after it ran too)."""
         return next((step for step in self.steps if not step.cached and not step.is_from), None)
 
+    def failed(self, step: PictureStep) -> bool:
+        return self.failed_at is not None and step.number == self.failed_at
+
     def largest(self) -> PictureStep | None:
         """The step of the final image that added the most bytes."""
         sized = [step for step in self.steps if step.size_bytes and step.in_final_image]
         return max(sized, key=lambda step: step.size_bytes, default=None)
+
+
+def _picture_steps(steps) -> tuple[PictureStep, ...]:
+    return tuple(PictureStep(int(step.number), _one_line(step.instruction), bool(step.cached),
+                             round(float(getattr(step, "seconds", 0.0) or 0.0), 2),
+                             getattr(step, "size_bytes", None), bool(getattr(step, "in_final_image", True)))
+                 for step in steps)
 
 
 def _one_line(text: object) -> str:

@@ -6,7 +6,7 @@ feedback page: CSS bars, no script, nothing loaded), a rich table for the termin
 text is the learner's own: it is escaped for each of them (HTML entities, rich Text, Markdown cells).
 
 Stable CSS classes (a browser test may rely on them): `dockyard-build` the picture, one `tr.dockyard-step`
-per step with `dockyard-cached`, `dockyard-ran` or `dockyard-base`, `dockyard-other-stage` for a step the
+per step with `dockyard-cached`, `dockyard-ran`, `dockyard-base` or `dockyard-failed` (a failed build's last), `dockyard-other-stage` for a step the
 final image leaves out, `dockyard-cache-stop` for the step where the cache stopped; `data-size` holds the
 bytes ("" when unknown).
 """
@@ -40,9 +40,16 @@ def seconds(value: float) -> str:
     return f"{whole // 60}m{whole % 60:02d}s"
 
 
-def cache_word(step: PictureStep) -> str:
-    """What happened to the step: its base image (a FROM), came from the cache, or ran."""
+def cache_word(step: PictureStep, picture: BuildPicture | None = None) -> str:
+    """What happened to the step: it failed, its base image (a FROM), came from the cache, or ran."""
+    if picture is not None and picture.failed(step):
+        return "failed"
     return "base" if step.is_from else ("cached" if step.cached else "ran")
+
+
+def size_text(step: PictureStep, picture: BuildPicture) -> str:
+    """The step's size; nothing when the build failed (no image, so no history to read sizes from)."""
+    return "" if picture.failed_at is not None else human(step.size_bytes)
 
 
 def fraction(step: PictureStep, picture: BuildPicture) -> float:
@@ -60,14 +67,20 @@ def summary(picture: BuildPicture) -> str:
     """"Your image: 152.3 MB, built in 3.2 s; 4 of 5 steps came from the cache." """
     size = f"Your image: {human(picture.size_bytes)}, " if picture.size_bytes is not None else "Your image: "
     steps = [step for step in picture.steps if not step.is_from]
-    return (f"{size}built in {seconds(picture.seconds)}; "
-            f"{picture.cached_count} of {len(steps)} step{'s' if len(steps) != 1 else ''} came from the cache.")
+    cached = f"{picture.cached_count} of {len(steps)} step{'s' if len(steps) != 1 else ''} came from the cache."
+    if picture.failed_at is not None:
+        return f"The build stopped at step {picture.failed_at} after {seconds(picture.seconds)}; {cached}"
+    return f"{size}built in {seconds(picture.seconds)}; {cached}"
 
 
 def hints(picture: BuildPicture, marked: str = "marked “earlier stage”") -> list[str]:
     """Short sentences under the picture: why steps ran again, where the bytes are. Plain text holding the
     learner's step text: each renderer escapes them."""
     said = []
+    if picture.failed_at is not None:
+        failed = next(step for step in picture.steps if picture.failed(step))
+        return [f"S{_quote(failed)[1:]} failed after {seconds(failed.seconds)}. The steps before it stay in "
+                f"the cache: the next build starts again at step {failed.number}, unless a line above it changes."]
     steps = [step for step in picture.steps if not step.is_from]
     rebuilt = picture.first_rebuilt()
     if steps and rebuilt is None:
@@ -105,6 +118,7 @@ _STYLE = (
     ".dockyard-build .dockyard-base .dockyard-bar{background:#54aeff}"
     ".dockyard-build .dockyard-other-stage{opacity:.55}"
     ".dockyard-build .dockyard-cache-stop td{border-top:2px solid #bf8700}"
+    ".dockyard-build .dockyard-failed .dockyard-cache-word{background:#ffebe9;border-color:#cf222e;color:#cf222e}"
     ".dockyard-build .dockyard-cache-word{font-size:11px;padding:0 5px;border-radius:8px;border:1px solid #d0d7de}"
     ".dockyard-build .dockyard-cached .dockyard-cache-word{background:#eaeef2}"
     ".dockyard-build .dockyard-ran .dockyard-cache-word{background:#ddf4ff;border-color:#54aeff}"
@@ -121,7 +135,7 @@ def picture_html(picture: BuildPicture | None) -> str:
     rows = []
     stop = picture.first_rebuilt() if picture.cached_count else None  # where the cache stopped, if it did
     for step in picture.steps:
-        word = cache_word(step)
+        word = cache_word(step, picture)
         classes = (f"dockyard-step dockyard-{word}" + ("" if step.in_final_image else " dockyard-other-stage")
                    + (" dockyard-cache-stop" if step is stop else ""))
         stage = "" if step.in_final_image else " <small>earlier stage</small>"
@@ -135,7 +149,7 @@ def picture_html(picture: BuildPicture | None) -> str:
             f'<td><span class="dockyard-cache-word">{word}</span>{stage}</td>'
             f'<td class="dockyard-num">{seconds(step.seconds)}</td>'
             f'<td class="dockyard-step-bar">{bar}</td>'
-            f'<td class="dockyard-num">{human(step.size_bytes)}</td></tr>')
+            f'<td class="dockyard-num">{size_text(step, picture)}</td></tr>')
     said = "".join(f"<p>{esc(line)}</p>" for line in hints(picture))
     return (_STYLE + f'<div class="dockyard-build" data-size="{picture.size_bytes or ""}">'
             f"<p><b>{esc(summary(picture))}</b></p>"
@@ -153,8 +167,8 @@ def _bar(step: PictureStep, picture: BuildPicture, chars: int = BAR_CHARS) -> st
     return "█" * max(1, round(chars * fraction(step, picture)))
 
 
-def _plain_word(step: PictureStep) -> str:
-    return cache_word(step) + ("" if step.in_final_image else OTHER_STAGE)
+def _plain_word(step: PictureStep, picture: BuildPicture) -> str:
+    return cache_word(step, picture) + ("" if step.in_final_image else OTHER_STAGE)
 
 
 def plain_hints(picture: BuildPicture) -> list[str]:
@@ -177,12 +191,13 @@ def picture_table(picture: BuildPicture, width: int = 100):
     grid.add_column("time", justify="right", no_wrap=True, width=6)
     grid.add_column("size added", no_wrap=True, width=bar_chars + 9)
     for step in picture.steps:
-        word = cache_word(step)
+        word = cache_word(step, picture)
         dim = "" if step.in_final_image else " dim"
-        cache = Text(_plain_word(step), style={"cached": "dim", "ran": "cyan", "base": "blue"}[word] + dim)
+        cache = Text(_plain_word(step, picture),
+                     style={"cached": "dim", "ran": "cyan", "base": "blue", "failed": "bold red"}[word] + dim)
         bar = _bar(step, picture, bar_chars)
         size = Text(bar, style=("bright_black" if step.cached else "blue") + dim)
-        size.append(f"{' ' if bar else ''}{human(step.size_bytes)}", style=dim.strip())
+        size.append(f"{' ' if bar else ''}{size_text(step, picture)}", style=dim.strip())
         grid.add_row(str(step.number), Text(step.instruction, style=dim.strip()), cache,
                      Text(seconds(step.seconds), style=dim.strip()), size)
     return grid
@@ -224,8 +239,8 @@ def picture_markdown(picture: BuildPicture | None, cell) -> list[str]:
              "|---:|---|---|---:|---|"]
     for step in picture.steps:
         bar = _bar(step, picture)
-        lines.append(f"| {step.number} | {cell(step.instruction)} | {_plain_word(step)} | {seconds(step.seconds)} | "
-                     f"{bar + ' ' if bar else ''}{human(step.size_bytes)} |")
+        lines.append(f"| {step.number} | {cell(step.instruction)} | {_plain_word(step, picture)} | "
+                     f"{seconds(step.seconds)} | {bar + ' ' if bar else ''}{size_text(step, picture)} |")
     lines.append("")
     lines += [f"- {cell(line)}" for line in plain_hints(picture)]
     return [*lines, ""]

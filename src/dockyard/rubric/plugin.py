@@ -144,11 +144,16 @@ def image(sandbox, submission, pytestconfig):
             progress("building image")
             result = sandbox.build(submission.path)
     except BuildFailed as exc:
+        _note_build(pytestconfig, BuildPicture.from_failure(exc))  # the steps up to the one that failed
         pytest.fail(_build_failure(exc), pytrace=False)
-    collector = pytestconfig.pluginmanager.get_plugin("dockyard-collector")
-    if collector is not None:
-        collector.note_build(BuildPicture.from_build(result))
+    _note_build(pytestconfig, BuildPicture.from_build(result))
     return BuiltImage(result.tag, result.image_id, result)
+
+
+def _note_build(pytestconfig, picture: BuildPicture | None) -> None:
+    collector = pytestconfig.pluginmanager.get_plugin("dockyard-collector")
+    if collector is not None and picture is not None:
+        collector.note_build(picture)
 
 
 @pytest.fixture(scope="session")

@@ -194,12 +194,16 @@ def build_image(
             response.close()
     duration = time.monotonic() - started
     log_tail = tuple(tail)
+    # the steps so far, timed (a stopped reader may still hold the list): what the picture of a failure shows
+    seen = without_label_steps(timed_steps(list(steps), list(step_started)[:len(steps)],
+                                           outcome["ended"] or time.monotonic()), labels)
+    so_far = {"steps": seen, "seconds": round(duration, 2)}
     if timed_out:
         raise BuildTimedOut(f"the build took longer than {timeout_s:.0f} s and was stopped", list(log_tail),
-                            step=steps[-1].instruction if steps else None)
+                            step=steps[-1].instruction if steps else None, **so_far)
     if outcome["overflow"]:
         raise BuildFailed(f"the build printed more than {max_log_bytes // 2**20} MiB and was stopped", list(log_tail),
-                          step=steps[-1].instruction if steps else None)
+                          step=steps[-1].instruction if steps else None, **so_far)
     if outcome["exception"] is not None:
         raise _classify(outcome["exception"], tag) from None
     if outcome["error"]:
@@ -211,16 +215,15 @@ def build_image(
         missing = course_base_missing(outcome["error"], failing)
         if missing:  # the engine lacks one of the course's own images: set-up trouble, graded again
             raise BaseImageMissing(missing)
-        raise BuildFailed(explain_build_error(outcome["error"], failing), list(log_tail), step=failing)
+        raise BuildFailed(explain_build_error(outcome["error"], failing), list(log_tail), step=failing, **so_far)
     image_id = outcome["image_id"]
     if not image_id:
         try:
             image_id = docker_client.images.get(tag).id
         except Exception:
             raise BuildFailed("the build ended without producing an image", list(log_tail)) from None
-    timed = timed_steps(steps, step_started, outcome["ended"] or time.monotonic())
-    sized, size = with_sizes(api, image_id, timed)
-    return BuildResult(image_id, tag, without_label_steps(sized, labels), log_tail, duration, tuple(layer_ids), size)
+    sized, size = with_sizes(api, image_id, seen)
+    return BuildResult(image_id, tag, sized, log_tail, duration, tuple(layer_ids), size)
 
 
 def without_label_steps(steps: tuple[BuildStep, ...], labels: dict[str, str]) -> tuple[BuildStep, ...]:
