@@ -162,7 +162,8 @@ def test_hints_say_why_steps_ran_and_where_the_bytes_are():
                            PictureStep(5, "COPY --from=build /app /app", False, 0.1, 9_000_000)), 9.5, 84_000_000)
     said = picture.hints(staged)
     assert said[0].startswith("The cache stopped at step 3") and "the steps after it in its stage ran" in said[0]
-    assert said[1] == "The biggest part is the base image, step 4 (`FROM debian:bookworm-slim`): 75.0 MB, 89% of the image."
+    assert said[1] == ("The biggest part is the base image, step 4 (`FROM debian:bookworm-slim`): 75.0 MB, "
+                       "89% of the image.")
     assert "earlier stage" in said[2]
     assert "earlier stage" in picture.picture_html(staged) and "dockyard-other-stage" in picture.picture_html(staged)
     assert [picture.seconds(n) for n in (0, 6.44, 59.9, 59.97, 125.4)] == ["0.0 s", "6.4 s", "59.9 s", "1m00s", "2m05s"]
@@ -214,7 +215,8 @@ def test_with_sizes_never_fails_the_build():
 def test_steps_from_the_build_output_with_times_and_without_our_labels():
     steps, layers, containers, started = [], [], [], []
     output = ["Step 1/5 : FROM python:3.11-slim", " ---> 0123456789ab", "Step 2/5 : WORKDIR /app",
-              " ---> Using cache", " ---> 123456789abc", "Step 3/5 : RUN pip install flask", " ---> Running in fedcba987654",
+              " ---> Using cache", " ---> 123456789abc", "Step 3/5 : RUN pip install flask",
+              " ---> Running in fedcba987654",
               "Collecting flask", "Removing intermediate container fedcba987654", " ---> 23456789abcd",
               "Step 4/5 : LABEL dockyard.run=abc123", " ---> Running in 0a0a0a0a0a0a", " ---> 3456789abcde",
               'Step 5/5 : LABEL dockyard.exercise="01-first-image"', " ---> 456789abcdef"]

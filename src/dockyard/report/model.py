@@ -75,7 +75,8 @@ class BuildPicture:
     @classmethod
     def from_build(cls, result) -> "BuildPicture":
         """From a `dockyard.sandbox.build.BuildResult` (read by its attributes: this layer talks to no engine)."""
-        return cls(_picture_steps(result.steps), round(float(result.duration_s), 2), getattr(result, "size_bytes", None))
+        return cls(_picture_steps(result.steps), round(float(result.duration_s), 2),
+                   getattr(result, "size_bytes", None))
 
     @classmethod
     def from_failure(cls, failure) -> "BuildPicture | None":

@@ -6,9 +6,9 @@ feedback page: CSS bars, no script, nothing loaded), a rich table for the termin
 text is the learner's own: it is escaped for each of them (HTML entities, rich Text, Markdown cells).
 
 Stable CSS classes (a browser test may rely on them): `dockyard-build` the picture, one `tr.dockyard-step`
-per step with `dockyard-cached`, `dockyard-ran`, `dockyard-base` or `dockyard-failed` (a failed build's last), `dockyard-other-stage` for a step the
-final image leaves out, `dockyard-cache-stop` for the step where the cache stopped; `data-size` holds the
-bytes ("" when unknown).
+per step with `dockyard-cached`, `dockyard-ran`, `dockyard-base` or `dockyard-failed` (a failed build's last
+step), `dockyard-other-stage` for a step the final image leaves out, `dockyard-cache-stop` for the step where
+the cache stopped; `data-size` holds the bytes ("" when unknown).
 """
 
 from __future__ import annotations
