@@ -186,8 +186,9 @@ def test_step_sizes_from_the_history():
     sized = build.step_sizes(steps, history, {})
     assert [step.size_bytes for step in sized] == [75_000_000, 40_000_000, 0]  # a FROM: the whole base
     assert all(step.in_final_image for step in sized)
-    unknown = build.step_sizes((BuildStep(1, "FROM base", False),), history, {})
+    unknown = build.step_sizes((BuildStep(1, "FROM base", False), BuildStep(2, "FROM scratch", False)), history, {})
     assert unknown[0].size_bytes is None  # no image id seen: unknown, never a guess
+    assert unknown[1].size_bytes == 0 and all(step.in_final_image for step in unknown)
 
 
 def test_step_sizes_of_a_multi_stage_build():

@@ -291,9 +291,15 @@ def step_sizes(steps, final: list[dict], stages: dict[str, list[dict]]) -> tuple
             at = ids.index(step.image_id)
             entries = history[at:] if step.instruction.upper().startswith("FROM") else history[at:at + 1]
             size = sum(int(entry.get("Size") or 0) for entry in entries)
-        sized.append(dataclasses.replace(step, size_bytes=size, in_final_image=bool(step.image_id) and
-                                         step.image_id in final_ids))
+        elif FROM_SCRATCH.match(step.instruction):
+            size = 0  # the empty image: no id to look up, nothing in it
+        # a step whose image we did not see is taken to be in the final image (not dimmed on a guess)
+        in_final = step.image_id in final_ids if step.image_id else True
+        sized.append(dataclasses.replace(step, size_bytes=size, in_final_image=in_final))
     return tuple(sized)
+
+
+FROM_SCRATCH = re.compile(r"^FROM\s+(--\S+\s+)*scratch(\s|$)", re.IGNORECASE)
 
 
 def _stage_images(steps, start: int) -> list[str]:
