@@ -11,7 +11,7 @@ import re
 import pytest
 from rich.console import Console
 
-from dockyard.report import feedback, gradescope, html, picture, terminal
+from dockyard.report import feedback, gradescope, html, picture, prairielearn, terminal
 from dockyard.report.model import BuildPicture, Item, PictureStep, Report
 from dockyard.rubric import runner
 from dockyard.sandbox import build
@@ -138,6 +138,12 @@ def test_a_failed_build_shows_the_steps_up_to_the_failure():
     text = _rich(failed)
     assert "failed" in [line for line in text.splitlines() if line.strip().startswith("3 ")][0]
     assert "The build stopped at step 3" in text and "Your image" not in text
+
+
+def test_prairielearn_output_carries_the_picture_as_text(report):
+    data = prairielearn.to_dict(report)
+    assert data["output"].startswith("Your build:\nYour image: 182.0 MB") and SCRIPT in data["output"]
+    assert "output" not in prairielearn.to_dict(dataclasses.replace(report, build=None))
 
 
 def test_no_build_no_picture():
