@@ -168,11 +168,14 @@ class ContextRefused(DockyardError):
 
 
 class BuildFailed(DockyardError):
-    def __init__(self, reason: str, log_tail: list[str] | None = None, step: str | None = None):
+    def __init__(self, reason: str, log_tail: list[str] | None = None, step: str | None = None,
+                 steps: tuple = (), seconds: float = 0.0):
         super().__init__(reason)
         self.reason = reason
         self.log_tail = list(log_tail or [])
         self.step = step
+        self.steps = tuple(steps)  # the BuildSteps seen up to the one that failed (sizes unknown), for the picture
+        self.seconds = seconds
 
 
 class BuildTimedOut(BuildFailed):

@@ -93,4 +93,9 @@ def test_check_widget_grades_the_reference_solution(tmp_path, docker_client, no_
     assert 'class="dockyard-rubric"' in table, table[-2000:]
     rows = re.findall(r'<tr class="dockyard-item ([a-z-]+)"', table)
     assert rows and all(row == "dockyard-pass" for row in rows), table[-2000:]
+    # under the rubric, the picture of the learner's build: one row per Dockerfile step, each with its size
+    instructions = [line for line in (folder / "Dockerfile").read_text().splitlines()
+                    if line.strip() and not line.lstrip().startswith("#")]
+    steps = re.findall(r'<tr class="dockyard-step [^"]*" data-step="\d+" data-size="(\d+)"', table)
+    assert 'class="dockyard-build"' in table and len(steps) == len(instructions), table[-3000:]
     # what the grading left is no_leaks' to judge: the grader labels with its own run id, never notebook-…

@@ -10,6 +10,7 @@ imports cheaply (and in tests without a front end).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 import shutil
@@ -173,7 +174,7 @@ def build(notebook: str, context: str | Path, tag: str, *, dockerfile: str = "Do
     result = build_image(client(), Path(context), tag=tag, labels=labels(notebook), dockerfile=dockerfile,
                          buildargs=buildargs, target=target, timeout_s=timeout_s)
     _built_layers.setdefault(notebook, []).extend(result.layer_ids)
-    result = _Built(result.image_id, result.tag, result.steps, result.log_tail, result.duration_s, result.layer_ids)
+    result = _Built(*(getattr(result, field.name) for field in dataclasses.fields(result)))
     if show:
         for step in result.steps:
             print(f"  step {step.number:>2}  {'CACHED ' if step.cached else '       '} {step.instruction}")

@@ -10,6 +10,7 @@ import html as _html
 from datetime import datetime, timezone
 
 from dockyard.report.model import Report
+from dockyard.report.picture import picture_html, picture_markdown
 
 
 def _md_cell(text: str) -> str:
@@ -57,6 +58,7 @@ def markdown(report: Report, student: str | None = None) -> str:
             feedback += f" (see {_md_cell(item.lesson)})"
         lines.append(f"| {mark} | {_md_cell(item.title or item.id)} | {item.points:g}/{item.max_points:g} | {feedback} |")
     lines.append("")
+    lines += picture_markdown(report.build, _md_cell)
     return "\n".join(lines)
 
 
@@ -109,5 +111,7 @@ def html(report: Report, student: str | None = None) -> str:
             parts.append(f'<tr class="{row_class}"><td class="mark">{item.mark}</td><td>{cell}</td>'
                          f'<td class="points">{item.points:g}/{item.max_points:g}</td></tr>')
         parts.append("</tbody></table>")
+    if report.build is not None:
+        parts.append("<h2>Your build</h2>" + picture_html(report.build))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from dockyard.errors import BadSubmissionMetadata, UnknownChoice
 from dockyard.report.model import Report
+from dockyard.report.picture import picture_text
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
@@ -158,6 +159,8 @@ def to_dict(report: Report, visibility: str = "visible", item_visibility: dict[s
             output += f"\nSubmitted after the late due date ({_duration(late['late_by_s'])} after the due date)."
         elif late["late"]:
             output += f"\nSubmitted late: {_duration(late['late_by_s'])} after the due date."
+    if report.build is not None and report.build.steps:
+        output += "\n\nYour build:\n" + picture_text(report.build)
     return {
         "score": report.score,
         "execution_time": int(math.ceil(report.duration_s)),

@@ -1,12 +1,15 @@
 """A report as an HTML table: what the notebook's Check widget shows (pure: usable without a front end).
 
 Stable CSS classes (a browser test relies on them): `dockyard-rubric` the table, one `tr.dockyard-item` per item
-whose first cell is ✓ or ✗ (`tr.dockyard-pass` / `tr.dockyard-fail`), `dockyard-total`, `dockyard-error`.
+whose first cell is ✓ or ✗ (`tr.dockyard-pass` / `tr.dockyard-fail`), `dockyard-total`, `dockyard-error`;
+under the table, the picture of the learner's build (`dockyard-build`, report/picture.py) when it was built.
 """
 
 from __future__ import annotations
 
 import html
+
+from dockyard.report.picture import picture_html
 
 PASS, FAIL = "✓", "✗"
 
@@ -27,7 +30,8 @@ def report_html(report) -> str:
     if getattr(report, "status", "graded") == "error":
         retry = " (the engine failed, not you: press Check again)" if getattr(report, "retry", False) else ""
         return (style + f'<div class="dockyard-error" style="color:#cf222e"><b>Could not grade {html.escape(report.exercise)}'
-                f"</b>{retry}:<pre>{html.escape(report.error or 'unknown error')}</pre></div>")
+                f"</b>{retry}:<pre>{html.escape(report.error or 'unknown error')}</pre></div>"
+                + picture_html(getattr(report, "build", None)))
     rows = []
     for item in report.items:
         mark = PASS if item.passed else FAIL
@@ -46,7 +50,7 @@ def report_html(report) -> str:
     return (style + f'<table class="dockyard-rubric" data-exercise="{html.escape(report.exercise)}" '
             f'data-score="{report.score}" data-max-score="{report.max_score}">'
             "<thead><tr><th></th><th>Rubric item</th><th>Points</th><th>Feedback</th></tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody>{total}</table>")
+            f"<tbody>{''.join(rows)}</tbody>{total}</table>" + picture_html(getattr(report, "build", None)))
 
 
 def _points(value: float) -> str:

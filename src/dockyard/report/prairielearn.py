@@ -4,8 +4,8 @@
 - `gradable: false` when grading could not run (no Dockerfile, a refused build context, an engine
   failure...): "no points will be awarded or lost, and the student will not be penalized an attempt",
   with the reason in `format_errors` (a string or a list of strings);
-- `message`, `output`, and `tests[]` of `{name, description, points, max_points, message, output}`,
-  rendered by `<pl-external-grader-results>`;
+- `message`, `output` (the picture of the learner's build, as text), and `tests[]` of `{name, description,
+  points, max_points, message, output}`, rendered by `<pl-external-grader-results>`;
 - the file must stay under 1 MB: long feedback is cut, never the scores.
 
 The job itself is killed after the question's `timeout` (at most 600 s): see BUDGET_S.
@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 
 from dockyard.report.model import Report
+from dockyard.report.picture import picture_text
 
 RESULTS_PATH = "/grade/results/results.json"
 MAX_BYTES = 1_000_000
@@ -51,8 +52,11 @@ def to_dict(report: Report) -> dict:
             "output": f"See {item.lesson}" if item.lesson and not item.passed else "",
         })
     score = min(max(report.fraction, 0.0), 1.0)
-    return {"gradable": True, "score": round(score, 4),
+    data = {"gradable": True, "score": round(score, 4),
             "message": f"{report.exercise}: {report.score:g}/{report.max_score:g} points", "tests": tests}
+    if report.build is not None and report.build.steps:  # shown preformatted, as text
+        data["output"] = _cut("Your build:\n" + picture_text(report.build))
+    return data
 
 
 def to_json(report: Report) -> str:

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from dockyard.report.model import Report
+from dockyard.report.picture import picture_hints, picture_summary, picture_table
 
 PASS = "✓"
 FAIL = "✗"
@@ -81,16 +82,29 @@ def render(report: Report, console=None, hints: bool = True) -> None:
             console.print("This was not your fault: the Docker engine failed us. Please run it again.", style="yellow")
         if report.items and report.not_reached:  # a grading stopped midway: what it finished still shows
             console.print(table(report, hints=hints))
+            render_build(report, console, hints=hints)
         return
     if report.items:
         console.print(table(report, hints=hints))
     else:
         console.print("no checks ran", style="yellow")
+    render_build(report, console, hints=hints)
     if report.max_score and report.score >= report.max_score:
         console.print("All checks pass. Well done!", style="bold green")
     elif hints and any(not item.passed for item in report.items):
         marks = "✗ and ◐" if any(item.partial for item in report.items) else "✗"
         console.print(f"Fix the {marks} items above and run the check again.", style="dim")
+
+
+def render_build(report: Report, console, hints: bool = True) -> None:
+    """The picture of the learner's build (report/picture.py), when the rubric built the image."""
+    if report.build is None or not report.build.steps:
+        return
+    console.print()
+    console.print(picture_summary(report.build))
+    console.print(picture_table(report.build, width=console.width))
+    if hints:
+        console.print(picture_hints(report.build))
 
 
 def to_text(report: Report, hints: bool = True, width: int = 100) -> str:

@@ -31,7 +31,7 @@ from dockyard.rubric.credit import Partial
 from dockyard.errors import (BuildFailed, BuildNotIsolated, ComposeError, DiskFull, DockyardError, EngineLost,
                              EngineUnavailable)
 from dockyard.probes import BuiltImage, Probes
-from dockyard.report.model import Item, Report
+from dockyard.report.model import BuildPicture, Item, Report
 from dockyard.rubric import prefetch
 from dockyard.rubric.progress import emit as progress
 from dockyard.sandbox import Sandbox
@@ -129,8 +129,9 @@ def dockerfile(submission):
 
 
 @pytest.fixture(scope="session")
-def image(sandbox, submission):
-    """The submission's image, built once; a failed build fails every item that needs it, with the log's tail."""
+def image(sandbox, submission, pytestconfig):
+    """The submission's image, built once; a failed build fails every item that needs it, with the log's tail.
+    Its build, step by step, goes into the report (`Report.build`: the picture the Check result draws)."""
     __tracebackhide__ = True
 
     blocker = submission.build_blocker()
@@ -143,8 +144,16 @@ def image(sandbox, submission):
             progress("building image")
             result = sandbox.build(submission.path)
     except BuildFailed as exc:
+        _note_build(pytestconfig, BuildPicture.from_failure(exc))  # the steps up to the one that failed
         pytest.fail(_build_failure(exc), pytrace=False)
+    _note_build(pytestconfig, BuildPicture.from_build(result))
     return BuiltImage(result.tag, result.image_id, result)
+
+
+def _note_build(pytestconfig, picture: BuildPicture | None) -> None:
+    collector = pytestconfig.pluginmanager.get_plugin("dockyard-collector")
+    if collector is not None and picture is not None:
+        collector.note_build(picture)
 
 
 @pytest.fixture(scope="session")
@@ -276,6 +285,7 @@ class Collector:
         self.retry = False
         self.started = time.monotonic()
         self.count = 0
+        self.build: BuildPicture | None = None
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, session, config, items):
@@ -295,6 +305,12 @@ class Collector:
             os.write(fd, line)
         finally:
             os.close(fd)
+
+    def note_build(self, picture: BuildPicture) -> None:
+        """The learner's image was built: keep its picture for the report (and in the items file, so a
+        grading stopped later still shows it)."""
+        self.build = picture
+        self._append({"build": dataclasses.asdict(picture)})
 
     def pytest_collectreport(self, report):
         if report.failed and self.error is None:
@@ -368,7 +384,7 @@ class Collector:
         if self.error:
             report = dataclasses.replace(report, status="error", error=self.error, retry=self.retry)
         notes = tuple(getattr(self.config, "dockyard_notes", None) or ())
-        return dataclasses.replace(report, notes=notes) if notes else report
+        return dataclasses.replace(report, notes=notes, build=self.build)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session, exitstatus):

@@ -34,7 +34,7 @@ from dockyard.course.points import rubric_points
 from dockyard.engine import firewall, gc
 from dockyard.engine.labels import new_run_id
 from dockyard.errors import BuildNotIsolated, UsageError
-from dockyard.report.model import Item, Report
+from dockyard.report.model import BuildPicture, Item, Report
 from dockyard.rubric import child, rss
 from dockyard.text import last_lines
 
@@ -132,30 +132,46 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
         return stopped_report(exercise, reason, items_file, duration, run_id)
 
 
-def finished_items(items_file: Path) -> tuple[list, list]:
-    """(planned, finished) Items from the child's JSON lines; a torn last line is ignored."""
-    planned, finished = [], []
+def _records(items_file: Path) -> list[dict]:
+    """The child's JSON lines; a torn last line is ignored."""
     try:
         lines = Path(items_file).read_bytes().decode("utf-8", "replace").splitlines()
     except OSError:
-        return planned, finished
+        return []
+    records = []
     for line in lines:
         try:
             record = json.loads(line)
         except ValueError:
             continue
-        if isinstance(record, dict) and isinstance(record.get("plan"), list):
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def finished_items(items_file: Path) -> tuple[list, list]:
+    """(planned, finished) Items from the child's JSON lines."""
+    planned, finished = [], []
+    for record in _records(items_file):
+        if isinstance(record.get("plan"), list):
             planned = [Item(**entry) for entry in record["plan"]]
-        elif isinstance(record, dict) and isinstance(record.get("item"), dict):
+        elif isinstance(record.get("item"), dict):
             finished.append(Item(**record["item"]))
     return planned, finished
+
+
+def build_picture(items_file: Path) -> BuildPicture | None:
+    """The learner's build as the child recorded it before it stopped (None if it never built)."""
+    found = [record["build"] for record in _records(items_file) if isinstance(record.get("build"), dict)]
+    return BuildPicture.from_dict(found[-1]) if found else None
 
 
 def stopped_report(exercise, reason: str, items_file: Path, duration_s: float, run_id: str | None) -> Report:
     """A grading stopped midway: its finished items, the rest not reached, the rubric's real max_score."""
     planned, finished = finished_items(items_file)
-    return Report.stopped(exercise.id, reason, finished, planned, duration_s, rubric_points(exercise.grader),
-                          run_id=run_id)
+    report = Report.stopped(exercise.id, reason, finished, planned, duration_s, rubric_points(exercise.grader),
+                            run_id=run_id)
+    return dataclasses.replace(report, build=build_picture(items_file))
 
 
 def cancel_all() -> None:

@@ -9,6 +9,7 @@ build and removes its intermediate containers: `forcerm`).
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 import re
 import socket
@@ -33,6 +34,11 @@ class BuildStep:
     number: int
     instruction: str
     cached: bool
+    seconds: float = 0.0  # from this step's line in the build output to the next step's (a cached step: ~0)
+    image_id: str | None = None  # short id of the image this step made (a FROM: the base's)
+    # What the step added (a FROM: the base image's whole size), from the image history; None if unknown.
+    size_bytes: int | None = None
+    in_final_image: bool = True  # False for the steps of an earlier stage the final image does not start from
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,7 @@ class BuildResult:
     log_tail: tuple[str, ...]
     duration_s: float
     layer_ids: tuple[str, ...] = field(default=(), repr=False)  # every step's image, for cleanup
+    size_bytes: int | None = None  # the final image's size, from its history; None if unknown
 
     def cached_steps(self) -> list[BuildStep]:
         return [step for step in self.steps if step.cached]
@@ -137,9 +144,10 @@ def build_image(
     started = time.monotonic()
     tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
     steps: list[BuildStep] = []
+    step_started: list[float] = []  # when each step's line came (monotonic): the steps' times
     layer_ids: list[str] = []
     step_containers: list[str] = []  # short ids of the containers RUN steps ran in, in order
-    outcome: dict = {"error": None, "image_id": None, "overflow": False, "exception": None}
+    outcome: dict = {"error": None, "image_id": None, "overflow": False, "exception": None, "ended": None}
 
     with _context_tar(context, dockerfile) as fileobj:
         try:
@@ -169,9 +177,13 @@ def build_image(
                         return
                     for line in text.splitlines():
                         _note_line(line, steps, layer_ids, step_containers)
+                        if len(steps) > len(step_started):
+                            step_started.append(time.monotonic())
                         tail.append(line[:500])
             except Exception as exc:  # the connection closed under us (timeout, overflow, engine gone)
                 outcome["exception"] = exc
+            finally:
+                outcome["ended"] = time.monotonic()
 
         reader = threading.Thread(target=read_stream, name=f"build-{tag}", daemon=True)
         reader.start()
@@ -183,12 +195,16 @@ def build_image(
             response.close()
     duration = time.monotonic() - started
     log_tail = tuple(tail)
+    # the steps so far, timed (a stopped reader may still hold the list): what the picture of a failure shows
+    seen = without_label_steps(timed_steps(list(steps), list(step_started)[:len(steps)],
+                                           outcome["ended"] or time.monotonic()), labels)
+    so_far = {"steps": seen, "seconds": round(duration, 2)}
     if timed_out:
         raise BuildTimedOut(f"the build took longer than {timeout_s:.0f} s and was stopped", list(log_tail),
-                            step=steps[-1].instruction if steps else None)
+                            step=steps[-1].instruction if steps else None, **so_far)
     if outcome["overflow"]:
         raise BuildFailed(f"the build printed more than {max_log_bytes // 2**20} MiB and was stopped", list(log_tail),
-                          step=steps[-1].instruction if steps else None)
+                          step=steps[-1].instruction if steps else None, **so_far)
     if outcome["exception"] is not None:
         raise _classify(outcome["exception"], tag) from None
     if outcome["error"]:
@@ -200,14 +216,106 @@ def build_image(
         missing = course_base_missing(outcome["error"], failing)
         if missing:  # the engine lacks one of the course's own images: set-up trouble, graded again
             raise BaseImageMissing(missing)
-        raise BuildFailed(explain_build_error(outcome["error"], failing), list(log_tail), step=failing)
+        raise BuildFailed(explain_build_error(outcome["error"], failing), list(log_tail), step=failing, **so_far)
     image_id = outcome["image_id"]
     if not image_id:
         try:
             image_id = docker_client.images.get(tag).id
         except Exception:
             raise BuildFailed("the build ended without producing an image", list(log_tail)) from None
-    return BuildResult(image_id, tag, tuple(steps), log_tail, duration, tuple(layer_ids))
+    sized, size = with_sizes(api, image_id, seen)
+    return BuildResult(image_id, tag, sized, log_tail, duration, tuple(layer_ids), size)
+
+
+def without_label_steps(steps: tuple[BuildStep, ...], labels: dict[str, str]) -> tuple[BuildStep, ...]:
+    """The learner's steps: the engine adds one `LABEL key=value` step per label we asked for at the end of
+    the build (never cached: the run's id is in them), and they are ours, not the learner's."""
+    kept = list(steps)
+    while kept and _is_label_step(kept[-1].instruction, labels):
+        kept.pop()
+    return tuple(kept)
+
+
+def _is_label_step(instruction: str, labels: dict[str, str]) -> bool:
+    keyword, _, rest = instruction.partition(" ")
+    key, equals, value = rest.strip().partition("=")
+    return keyword.upper() == "LABEL" and bool(equals) and labels.get(key) == value.strip().strip('"')
+
+
+def timed_steps(steps: list[BuildStep], started: list[float], ended: float) -> tuple[BuildStep, ...]:
+    """Each step's time: from its line in the output to the next step's line (the last: to the end)."""
+    ends = [*started[1:], ended]
+    return tuple(dataclasses.replace(step, seconds=round(max(0.0, ends[i] - started[i]), 2)) if i < len(started)
+                 else step for i, step in enumerate(steps))
+
+
+def with_sizes(api, image_id: str, steps: tuple[BuildStep, ...]) -> tuple[tuple[BuildStep, ...], int | None]:
+    """The steps with the size each added, and the image's size, read from the image history (`docker
+    history`): one engine call per build stage. The picture is a courtesy: when the engine will not say,
+    the sizes stay unknown (None) and the build's outcome is the same."""
+    histories: dict[str, list[dict]] = {}
+    for last in _stage_ends(steps):
+        try:
+            histories[last] = api.history(last)
+        except Exception:
+            histories[last] = []
+    try:
+        final = api.history(image_id)
+    except Exception:
+        return steps, None
+    return step_sizes(steps, final, histories), sum(int(entry.get("Size") or 0) for entry in final)
+
+
+def _stage_ends(steps) -> list[str]:
+    """The image of the last step of every stage but the last (the final image's history covers the last)."""
+    ends, current = [], None
+    for step in steps:
+        if step.instruction.upper().startswith("FROM") and current:
+            ends.append(current)
+        current = step.image_id or current
+    return ends
+
+
+def step_sizes(steps, final: list[dict], stages: dict[str, list[dict]]) -> tuple[BuildStep, ...]:
+    """Match each step's image to its entry in a history (newest first; `Id` is `sha256:<id>` for an image
+    this engine has, `<missing>` for a layer pulled with its base): a step's size is its entry's, a FROM's the
+    sum of its base's entries (the whole base image). A step of an earlier stage is not `in_final_image`."""
+    final_ids = [_short(entry.get("Id")) for entry in final]
+    sized = []
+    history = final
+    for index, step in enumerate(steps):
+        if step.instruction.upper().startswith("FROM"):  # the stage's history: its last step's image's
+            history = next((stages[step_id] for step_id in _stage_images(steps, index) if step_id in stages), final)
+        ids = [_short(entry.get("Id")) for entry in history]
+        size = None
+        if step.image_id and step.image_id in ids:
+            at = ids.index(step.image_id)
+            entries = history[at:] if step.instruction.upper().startswith("FROM") else history[at:at + 1]
+            size = sum(int(entry.get("Size") or 0) for entry in entries)
+        elif FROM_SCRATCH.match(step.instruction):
+            size = 0  # the empty image: no id to look up, nothing in it
+        # a step whose image we did not see is taken to be in the final image (not dimmed on a guess)
+        in_final = step.image_id in final_ids if step.image_id else True
+        sized.append(dataclasses.replace(step, size_bytes=size, in_final_image=in_final))
+    return tuple(sized)
+
+
+FROM_SCRATCH = re.compile(r"^FROM\s+(--\S+\s+)*scratch(\s|$)", re.IGNORECASE)
+
+
+def _stage_images(steps, start: int) -> list[str]:
+    """The images of the stage that begins at steps[start], last first."""
+    images = []
+    for index in range(start, len(steps)):
+        if index > start and steps[index].instruction.upper().startswith("FROM"):
+            break
+        if steps[index].image_id:
+            images.append(steps[index].image_id)
+    return images[::-1]
+
+
+def _short(image_id) -> str:
+    return str(image_id or "").removeprefix("sha256:")[:12]
 
 
 def _raise_if_engine_went_away(docker_client, tag: str, step_container: str | None, since: float,
@@ -253,12 +361,13 @@ def _note_line(line: str, steps: list[BuildStep], layer_ids: list[str], step_con
         steps.append(BuildStep(int(match.group(1)), match.group(3), cached=False))
         return
     if line.strip() == "---> Using cache" and steps:
-        last = steps[-1]
-        steps[-1] = BuildStep(last.number, last.instruction, cached=True)
+        steps[-1] = dataclasses.replace(steps[-1], cached=True)
         return
     match = LAYER_ID.match(line)
     if match:
         layer_ids.append(match.group(1))
+        if steps:  # the last image a step's lines name is the one it made (ONBUILD triggers make several)
+            steps[-1] = dataclasses.replace(steps[-1], image_id=match.group(1))
         return
     match = STEP_CONTAINER.match(line)
     if match:
