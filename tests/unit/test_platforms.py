@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import csv
 import io
 import json
@@ -25,7 +26,7 @@ import xmlschema
 from dockyard.course import cooldown
 from dockyard.errors import BadDuration, BadRoster, BadSubmissionMetadata, ExitStatus, UnknownChoice
 from dockyard.report import classroom, gradescope, junit, lms, prairielearn
-from dockyard.report.model import Item, Report
+from dockyard.report.model import BuildPicture, Item, PictureStep, Report
 
 HOSTILE = "</failure><x>&amp; ]]> \"quoted\" 'single' <script>alert(1)</script> \x1b[31m\u2603 \x00\x07"
 ITEMS = [
@@ -150,7 +151,10 @@ GS_SCHEMA = {
         "score": {"type": "number"}, "execution_time": {"type": "number"}, "output": {"type": "string"},
         "output_format": FORMATS, "test_output_format": FORMATS, "test_name_format": FORMATS,
         "visibility": VIS, "stdout_visibility": VIS, "extra_data": {"type": "object"},
-        "leaderboard": {"type": "array"},
+        "leaderboard": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False, "required": ["name", "value"],
+            "properties": {"name": {"type": "string"}, "value": {"type": ["number", "string"]},
+                           "order": {"enum": ["asc", "desc"]}}}},
         "tests": {"type": "array", "items": {
             "type": "object", "additionalProperties": False,
             "properties": {
@@ -195,6 +199,32 @@ def test_gradescope_visibility_per_item_and_metadata(report):
         "hidden", "after_published", "after_published"]  # the rubric's marker, unless it is no visibility
     assert [t["visibility"] for t in gradescope.to_dict(marked, item_visibility={"a": "visible"})["tests"]] == [
         "visible", "visible", "visible"]
+
+
+def test_gradescope_leaderboard_from_the_build_where_the_exercise_asks(report):
+    build = BuildPicture((PictureStep(1, "FROM python:3.11-slim", False, 0.0, 130_000_000),
+                          PictureStep(2, "COPY app.py .", True, 0.1, 2_048)), seconds=12.34, size_bytes=130_002_048)
+    built = dataclasses.replace(report, build=build)
+    data = gradescope.to_dict(built, leaderboard_metrics=("image_size", "build_time"))
+    jsonschema.validate(data, GS_SCHEMA)
+    assert data["leaderboard"] == [{"name": "Image size (MB)", "value": 130.0, "order": "asc"},
+                                   {"name": "Build time (s)", "value": 12.3, "order": "asc"}]
+    assert "leaderboard" not in gradescope.to_dict(built), "only where the exercise asks for one"
+    failed = dataclasses.replace(built, build=dataclasses.replace(build, failed_at=2, size_bytes=None))
+    assert "leaderboard" not in gradescope.to_dict(failed, leaderboard_metrics=("image_size",)), "no image, no rank"
+    with pytest.raises(UnknownChoice) as refused:
+        gradescope.to_dict(built, leaderboard_metrics=("stars",))
+    assert refused.value.value == "stars" and "image_size" in refused.value.choices
+
+
+def test_every_exercise_leaderboard_names_known_metrics():
+    from dockyard.course import exercises
+    from tests.helpers import ROOT
+
+    asked = {exercise_id: exercises.load(exercise_id, ROOT).leaderboard for exercise_id in exercises.ids(ROOT)}
+    assert asked["05-multi-stage"] == ("image_size", "build_time")
+    for metrics in asked.values():
+        gradescope.check_leaderboard(metrics)
 
 
 # -- CodeGrade --------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from dockyard.course import exercises, reset
 from dockyard.course.points import rubric_item_ids, rubric_points
 from dockyard.engine import doctor, gc
 from dockyard.errors import BadDuration, EngineUnavailable, ExitStatus, UnknownChoice, UsageError
-from dockyard.report import terminal
+from dockyard.report import gradescope, terminal
 from dockyard.report.model import Report
 from dockyard.rubric import runner
 from dockyard.text import clean, one_line
@@ -194,6 +194,7 @@ def cmd_grade(args, env) -> ExitStatus:
 
     exercise = exercises.load(args.exercise)  # unknown exercise: exit 2 before the flags are judged
     plan = outputs.grade_outputs(args, rubric_item_ids(exercise.grader))
+    plan.leaderboard = gradescope.check_leaderboard(exercise.leaderboard) if plan.wants("gradescope") else ()
     plan.due, plan.policy = batch.late_settings(exercise, plan.due, plan.policy)
     max_points = rubric_points(exercise.grader)
     if getattr(args, "queue", None):
@@ -265,7 +266,6 @@ def cmd_package(args, env) -> ExitStatus:
     from dockyard import bundles, queue as queues
     from dockyard.course import cooldown, late
     from dockyard.bundles import gradescope as gradescope_bundle, prairielearn as prairielearn_bundle
-    from dockyard.report import gradescope
 
     exercise = exercises.load(args.exercise)
     queues.check_url(args.queue)

@@ -38,6 +38,7 @@ class GradeOutputs:
     due: object = None  # datetime | None: --due, else Gradescope's due_date
     policy: late.Policy | None = None
     cooldown_s: float | None = None
+    leaderboard: tuple[str, ...] = ()  # the exercise's leaderboard metrics (Gradescope)
 
     def wants(self, name: str) -> bool:
         return any(fmt == name for fmt, _ in self.targets)
@@ -67,7 +68,8 @@ class GradeOutputs:
         if name in ("junit", "codegrade"):
             return junit.to_xml(report, "codegrade" if name == "codegrade" else self.junit_flavour)
         if name == "gradescope":
-            return gradescope.to_json(report, self.visibility, self.item_visibility, self.metadata) + "\n"
+            return gradescope.to_json(report, self.visibility, self.item_visibility, self.metadata,
+                                      self.leaderboard) + "\n"
         if name == "prairielearn":
             return prairielearn.to_json(report) + "\n"
         if name == "classroom":

@@ -45,6 +45,7 @@ class Exercise:
     folder: Path
     grader: Path
     solution: Path
+    leaderboard: tuple[str, ...] = ()  # Gradescope leaderboard metrics it asks for (report.gradescope.LEADERBOARD_METRICS)
 
     @property
     def readme(self) -> Path:
@@ -72,7 +73,15 @@ def load(exercise_id: str, root: Path | None = None) -> Exercise:
         folder=folder,
         grader=root / "graders" / exercise_id,
         solution=root / "solutions" / exercise_id,
+        leaderboard=_names(meta, "leaderboard", meta_file),
     )
+
+
+def _names(meta: dict, key: str, meta_file: Path) -> tuple[str, ...]:
+    value = meta.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise UsageError(f"{meta_file}: `{key}` must be a list of names, e.g. {key} = [\"image_size\"]")
+    return tuple(value)
 
 
 def limits_from_environment() -> dict:

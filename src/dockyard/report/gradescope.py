@@ -11,6 +11,10 @@ and a per-item override (`{"serves-hello": "hidden"}`, the CLI's `--visibility I
 the top level takes the default. Gradescope's rule: with hidden tests the learner does not see the
 total either, so hiding an item hides the score until the instructor publishes it.
 
+Leaderboard: an exercise that asks for one (`leaderboard = ["image_size", "build_time"]` in its
+exercise.toml) gets Gradescope's top-level `leaderboard` list, `{name, value, order}` per metric, read from
+the learner's build (smaller is better for both: `order: "asc"`); a grading that did not build has none.
+
 `submission_metadata.json` (/autograder/submission_metadata.json): when given, its `created_at`
 against the assignment's `due_date` / `late_due_date` says whether the submission is late, by how
 much; that goes in the output and in `extra_data` (no penalty is applied: that is the late policy's
@@ -32,6 +36,34 @@ VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
 
 METADATA_PATH = "/autograder/submission_metadata.json"
+
+# metric -> (the column Gradescope shows, how it ranks, the value from the build picture or None)
+LEADERBOARD_METRICS = {
+    "image_size": ("Image size (MB)", "asc",
+                   lambda build: round(build.size_bytes / 1e6, 1) if build.size_bytes is not None else None),
+    "build_time": ("Build time (s)", "asc", lambda build: round(build.seconds, 1)),
+}
+
+
+def check_leaderboard(metrics) -> tuple[str, ...]:
+    for metric in metrics:
+        if metric not in LEADERBOARD_METRICS:
+            raise UnknownChoice("leaderboard metric", metric, tuple(LEADERBOARD_METRICS))
+    return tuple(metrics)
+
+
+def leaderboard(report: Report, metrics) -> list[dict]:
+    """Gradescope's leaderboard entries for `metrics`, from a graded report's build (none when it did not build)."""
+    build = report.build
+    if report.status != "graded" or build is None or build.failed_at is not None:
+        return []
+    entries = []
+    for metric in check_leaderboard(metrics):
+        name, order, value_of = LEADERBOARD_METRICS[metric]
+        value = value_of(build)
+        if value is not None:
+            entries.append({"name": name, "value": value, "order": order})
+    return entries
 
 
 def check_visibility(value: str) -> str:
@@ -105,7 +137,7 @@ def _duration(seconds: int) -> str:
 
 
 def to_dict(report: Report, visibility: str = "visible", item_visibility: dict[str, str] | None = None,
-            metadata: dict | None = None) -> dict:
+            metadata: dict | None = None, leaderboard_metrics=()) -> dict:
     check_visibility(visibility)
     item_visibility = item_visibility or {}
     for value in item_visibility.values():
@@ -161,7 +193,7 @@ def to_dict(report: Report, visibility: str = "visible", item_visibility: dict[s
             output += f"\nSubmitted late: {_duration(late['late_by_s'])} after the due date."
     if report.build is not None and report.build.steps:
         output += "\n\nYour build:\n" + picture_text(report.build)
-    return {
+    results = {
         "score": report.score,
         "execution_time": int(math.ceil(report.duration_s)),
         "output": output,
@@ -171,11 +203,16 @@ def to_dict(report: Report, visibility: str = "visible", item_visibility: dict[s
         "tests": tests,
         "extra_data": extra,
     }
+    board = leaderboard(report, leaderboard_metrics)
+    if board:
+        results["leaderboard"] = board
+    return results
 
 
 def to_json(report: Report, visibility: str = "visible", item_visibility: dict[str, str] | None = None,
-            metadata: dict | None = None) -> str:
-    return json.dumps(to_dict(report, visibility, item_visibility, metadata), indent=2, ensure_ascii=False)
+            metadata: dict | None = None, leaderboard_metrics=()) -> str:
+    return json.dumps(to_dict(report, visibility, item_visibility, metadata, leaderboard_metrics), indent=2,
+                      ensure_ascii=False)
 
 
 def write(report: Report, path="/autograder/results/results.json", visibility: str = "visible",
