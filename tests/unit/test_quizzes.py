@@ -119,7 +119,7 @@ def test_a_right_first_answer():
 def test_a_prediction_is_taken_once_and_points_to_the_next_cell():
     box = quiz_widget(question(id="predict-survives", predict=True), "learner-1", AnswerBook("06-volumes"))
     box.choices.value = "It moves into the image"
-    assert "run the next cell" in box.feedback.value and "<details>" in box.feedback.value
+    assert "run the cells below" in box.feedback.value and "<details>" in box.feedback.value
     assert box.choices.disabled and "dockyard-quiz-predict" in box._dom_classes
     assert box.state.verdict().kind == "predicted" and not box.state.attempts[0].right
 

@@ -352,7 +352,7 @@ def quiz(notebook: str, id: str, question: str, options: list[str], answer: int 
     """A multiple-choice question: `answer` is the right option (its text, or its index in `options`).
 
     The options appear in this learner's own order; a wrong first answer says why (from `wrong`, option -> reason)
-    and may be retried; `predict=True` asks for a prediction the next cell settles. Answers go to
+    and may be retried; `predict=True` asks for a prediction the cells below settle. Answers go to
     `<notebook>.answers.json` beside the notebook (see dockyard.notebook.questions).
     """
     return quizzes(notebook, [{"id": id, "q": question, "options": options, "answer": answer, "why": why,

@@ -6,7 +6,7 @@
   `$DOCKYARD_LEARNER` when set (a hub's user name, say). Where the source lists the right answer matters no more.
 * **Retry.** A wrong first answer says why that option is wrong (when the quiz says) and lets the learner try
   again; a second wrong answer reveals the right one. A *prediction* ("predict, then run the cell and see") is
-  taken once: the next cell shows whether it was right.
+  taken once: the cells below show whether it was right.
 * **Answer book.** Every answer is written to `<notebook>.answers.json` beside the notebook (the kernel's working
   folder, or `$DOCKYARD_ANSWERS_DIR`). A file survives what a notebook's outputs do not: nbgrader's
   submit/collect copy every file of the assignment folder and autograde copies them next to the notebook it
@@ -54,7 +54,7 @@ class Question:
     answer: str                  # the right option's text
     why: str                     # why the answer is right (shown once answered, or revealed)
     wrong: dict[str, str] = field(default_factory=dict)  # option -> why it is wrong (shown on a wrong try)
-    predict: bool = False        # a prediction: answered once, then the next cell shows the truth
+    predict: bool = False        # a prediction: answered once, then the cells below show the truth
 
     @classmethod
     def make(cls, notebook: str, id: str, text: str, options, answer: int | str, why: str,

@@ -157,7 +157,7 @@ def verdict_html(question: Question, verdict: Verdict) -> str:
         return (f'<span style="color:#cf222e">{FAIL} Not quite.</span>{why_wrong} The answer is '
                 f"<b>{inline_html(question.answer)}</b>: {inline_html(question.why)}")
     if verdict.kind == "predicted":
-        return (f"Your prediction: <b>{inline_html(verdict.chosen or '')}</b>. Now <b>run the next cell</b> and see."
+        return (f"Your prediction: <b>{inline_html(verdict.chosen or '')}</b>. Now <b>run the cells below</b> and see."
                 "<details><summary>After you have run it: the answer</summary>"
                 f"<b>{inline_html(question.answer)}</b>: {inline_html(question.why)}</details>")
     return ""
@@ -172,7 +172,7 @@ def quiz_widget(question: Question, learner: str | None = None, book: AnswerBook
     book = book or AnswerBook(question.notebook)
     order = shown_order(question, learner)
     state = QuizState(question, book.attempts(learner, question.id))
-    lead = "Predict, then run the next cell and see:" if question.predict else "Quiz:"
+    lead = "Predict first, then run the cells below and see:" if question.predict else "Quiz:"
     title = W.HTML(value=f"<b>{lead}</b> {inline_html(question.text)}")
     verdict = state.verdict()
     # Restored from the book: the last answer stays chosen, and a settled question stays settled.
