@@ -81,4 +81,5 @@ def test_several_predictions_each_followed_by_the_cells_that_settle_it():
     for name, index, question in predictions:
         cells = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4).cells
         later = [cell for cell in cells[index + 1:index + 3] if cell.cell_type == "code"]
-        assert later and "quiz(" not in later[0].source, f"{name}: prediction {question.id} is not followed by a demo cell"
+        assert later and "quiz(" not in later[0].source, \
+            f"{name}: prediction {question.id} is not followed by a demo cell"

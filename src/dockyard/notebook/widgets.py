@@ -17,7 +17,7 @@ from pathlib import Path
 
 import ipywidgets as W
 
-from dockyard.notebook.questions import (AnswerBook, Question, QuizError, QuizState, Verdict, learner_id,
+from dockyard.notebook.questions import (AnswerBook, Attempt, Question, QuizError, QuizState, Verdict, learner_id,
                                          shown_order)
 from dockyard.report.html import FAIL, PASS, report_html
 from dockyard.report.model import Report
@@ -171,13 +171,16 @@ def quiz_widget(question: Question, learner: str | None = None, book: AnswerBook
     learner = learner or learner_id()
     book = book or AnswerBook(question.notebook)
     order = shown_order(question, learner)
-    state = QuizState(question, book.attempts(learner, question.id))
+    # Answers to an older wording of the question: those whose option is gone are dropped, the rest re-judged.
+    state = QuizState(question, [Attempt(a.chosen, a.chosen == question.answer, a.at)
+                                 for a in book.attempts(learner, question.id) if a.chosen in question.options])
     lead = "Predict first, then run the cells below and see:" if question.predict else "Quiz:"
     title = W.HTML(value=f"<b>{lead}</b> {inline_html(question.text)}")
     verdict = state.verdict()
     # Restored from the book: the last answer stays chosen, and a settled question stays settled.
-    choices = W.RadioButtons(options=order, value=verdict.chosen, layout=W.Layout(width="max-content"),
-                             disabled=verdict.done)
+    # Radio labels are plain text: the quiz's `code` marks are dropped there (the value stays the option's text).
+    choices = W.RadioButtons(options=[(re.sub(r"`([^`]+)`", r"\1", option), option) for option in order],
+                             value=verdict.chosen, layout=W.Layout(width="max-content"), disabled=verdict.done)
     feedback = W.HTML(value=verdict_html(question, verdict))
     feedback.add_class("dockyard-quiz-feedback")
 
@@ -191,8 +194,8 @@ def quiz_widget(question: Question, learner: str | None = None, book: AnswerBook
             try:
                 book.record(learner, question, order, state.attempts)
             except OSError as error:  # a read-only folder must not break the quiz
-                note = (f'<br><small style="color:#9a6700">your answer could not be saved in {html.escape(str(book.path))}: '
-                        f"{html.escape(error.strerror or str(error))}</small>")
+                note = ('<br><small style="color:#9a6700">your answer could not be saved in '
+                        f"{html.escape(str(book.path))}: {html.escape(error.strerror or str(error))}</small>")
         feedback.value = verdict_html(question, verdict) + note
         choices.disabled = verdict.done
 
@@ -218,7 +221,8 @@ def record_bundle(book: AnswerBook, question_ids: list[str]) -> dict[str, str] |
     lines += [f"  {learner} · {qid}: first chose {first!r} ({result})" for learner, qid, first, result in rows]
     cells = "".join(f"<tr><td>{html.escape(learner)}</td><td>{html.escape(qid)}</td><td>{inline_html(first)}</td>"
                     f"<td>{html.escape(result)}</td></tr>" for learner, qid, first, result in rows)
-    table = (f'<details class="dockyard-quiz-record"><summary>Recorded answers ({html.escape(book.path.name)})</summary>'
+    table = ('<details class="dockyard-quiz-record">'
+             f"<summary>Recorded answers ({html.escape(book.path.name)})</summary>"
              "<table><tr><th>learner</th><th>question</th><th>first choice</th><th>result</th></tr>"
              f"{cells}</table></details>")
     return {"text/plain": "\n".join(lines), "text/html": table}
