@@ -4,6 +4,7 @@ and without leaving a labelled resource behind. Execution happens in a scratch c
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -51,6 +52,8 @@ def test_notebook_executes_and_leaves_nothing(path, tmp_path, docker_client, mon
     # Checks grade at once only on request (DOCKYARD_TEST_AUTOCHECK=1): test_exercises grades every solution already.
     monkeypatch.setenv("DOCKYARD_AUTOCHECK", os.environ.get("DOCKYARD_TEST_AUTOCHECK", "0"))
     monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setenv("DOCKYARD_CONFIG", str(tmp_path / "config"))  # the quiz's learner id: not in the real home
+    seeded = seed_answer_book(workdir, path)
     notebook = nbformat.read(workdir / path.name, as_version=4)
     kernel_pids: list[int] = []
     client = NotebookClient(notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3",
@@ -77,6 +80,22 @@ def test_notebook_executes_and_leaves_nothing(path, tmp_path, docker_client, mon
     errors = [output for cell in notebook.cells if cell.cell_type == "code"
               for output in cell.get("outputs", []) if output.get("output_type") == "error"]
     assert not errors, f"{path.name}: error outputs: {errors}"
+    # nbgrader's autograde re-runs a notebook with its answer book beside it: the quiz cell prints what was recorded
+    printed = [output.get("data", {}).get("text/plain", "") for cell in notebook.cells if cell.cell_type == "code"
+               for output in cell.get("outputs", [])]
+    assert any("Recorded answers" in text and seeded in text for text in printed), \
+        f"{path.name}: the quiz cell did not print the recorded answer to {seeded}"
+
+
+def seed_answer_book(workdir: Path, path: Path) -> str:
+    """A learner's answer to the notebook's first quiz question, in `<notebook>.answers.json` beside it; its id."""
+    code = "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code")
+    question_id = re.search(r'quiz\(NB, (?:\[\s*\{"id": )?"([a-z0-9-]+)"', code).group(1)
+    book = {"format": 1, "notebook": path.stem, "learners": {"seeded-learner": {"questions": {question_id: {
+        "attempts": [{"chosen": "an earlier choice", "right": False, "at": "2026-01-01T00:00:00+00:00"}],
+        "result": "wrong once, may retry"}}}}}
+    (workdir / f"{path.stem}.answers.json").write_text(json.dumps(book))
+    return question_id
 
 
 @pytest.mark.slow

@@ -353,11 +353,31 @@ def check(exercise_id: str, folder: str | Path):
 
 
 # -- quiz -----------------------------------------------------------------------------------------
-def quiz(question: str, options: list[str], answer: int | str, explanation: str):
-    """A multiple-choice question with instant feedback. `answer` is the right option (its index or text)."""
-    from dockyard.notebook.widgets import quiz_widget
+def quiz(notebook: str, id: str, question: str, options: list[str], answer: int | str, why: str, *,
+         wrong: dict[str, str] | None = None, predict: bool = False):
+    """A multiple-choice question: `answer` is the right option (its text, or its index in `options`).
 
-    return quiz_widget(question, options, answer, explanation)
+    The options appear in this learner's own order; a wrong first answer says why (from `wrong`, option -> reason)
+    and may be retried; `predict=True` asks for a prediction the cells below settle. Answers go to
+    `<notebook>.answers.json` beside the notebook (see dockyard.notebook.questions).
+    """
+    return quizzes(notebook, [{"id": id, "q": question, "options": options, "answer": answer, "why": why,
+                               "wrong": wrong, "predict": predict}])
+
+
+def quizzes(notebook: str, questions: list[dict]):
+    """Several questions in one cell. Each: {"id", "q", "options", "answer", "why"} and optional "wrong", "predict"."""
+    from dockyard.notebook.questions import Question, QuizError
+    from dockyard.notebook.widgets import QuizCell
+
+    made = []
+    for number, q in enumerate(questions, 1):
+        missing = [key for key in ("id", "q", "options", "answer", "why") if key not in q]
+        if missing:
+            raise QuizError(f"question {number} of {notebook}'s quiz lacks {', '.join(missing)}")
+        made.append(Question.make(notebook, q["id"], q["q"], q["options"], q["answer"], q["why"],
+                                  wrong=q.get("wrong"), predict=bool(q.get("predict"))))
+    return QuizCell(made)
 
 
 # -- cleanup -------------------------------------------------------------------------------------

@@ -226,11 +226,6 @@ def exercise_folder(exercise_id: str, notebook: str) -> Path:
     return folder
 
 
-def quiz(questions: list[dict]):
-    """Several `dockyard.notebook.quiz` questions in one box.
-
-    Each question: {"q": text, "options": [...], "answer": index, "why": explanation}.
-    """
-    import ipywidgets as widgets
-
-    return widgets.VBox([nb.quiz(q["q"], q["options"], q["answer"], q["why"]) for q in questions])
+def quiz(notebook: str, questions: list[dict]):
+    """Several `dockyard.notebook.quiz` questions in one cell (see `dockyard.notebook.questions` for the keys)."""
+    return nb.quizzes(notebook, questions)

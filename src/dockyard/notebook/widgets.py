@@ -3,19 +3,22 @@
 Stable CSS classes (a browser test relies on them):
   `dockyard-check`  the Check button        `dockyard-rubric`  the rubric table (drawn by dockyard.report.html)
   `dockyard-progress` the progress bar       `dockyard-quiz` a quiz; `dockyard-quiz-feedback` its feedback
-  `dockyard-status` the progress message
+  `dockyard-status` the progress message     `dockyard-quiz-predict` a prediction; `dockyard-quiz-record` answers kept
 """
 
 from __future__ import annotations
 
 import html
 import os
+import re
 import threading
 import time
 from pathlib import Path
 
 import ipywidgets as W
 
+from dockyard.notebook.questions import (AnswerBook, Attempt, Question, QuizError, QuizState, Verdict, learner_id,
+                                         shown_order)
 from dockyard.report.html import FAIL, PASS, report_html
 from dockyard.report.model import Report
 from dockyard.rubric.runner import grade
@@ -136,28 +139,113 @@ def check_widget(exercise_id: str, folder: str | Path, autorun: bool | None = No
 
 
 # -- the quiz --------------------------------------------------------------------------------------
-def quiz_widget(question: str, options: list[str], answer: int | str, explanation: str) -> W.VBox:
-    """Radio buttons; choosing one shows at once whether it is right, and why the right answer is right."""
-    right = options[answer] if isinstance(answer, int) else answer
-    if right not in options:
-        raise ValueError(f"the answer {right!r} is not one of the options")
-    title = W.HTML(value=f"<b>Quiz:</b> {html.escape(question)}")
-    choices = W.RadioButtons(options=list(options), value=None, layout=W.Layout(width="max-content"))
-    feedback = W.HTML(value="")
+def inline_html(text: str) -> str:
+    """Escape learner-facing text; `backticks` become <code> (the quizzes are written like the notebooks' Markdown)."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
+
+def verdict_html(question: Question, verdict: Verdict) -> str:
+    """The feedback under a question: right, try again (and why not that one), revealed, or a prediction taken."""
+    why_wrong = f" {inline_html(verdict.why_wrong)}" if verdict.why_wrong else ""
+    if verdict.kind == "right":
+        lead = "Right!" if verdict.tries == 1 else "Right, on the second try."
+        return f'<span style="color:#1a7f37">{PASS} {lead}</span> {inline_html(question.why)}'
+    if verdict.kind == "retry":
+        return (f'<span style="color:#cf222e">{FAIL} Not that one.</span>{why_wrong} '
+                "<b>Try again</b>: pick another option.")
+    if verdict.kind == "revealed":
+        return (f'<span style="color:#cf222e">{FAIL} Not quite.</span>{why_wrong} The answer is '
+                f"<b>{inline_html(question.answer)}</b>: {inline_html(question.why)}")
+    if verdict.kind == "predicted":
+        return (f"Your prediction: <b>{inline_html(verdict.chosen or '')}</b>. Now <b>run the cells below</b> and see."
+                "<details><summary>After you have run it: the answer</summary>"
+                f"<b>{inline_html(question.answer)}</b>: {inline_html(question.why)}</details>")
+    return ""
+
+
+def quiz_widget(question: Question, learner: str | None = None, book: AnswerBook | None = None) -> W.VBox:
+    """Radio buttons in this learner's order. A wrong first answer may be retried; every answer goes to `book`.
+
+    Attributes for tests and code: `choices` (the RadioButtons), `feedback` (HTML), `state` (QuizState).
+    """
+    learner = learner or learner_id()
+    book = book or AnswerBook(question.notebook)
+    order = shown_order(question, learner)
+    # Answers to an older wording of the question: those whose option is gone are dropped, the rest re-judged.
+    state = QuizState(question, [Attempt(a.chosen, a.chosen == question.answer, a.at)
+                                 for a in book.attempts(learner, question.id) if a.chosen in question.options])
+    lead = "Predict first, then run the cells below and see:" if question.predict else "Quiz:"
+    title = W.HTML(value=f"<b>{lead}</b> {inline_html(question.text)}")
+    verdict = state.verdict()
+    # Restored from the book: the last answer stays chosen, and a settled question stays settled.
+    # Radio labels are plain text: the quiz's `code` marks are dropped there (the value stays the option's text).
+    choices = W.RadioButtons(options=[(re.sub(r"`([^`]+)`", r"\1", option), option) for option in order],
+                             value=verdict.chosen, layout=W.Layout(width="max-content"), disabled=verdict.done)
+    feedback = W.HTML(value=verdict_html(question, verdict))
     feedback.add_class("dockyard-quiz-feedback")
 
     def on_change(change) -> None:
         chosen = change["new"]
         if chosen is None:
             return
-        if chosen == right:
-            feedback.value = f'<span style="color:#1a7f37">{PASS} Right!</span> {html.escape(explanation)}'
-        else:
-            feedback.value = (f'<span style="color:#cf222e">{FAIL} Not quite.</span> The answer is '
-                              f"<b>{html.escape(right)}</b>: {html.escape(explanation)}")
+        verdict, attempt = state.choose(chosen)
+        note = ""
+        if attempt is not None:
+            try:
+                book.record(learner, question, order, state.attempts)
+            except OSError as error:  # a read-only folder must not break the quiz
+                note = ('<br><small style="color:#9a6700">your answer could not be saved in '
+                        f"{html.escape(str(book.path))}: {html.escape(error.strerror or str(error))}</small>")
+        feedback.value = verdict_html(question, verdict) + note
+        choices.disabled = verdict.done
 
     choices.observe(on_change, names="value")
     box = W.VBox([title, choices, feedback])
     box.add_class("dockyard-quiz")
-    box.choices, box.feedback = choices, feedback
+    if question.predict:
+        box.add_class("dockyard-quiz-predict")
+    box.choices, box.feedback, box.state, box.order = choices, feedback, state, order
     return box
+
+
+def record_bundle(book: AnswerBook, question_ids: list[str]) -> dict[str, str] | None:
+    """The answers the book holds for these questions, as a plain output (text and HTML), or None when it holds none.
+
+    A plain output is saved with the notebook (widget state is not), so a teacher opening the notebook, or nbgrader's
+    autograded copy (it re-runs the cell with the book beside it), sees them.
+    """
+    rows = book.summary(question_ids)
+    if not rows:
+        return None
+    lines = [f"Recorded answers ({book.path.name}):"]
+    lines += [f"  {learner} · {qid}: first chose {first!r} ({result})" for learner, qid, first, result in rows]
+    cells = "".join(f"<tr><td>{html.escape(learner)}</td><td>{html.escape(qid)}</td><td>{inline_html(first)}</td>"
+                    f"<td>{html.escape(result)}</td></tr>" for learner, qid, first, result in rows)
+    table = ('<details class="dockyard-quiz-record">'
+             f"<summary>Recorded answers ({html.escape(book.path.name)})</summary>"
+             "<table><tr><th>learner</th><th>question</th><th>first choice</th><th>result</th></tr>"
+             f"{cells}</table></details>")
+    return {"text/plain": "\n".join(lines), "text/html": table}
+
+
+class QuizCell:
+    """What a quiz cell shows: the questions' widget, then (as a plain, saved output) the answers recorded so far."""
+
+    def __init__(self, questions: list[Question], learner: str | None = None, folder: str | Path | None = None):
+        if not questions:
+            raise QuizError("a quiz needs at least one question")
+        ids = [question.id for question in questions]
+        if len(set(ids)) != len(ids):
+            raise QuizError(f"quiz ids repeat: {sorted({i for i in ids if ids.count(i) > 1})}")
+        self.learner = learner or learner_id()
+        self.book = AnswerBook(questions[0].notebook, folder)
+        self.questions = [quiz_widget(question, self.learner, self.book) for question in questions]
+        self.widget = self.questions[0] if len(self.questions) == 1 else W.VBox(self.questions)
+        self.record = record_bundle(self.book, ids)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+        if self.record:
+            display(self.record, raw=True)
