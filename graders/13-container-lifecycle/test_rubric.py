@@ -34,6 +34,7 @@ class Observer:
         self.probe = probe
         self.answers: dict[int, dict | None] = {}  # step index -> /notes.json as the app said it, or None
         self.published: dict[int, object] = {}  # container port -> HttpResult through its host port, after the run
+        self.listening: list[int] = []  # the ports the app listened on inside the container, after the run
 
     def __call__(self, step, line):
         index = len(line.steps) - 1
@@ -47,6 +48,7 @@ class Observer:
         except (ValueError, IndexError):
             self.answers[index] = None
         if step.command.subcommand == "run" and step.command.flag("name") == NAME and not self.published:
+            self.listening = sorted({port for _, port in self.sandbox.listening(container)})
             for port in sorted(state.ports):
                 url = f"http://127.0.0.1:{state.host_port(port)}/"
                 self.published[port] = self.probe.http(url, port=port, timeout_s=5)
@@ -94,8 +96,7 @@ def test_runs_detached(command_line):
 @pytest.mark.lesson(f"{NB}#ports")
 def test_port_published(command_line, command_observer):
     """The host's port 8080 leads to the app's port 8000, where it answers"""
-    index, step = _the_run(command_line)
-    state = _after(command_line, index)
+    _, step = _the_run(command_line)
     asked = {port.container: port.host for port in step.command.ports}
     if APP_PORT in asked and asked[APP_PORT] == HOST_PORT:
         answer = command_observer.published.get(APP_PORT)
@@ -110,8 +111,7 @@ def test_port_published(command_line, command_observer):
     else:
         found = ", ".join(f"`-p {port.text}` (the container's port {port.container}, where nothing listens)"
                           for port in step.command.ports)
-    listening = sorted({port for _, port in command_line.sandbox.listening(
-        command_line.sandbox.client.containers.get(command_line.containers[NAME]))}) if state and state.running else []
+    listening = command_observer.listening
     assert False, (f"expected `-p {HOST_PORT}:{APP_PORT}` (HOST:CONTAINER: the app listens on {APP_PORT}), found "
                    + found + (f"; the app listens on {listening}" if listening else ""))
 
