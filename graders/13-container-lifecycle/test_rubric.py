@@ -113,7 +113,7 @@ def test_port_published(command_line, command_observer):
                           for port in step.command.ports)
     listening = command_observer.listening
     assert False, (f"expected `-p {HOST_PORT}:{APP_PORT}` (HOST:CONTAINER: the app listens on {APP_PORT}), found "
-                   + found + (f"; the app listens on {listening}" if listening else ""))
+                   + found + (f"; the app listens on {', '.join(map(str, listening))}" if listening else ""))
 
 
 @pytest.mark.points(1)

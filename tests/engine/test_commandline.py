@@ -5,6 +5,7 @@ refusals recorded in the learner's names, and nothing of the grader's environmen
 from __future__ import annotations
 
 import concurrent.futures
+import time
 import textwrap
 
 import pytest
@@ -138,3 +139,20 @@ def test_a_refused_script_is_never_carried_out(tmp_path):
     with Sandbox("test-cli") as box:
         with pytest.raises(Exception, match="never run"):
             CommandLine(box, tmp_path).execute(script)
+
+
+def test_what_a_container_writes_through_a_bind_mount_is_bounded(tmp_path, no_leaks):
+    from dockyard.course.limits import Limits
+
+    with Sandbox("test-cli", Limits(disk_max_bytes=32 * 2**20)) as box:
+        line = carry_out(box, f"""
+            docker run -d --name filler -v ./out:/out {PYTHON} sh -c 'head -c 200000000 /dev/zero > /out/big; sleep 60'
+        """, tmp_path)
+        container = box.client.containers.get(line.containers["filler"])
+        for _ in range(60):
+            container.reload()
+            if container.status != "running":
+                break
+            time.sleep(0.5)
+        assert container.status == "exited" and box.disk_verdict(container), "the watchdog stopped it"
+    assert (tmp_path / "out").is_dir(), "the bind mount is a folder of the submission's copy"

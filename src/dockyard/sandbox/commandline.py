@@ -28,6 +28,7 @@ from dockyard.text import clean, tail
 
 FOREGROUND_S = 8.0  # how long a `docker run` without -d may hold the "terminal" before the grader moves on
 READY_S = 15.0  # after run -d / start: how long to wait for the container to listen on its published ports
+SETTLE_S = 1.5  # listening, but not on the published ports, this long: it will not move to them
 LOG_LINES = 100
 
 
@@ -311,10 +312,12 @@ class CommandLine:
             container.remove(force=True, v=True)
 
     def _wait_ready(self, container, ports: list[int]) -> None:
-        """As a person would before the next command: until it listens on its published ports (or stops)."""
+        """As a person would before the next command: until it listens on its published ports, or stops, or
+        has listened on other ports for a moment (it is up, only not where `-p` points: no use waiting longer)."""
         if not ports:
             return
         deadline = time.monotonic() + min(READY_S, self.sandbox.limits.ready_timeout_s)
+        up_since = None
         while time.monotonic() < deadline:
             try:
                 container.reload()
@@ -325,6 +328,10 @@ class CommandLine:
             listening = {port for _, port in self.sandbox.listening(container)}
             if set(ports) <= listening:
                 return
+            if listening:
+                up_since = up_since or time.monotonic()
+                if time.monotonic() - up_since > SETTLE_S:
+                    return
             time.sleep(0.2)
 
     def _environment(self, command: Command) -> tuple[list[str], list[str]]:
