@@ -177,7 +177,7 @@ def test_shell_syntax_is_refused_because_no_shell_runs_the_file(text, words):
     ("docker push app", "not one of the commands"), ("docker compose up", "not one of the commands"),
     ("docker container prune", "not one of the commands"), ("docker run --cpus 2 app", "not a flag"),
     ("docker run --mount type=volume,src=a,dst=/a app", "--mount"), ("docker ps --format '{{.Names}}'", "not a flag"),
-    ("docker run -p 8000-8010:8000-8010 app", "ranges"), ("docker run nginx@sha256:abc app", "image name"),
+    ("docker run -p 8000-8010:8000-8010 app", "ranges"), ("docker run --network none app", "--network none"), ("docker run nginx@sha256:abc app", "image name"),
 ])
 def test_what_is_outside_the_documented_set_is_refused(text, words):
     found = refusal(text)
@@ -221,3 +221,18 @@ def test_a_binary_or_huge_file_is_refused_without_reading_it_all(tmp_path):
     assert "not a text file" in parse_file(tmp_path / "bin.sh").refusals[0].reason
     assert "KiB" in parse_file(tmp_path / "big.sh").refusals[0].reason
     assert "could not be read" in parse_file(tmp_path / "missing.sh").refusals[0].reason
+
+
+def test_no_input_makes_the_parser_raise():
+    """Random lines of docker words and shell characters: always a Script, every refusal one short line."""
+    import random
+
+    pieces = ["docker", "run", "exec", "ps", "-d", "-p", "8080:8000", "-v", "a:/b", "/etc:/x", "--name", "web", "'",
+              '"', "\\", "#", "$", "`", "|", "&&", ";", "-", "--", "=", ":", "\n", "\t", "\x00", "é", "--privileged",
+              "-dit", "-e", "A=b", "--network=host", "container", "ls", "./x:/y", "..", "~"]
+    generator = random.Random(18)
+    for _ in range(3000):
+        text = "".join(generator.choice(pieces) + generator.choice(["", " "]) for _ in range(generator.randint(1, 20)))
+        script = parse_script(text)
+        for found in script.refusals:
+            assert "\n" not in found.reason and len(found.reason) < 400, found

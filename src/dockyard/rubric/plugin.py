@@ -200,7 +200,7 @@ def commands(submission):
 
     if submission.refused:
         pytest.fail(f"your folder was refused: {submission.refused}", pytrace=False)
-    if not submission.exists("commands.sh") or submission._inside("commands.sh") is None:
+    if not submission.exists("commands.sh"):  # (a link out of the folder does not exist, for this)
         pytest.fail("no commands.sh in your folder: write your docker commands there, one a line", pytrace=False)
     script = parse_file(submission.path / "commands.sh", root=submission.path)
     if not script.ok:

@@ -276,7 +276,7 @@ class CommandLine:
             ports.append(port.container)
             self.learner_port[(name, port.container)] = port.host
         extra = {}
-        if command.flag("network") is not None:
+        if command.flag("network") not in (None, "bridge", "default"):  # those two: the run's own network
             extra["network"] = self._network(command.flag("network"))
         if command.flag("workdir"):
             extra["working_dir"] = command.flag("workdir")

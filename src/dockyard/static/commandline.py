@@ -471,6 +471,9 @@ def _check(command: Command, root: Path | None) -> None:
             _inside(text, root, "an --env-file")
         for text in command.values("env"):
             _check_env(text)
+        if command.flag("network") == "none":
+            raise LineRefused("`--network none` is not run here: leave `--network` out (the container then gets "
+                              "the grading's own network)", RefusalKind.UNSUPPORTED)
         if command.flag("network") is not None:
             _check_name(command.flag("network"), "network")
         if command.flag("restart") is not None and not RESTART.match(command.flag("restart")):
