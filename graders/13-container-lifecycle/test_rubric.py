@@ -41,7 +41,12 @@ class Observer:
         state = step.containers.get(NAME)
         if state is None or not state.running:
             return
-        container = self.sandbox.client.containers.get(line.containers[NAME])
+        import docker.errors
+
+        try:
+            container = self.sandbox.client.containers.get(line.containers[NAME])
+        except docker.errors.NotFound:  # gone since the snapshot (`--rm` and it stopped)
+            return
         result = self.sandbox.exec(container, ["python", "-c", ASK_APP], timeout_s=15)
         try:
             self.answers[index] = json.loads(result.stdout.strip().splitlines()[-1]) if result.exit_code == 0 else None
@@ -72,6 +77,11 @@ def _the_run(command_line):
     index, step = runs[0]
     assert step.ok, f"expected your `docker run --name {NAME}` to start the container, seen: {step.one_line()}"
     return index, step
+
+
+def _auto_removed(run_step) -> str:
+    return (": your `docker run --rm` removes the container the moment it stops, so there is nothing left to start "
+            "or remove (leave `--rm` out for a service you stop and start)" if run_step.command.flag("rm") else "")
 
 
 def _after(command_line, index):
@@ -190,7 +200,7 @@ def test_exec_adds_note(command_line, command_observer):
 @pytest.mark.lesson(f"{NB}#lifecycle")
 def test_stop_start_keeps_data(command_line, command_observer):
     """Stopped and started again, the service comes back with its data"""
-    index, _ = _the_run(command_line)
+    index, run = _the_run(command_line)
     stopped_at = None
     for i, step in enumerate(command_line.steps[index + 1:], start=index + 1):
         state = step.containers.get(NAME)
@@ -207,7 +217,7 @@ def test_stop_start_keeps_data(command_line, command_observer):
             return
     assert False, (f"expected `docker stop {NAME}` and then `docker start {NAME}` (or `docker restart {NAME}`), "
                    + ("found the stop but no start after it" if stopped_at is not None
-                      else "found no stop of it that left it stopped"))
+                      else "found no stop of it that left it stopped") + _auto_removed(run))
 
 
 @pytest.mark.points(1)
@@ -220,7 +230,8 @@ def test_removed(command_line):
                 if step.command.subcommand == "rm" and NAME in step.command.args]
     assert removals, (f"expected `docker rm {NAME}` at the end (after `docker stop {NAME}`, or `docker rm -f {NAME}`), "
                       "found none" + (f": the container is still there, {final.status}" if final else ""))
-    assert any(step.ok for step in removals), f"expected `docker rm {NAME}` to remove it, seen: {removals[0].one_line()}"
+    assert any(step.ok for step in removals), (
+        f"expected `docker rm {NAME}` to remove it, seen: {removals[0].one_line()}" + _auto_removed(run))
     assert final is not None and final.status == "removed", (
         f"expected `{NAME}` gone at the end, found it {final.status if final else 'missing'}: a later `docker run` "
         "made it again?")
