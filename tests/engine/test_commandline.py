@@ -156,3 +156,22 @@ def test_what_a_container_writes_through_a_bind_mount_is_bounded(tmp_path, no_le
             time.sleep(0.5)
         assert container.status == "exited" and box.disk_verdict(container), "the watchdog stopped it"
     assert (tmp_path / "out").is_dir(), "the bind mount is a folder of the submission's copy"
+
+
+def test_a_network_the_script_creates_is_a_fenced_bridge_where_names_resolve(tmp_path, no_leaks):
+    from dockyard.engine import firewall
+
+    fetch = "import urllib.request; print(urllib.request.urlopen('http://web:8000/', timeout=5).status)"
+    with Sandbox("test-cli") as box:
+        line = carry_out(box, f"""
+            docker network create backend
+            docker run -d --name web --network backend {PYTHON} {SERVE}
+            docker run -d --name client --network=backend {PYTHON} sleep 60
+            docker exec client python -c "{fetch}"
+        """, tmp_path)
+        assert [step.exit_code for step in line.steps] == [0, 0, 0, 0], [step.output for step in line.steps]
+        assert line.steps[3].output.strip() == "200"
+        network = box.client.networks.get(line.networks["backend"])
+        assert network.attrs["Labels"][RUN_LABEL] == box.run_id
+        bridge = network.attrs["Options"]["com.docker.network.bridge.name"]
+        assert bridge.startswith(firewall.BRIDGE_PREFIX) and len(bridge) <= 15, bridge

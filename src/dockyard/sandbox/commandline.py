@@ -30,6 +30,7 @@ FOREGROUND_S = 8.0  # how long a `docker run` without -d may hold the "terminal"
 READY_S = 15.0  # after run -d / start: how long to wait for the container to listen on its published ports
 SETTLE_S = 1.5  # listening, but not on the published ports, this long: it will not move to them
 LOG_LINES = 100
+EXEC_S = 30.0  # a `docker exec` is stopped after this long
 
 
 @dataclass(frozen=True)
@@ -230,8 +231,7 @@ class CommandLine:
 
     def _tag_engine(self, source: str, engine_tag: str) -> None:
         repository, _, tag = engine_tag.rpartition(":")
-        self.sandbox.client.images.get(source).tag(repository, tag)
-        self.sandbox._created["image"].append(engine_tag)
+        self.sandbox.tag(source, repository, tag)
 
     @staticmethod
     def _full(name: str) -> str:
@@ -242,19 +242,10 @@ class CommandLine:
         step.output = command.args[0]
 
     def _network_create(self, command: Command, step: Step) -> None:
-        from dockyard.engine import firewall
-
         name = command.args[0]
         if name in self.networks:
             raise CommandFailed(f"Error response from daemon: network with name {name} already exists")
-        engine_name = self.sandbox.name(f"n-{name}")
-        # a `dy…` bridge: the firewall's wildcard refuses its egress like the run's own network's
-        bridge = f"{firewall.BRIDGE_PREFIX}{self.sandbox.run_id[:10]}n{len(self.networks) % 10}"
-        self.sandbox._call(lambda: self.sandbox.client.networks.create(
-            engine_name, driver="bridge", labels=self.sandbox.labels, check_duplicate=True,
-            options={"com.docker.network.bridge.name": bridge}))
-        self.sandbox._created["network"].append(engine_name)
-        self.networks[name] = engine_name
+        self.networks[name] = self.sandbox.extra_network(f"n-{name}")
         step.output = name
 
     def _run(self, command: Command, step: Step) -> None:
@@ -277,7 +268,10 @@ class CommandLine:
             self.learner_port[(name, port.container)] = port.host
         extra = {}
         if command.flag("network") not in (None, "bridge", "default"):  # those two: the run's own network
-            extra["network"] = self._network(command.flag("network"))
+            network = self._network(command.flag("network"))
+            # on a user network docker's DNS answers to the container's name: here, the learner's name
+            extra["network"] = network
+            extra["networking_config"] = {network: self.sandbox.client.api.create_endpoint_config(aliases=[name])}
         if command.flag("workdir"):
             extra["working_dir"] = command.flag("workdir")
         if command.flag("restart") not in (None, "no"):
@@ -413,19 +407,15 @@ class CommandLine:
         container.reload()
         if container.status != "running":
             raise CommandFailed(f"Error response from daemon: container {command.args[0]} is not running", 1)
-        argv = list(command.args[1:])
-        wrapped = ["timeout", "-s", "KILL", "30", *argv]
-        code, out, err = self.sandbox._call(lambda: bounded.exec_run(
-            container, wrapped, user=command.flag("user") or "", environment=command.environment or None,
-            workdir=command.flag("workdir")))
-        if code in (126, 127):  # no `timeout` in the image (or the command is not found): run it plainly
-            code, out, err = self.sandbox._call(lambda: bounded.exec_run(
-                container, argv, user=command.flag("user") or "", environment=command.environment or None,
-                workdir=command.flag("workdir")))
-        step.exit_code = code
-        step.output = tail(out + err, LOG_LINES)
+        result = self.sandbox.exec(container, list(command.args[1:]), user=command.flag("user"), timeout_s=EXEC_S,
+                                   environment=command.environment or None, workdir=command.flag("workdir"))
+        step.exit_code = result.exit_code
+        step.output = tail(result.stdout + result.stderr, LOG_LINES)
+        if result.timed_out:
+            step.note = f"stopped after {EXEC_S:.0f} s: a command run with docker exec here must end by itself"
         if command.flag("interactive") or command.flag("tty"):
-            step.note = "no keyboard here: `-i`/`-t` run the command without input"
+            keyboard = "no keyboard here: `-i`/`-t` run the command without input"
+            step.note = f"{step.note}; {keyboard}" if step.note else keyboard
 
     def _stop(self, command: Command, step: Step) -> None:
         for name in command.args:
