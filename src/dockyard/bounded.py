@@ -83,11 +83,13 @@ def container_logs(container, *, stdout: bool = True, stderr: bool = True, lines
     return ring.getvalue()
 
 
-def exec_run(container, argv: list[str], *, user: str = "", max_bytes: int = EXEC_MAX_BYTES):
+def exec_run(container, argv: list[str], *, user: str = "", max_bytes: int = EXEC_MAX_BYTES,
+             environment: list[str] | None = None, workdir: str | None = None):
     """`container.exec_run(argv, demux=True)` that keeps only the tail of each stream:
     (exit code, stdout bytes, stderr bytes)."""
     api = container.client.api
-    exec_id = api.exec_create(container.id, argv, stdout=True, stderr=True, user=user or "")["Id"]
+    exec_id = api.exec_create(container.id, argv, stdout=True, stderr=True, user=user or "",
+                              environment=environment or None, workdir=workdir or None)["Id"]
     out, err = Ring(max_bytes), Ring(max_bytes)
     stream = api.exec_start(exec_id, stream=True, demux=True)
     try:

@@ -201,6 +201,44 @@ def compose_project(sandbox, submission):
 
 
 @pytest.fixture(scope="session")
+def commands(submission):
+    """The submission's `commands.sh`, read as docker commands (static/commandline.py). A refused line (shell
+    syntax, a flag the sandbox forbids) fails every item that needs it, with its line and reason: nothing runs."""
+    __tracebackhide__ = True
+    from dockyard.static.commandline import parse_file
+
+    if submission.refused:
+        pytest.fail(f"your folder was refused: {submission.refused}", pytrace=False)
+    if not submission.exists("commands.sh"):  # (a link out of the folder does not exist, for this)
+        pytest.fail("no commands.sh in your folder: write your docker commands there, one a line", pytrace=False)
+    script = parse_file(submission.path / "commands.sh", root=submission.path)
+    if not script.ok:
+        pytest.fail("commands.sh was not run, because of " + clean(script.summary(), 900), pytrace=False)
+    if not script.commands:
+        pytest.fail("commands.sh holds no docker command yet (only comments)", pytrace=False)
+    return script
+
+
+@pytest.fixture(scope="session")
+def command_observer():
+    """What a rubric looks at after each command of `command_line` (override it: a session fixture returning
+    `observe(step, command_line)`); None looks at nothing beyond each step's own record."""
+    return None
+
+
+@pytest.fixture(scope="session")
+def command_line(sandbox, submission, exercise, commands, command_observer):
+    """`commands` carried out in order through the sandbox (sandbox/commandline.py): `.steps`, one per command."""
+    __tracebackhide__ = True
+    from dockyard.sandbox.commandline import CommandLine
+
+    progress("running commands.sh")
+    runner = CommandLine(sandbox, submission.path, exercise.base_images)
+    runner.execute(commands, observe=command_observer)
+    return runner
+
+
+@pytest.fixture(scope="session")
 def probe(sandbox, submission):
     return Probes(sandbox, submission, progress=progress)
 

@@ -66,6 +66,7 @@ class Sandbox:
         self._network: str | None = None
         self._network_lock = threading.Lock()
         self._build_network: str | None = None
+        self._extra_networks = 0
         self._builds_running = 0  # the build network lives while a build runs (address pools are few)
         self.build_isolated: bool | None = None  # None until the first build; False: built without the rules
         self.build_isolation_note: str | None = None  # why builds were not isolated, for the report
@@ -114,6 +115,23 @@ class Sandbox:
             self._created["network"].append(name)
             self._network = name
         return self._network
+
+    def extra_network(self, what: str) -> str:
+        """Another bridge of this run (a command-line exercise's `docker network create`): labelled, and a `dy…`
+        bridge, so the firewall's wildcard refuses its egress like the run's own network's."""
+        if not self.limits.network_access:
+            firewall.ensure()
+        with self._network_lock:
+            name = self.name(what)
+            self._extra_networks += 1
+            if self._extra_networks > 99:  # the bridge's name has room for two digits (15 characters in all)
+                raise DockyardError("at most 99 extra networks in one grading")
+            bridge = f"{firewall.BRIDGE_PREFIX}{self.run_id[:10]}n{self._extra_networks}"
+            self._call(lambda: self.client.networks.create(
+                name, driver="bridge", labels=self.labels, check_duplicate=True,
+                options={"com.docker.network.bridge.name": bridge}))
+            self._created["network"].append(name)
+            return name
 
     def build_network(self) -> str:
         """This run's build network (created once): RUN steps run there, on a `bld…` bridge whose egress
@@ -181,6 +199,12 @@ class Sandbox:
                 context_max_files=self.limits.context_max_files, network_mode=self.build_network(),
             )
 
+    def tag(self, image: str, repository: str, tag: str) -> str:
+        """Tag an image of this run again (it keeps the run's label, so the sweep removes it with the image)."""
+        self._call(lambda: self.client.images.get(image).tag(repository, tag))
+        self._created["image"].append(f"{repository}:{tag}")
+        return f"{repository}:{tag}"
+
     # -- containers -----------------------------------------------------------------
     def _container_options(self) -> dict:
         options = dict(
@@ -242,20 +266,22 @@ class Sandbox:
         self._remove_container(container.name)
         return ExecResult(exit_code, stdout, stderr, timed_out, oom)
 
-    def exec(self, container, command, user: str | None = None, timeout_s: float = 30) -> ExecResult:
+    def exec(self, container, command, user: str | None = None, timeout_s: float = 30,
+             environment: list[str] | None = None, workdir: str | None = None) -> ExecResult:
         """Run a command in a running container (through `timeout`, so it cannot hang the grading)."""
         import docker.errors
 
         argv = command if isinstance(command, list) else ["sh", "-c", command]
         wrapped = ["timeout", "-s", "KILL", str(int(timeout_s)), *argv]
+        options = dict(user=user or "", environment=environment, workdir=workdir)
         try:
-            code, stdout, stderr = self._call(lambda: bounded.exec_run(container, wrapped, user=user or ""))
+            code, stdout, stderr = self._call(lambda: bounded.exec_run(container, wrapped, **options))
         except docker.errors.APIError as exc:
             if getattr(exc, "status_code", None) != 409:  # 409: the container is not running
                 raise
             return ExecResult(-1, "", _not_running(container))
         if code == 126 or code == 127:  # no `timeout` in the image: run plainly
-            code, stdout, stderr = self._call(lambda: bounded.exec_run(container, argv, user=user or ""))
+            code, stdout, stderr = self._call(lambda: bounded.exec_run(container, argv, **options))
         return ExecResult(code, tail(stdout or b"", self.limits.log_tail_lines),
                           tail(stderr or b"", self.limits.log_tail_lines), timed_out=code == 137)
 

@@ -7,7 +7,7 @@ import threading
 
 
 class DiskWatchdog:
-    """Polls the size of each watched container's writable layer and named volumes; kills past the limit.
+    """Polls the size of each watched container's writable layer, volumes and bind mounts; kills past the limit.
 
     Works where the engine's data root is visible from here (a local engine, as root); elsewhere it
     watches nothing and the run's time bounds are the only bound.
@@ -25,7 +25,8 @@ class DiskWatchdog:
     def watch(self, container) -> None:
         attrs = container.attrs
         paths = [attrs.get("GraphDriver", {}).get("Data", {}).get("UpperDir")]
-        paths += [mount.get("Source") for mount in attrs.get("Mounts", []) if mount.get("Type") == "volume"]
+        # bind mounts too: a command-line exercise may mount a folder of the grader's copy of the submission
+        paths += [mount.get("Source") for mount in attrs.get("Mounts", []) if mount.get("Type") in ("volume", "bind")]
         paths = [path for path in paths if path and os.path.isdir(path)]
         if paths:
             self.watched[container.id] = (container, paths)
