@@ -155,6 +155,8 @@ class RefusalKind(enum.Enum):
     TOO_BIG = "too-big"  # over the exercise's context_max_bytes: graded as an empty folder
     SYMLINK_OUT = "symlink-out"  # a symlink leading out of the folder: the folder is kept, the link refused
     GRADER_BASE = "grader-base"  # FROM one of the grader's own images
+    SPECIAL_FILE = "special-file"  # a named pipe, socket or device in the folder: graded as an empty folder
+    IGNORE_FILE = "dockerignore"  # a .dockerignore beyond its bounds (size, patterns): the folder kept, builds refused
 
 
 class ContextRefused(DockyardError):

@@ -18,12 +18,12 @@ import yaml
 
 from dockyard import bounded, scratch
 from dockyard.errors import ContextRefused, RefusalKind
-from dockyard.sandbox.context import check_context, scratch_copy
+from dockyard.sandbox.context import FOLDER_BYTES_FACTOR, FOLDER_FILES_FACTOR, check_context, scratch_copy
 from dockyard.static import yamlguard
 from dockyard.static import syntax
 from dockyard.static.dockerfile import DockerfileError, DockerfileProblem, parse_dockerfile
 from dockyard.static.policy import find_compose_file
-from dockyard.text import one_line
+from dockyard.text import clean, one_line
 
 MAX_TEXT_BYTES = 1 * 2**20  # a Dockerfile or compose file bigger than this is not a learner's
 
@@ -127,20 +127,24 @@ def load_submission(folder: Path, exercise) -> Submission:
     limits = getattr(exercise, "limits", None)
     max_bytes = limits.context_max_bytes if limits else 50 * 2**20
     max_files = limits.context_max_files if limits else 10_000
-    refused, refusal = None, None
-    try:
-        check_context(folder, max_bytes, max_files=max_files)
-    except ContextRefused as exc:
-        refused, refusal = exc.reason, exc.kind
-    except Exception as exc:  # an unreadable .dockerignore and the like: a learner-facing line, not a crash
-        refused = f"the folder could not be read: {exc}"
-    if refusal is RefusalKind.TOO_BIG:
-        # too big to copy usefully: grade an empty copy (every build item fails with the reason)
+    refused, refusal = _check(folder, max_bytes, max_files)  # cheap (metadata only): a refused folder is not copied
+    path = None
+    if refusal is not RefusalKind.TOO_BIG:
+        try:  # a bounded snapshot: what is graded from here on, whatever becomes of the learner's folder
+            path = scratch_copy(folder, max_bytes=max_bytes * FOLDER_BYTES_FACTOR,
+                                max_files=max_files * FOLDER_FILES_FACTOR)
+        except ContextRefused as exc:
+            refused, refusal = exc.reason, exc.kind
+        except Exception as exc:  # an unreadable file and the like: a learner-facing line, not a crash
+            refused, refusal = f"the folder could not be copied: {one_line(clean(exc))}", RefusalKind.TOO_BIG
+        else:
+            if refused is None:  # checked again on the snapshot: the folder may have changed since
+                refused, refusal = _check(path, max_bytes, max_files)
+    if path is None:
+        # nothing (or nothing useful) to copy: grade an empty copy (every build item fails with the reason)
         empty = _empty_dir()
         path = Path(scratch_copy(empty))
         shutil.rmtree(empty, ignore_errors=True)
-    else:
-        path = scratch_copy(folder)
     submission = Submission(path=path, original=folder.resolve(), exercise_id=exercise_id, refused=refused,
                             refusal=refusal, _scratch_root=path.parent)
     if not refused:
@@ -148,6 +152,17 @@ def load_submission(folder: Path, exercise) -> Submission:
     _parse_dockerfile(submission)
     _parse_compose(submission)
     return submission
+
+
+def _check(folder: Path, max_bytes: int, max_files: int) -> tuple[str | None, RefusalKind | None]:
+    """(reason, kind) when the folder breaks a context rule, else (None, None)."""
+    try:
+        check_context(folder, max_bytes, max_files=max_files)
+    except ContextRefused as exc:
+        return exc.reason, exc.kind
+    except Exception as exc:  # an unreadable .dockerignore and the like: a learner-facing line, not a crash
+        return f"the folder could not be read: {one_line(clean(exc))}", None
+    return None, None
 
 
 def prepare(path: Path, grader: Path | None) -> None:

@@ -51,3 +51,34 @@ def test_grade_json_junit_gradescope(tmp_path, docker_client):
 def test_check_renders_a_table(docker_client):
     result = run("check", "t-web", str(FIXTURES / "submissions" / "good"))
     assert result.returncode == 0 and "7/7" in result.stdout and "The app answers on port 8000" in result.stdout
+
+
+def test_clean_run_removes_exactly_that_run(docker_client):
+    """`dockyard clean --run RUN_ID` removes that run's labelled resources, live maker or not, and nothing of
+    another run's; a run id that is no label value is a usage error."""
+    from dockyard.engine import gc
+    from dockyard.engine.labels import EXERCISE_LABEL, RUN_LABEL, new_run_id, owner_labels
+
+    target, other = new_run_id(), new_run_id()
+    for run_id in (target, other):
+        labels = {RUN_LABEL: run_id, EXERCISE_LABEL: "t-web", **owner_labels()}  # this process: alive
+        docker_client.networks.create(f"dockyard-cleanrun-{run_id}", labels=labels)
+        docker_client.volumes.create(f"dockyard-cleanrun-{run_id}", labels=labels)
+        docker_client.containers.create("gradertest-base:perl", ["true"], labels=labels,
+                                        name=f"dockyard-cleanrun-{run_id}")
+    try:
+        result = run("clean", "--run", target)
+        assert result.returncode == 0, result.stderr
+        assert f"run {target}: removed 1 container(s), 1 network(s), 1 volume(s)" in result.stdout, result.stdout
+        assert gc.leftovers(run_ids=[target]) == {"container": 0, "network": 0, "volume": 0, "image": 0}
+        assert gc.leftovers(run_ids=[other]) == {"container": 1, "network": 1, "volume": 1, "image": 0}
+        again = run("clean", "--run", target)
+        assert again.returncode == 0 and "nothing of it is left" in again.stdout, again.stdout
+        refused = run("clean", "--run", "x; rm -rf /")
+        assert refused.returncode == 2 and "not a run id" in refused.stderr, refused.stderr
+        both = run("clean", "--run", other, "--all")
+        assert both.returncode == 2 and gc.leftovers(run_ids=[other])["network"] == 1, both.stderr
+    finally:
+        gc.sweep(run_id=target)
+        gc.sweep(run_id=other)
+    assert gc.leftovers(run_ids=[other]) == {"container": 0, "network": 0, "volume": 0, "image": 0}

@@ -9,9 +9,13 @@ grading's peak memory, its child process and what that ran; DEFAULT_MAX_RSS_MB w
 
 from __future__ import annotations
 
+import codecs
 import concurrent.futures
 import datetime
+import os
+import re
 import socket
+import threading
 import time
 import tomllib
 from pathlib import Path
@@ -20,7 +24,8 @@ import pytest
 
 from dockyard import engine
 from dockyard.engine import gc
-from dockyard.engine.labels import EXERCISE_LABEL, KINDS
+from dockyard.engine.labels import KINDS, RUN_LABEL
+from dockyard.report import feedback, html, terminal
 from dockyard.rubric import runner
 from tests.helpers import engine_responds_quickly, materialize
 from tests.hostile.conftest import FIGURES
@@ -30,15 +35,65 @@ HONEST = "01-first-image"
 DEFAULT_MAX_RSS_MB = 200  # the grading's peak memory (its child process and what that ran), every case
 
 
-def containers_started_since(since: datetime.datetime, exercise_id: str) -> int:
-    """Containers of the exercise started since then. Started, not created: a rubric may still build the
-    Dockerfile of a submission whose compose file is refused (07 reads the image's config), and the
-    builder's LABEL steps create containers that never run anything."""
+def containers_started_since(since: datetime.datetime, run_id: str) -> int:
+    """Containers of that grading (its run label) started since then. Started, not created: a rubric may still
+    build the Dockerfile of a submission whose compose file is refused (07 reads the image's config), and the
+    builder's LABEL steps create containers that never run anything. By run, not by exercise: the honest
+    grading beside it, and other test runs on a shared engine, grade the same exercises."""
     client = engine.client()
     events = client.events(since=since, until=datetime.datetime.now(datetime.timezone.utc), decode=True,
                            filters={"type": "container", "event": "start",
-                                    "label": f"{EXERCISE_LABEL}={exercise_id}"})
+                                    "label": f"{RUN_LABEL}={run_id}"})
     return sum(1 for _ in events)
+
+
+def name_bytes(name: str) -> bytes:
+    """A file name as expect.toml spells it, Python escapes and all (`bad\\xffname`): bytes git cannot carry."""
+    return codecs.escape_decode(name.encode("utf-8"))[0]
+
+
+def feed_forever(path: Path, stop: threading.Event) -> None:
+    """Write to a named pipe for as long as a reader holds it open (a learner's `yes > pipe`)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:  # nobody reads it (yet)
+        fd = None
+    while fd is None and not stop.wait(0.05):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:
+            continue
+    if fd is None:
+        return
+    try:
+        while not stop.is_set():
+            try:
+                os.write(fd, b"y\n" * 32768)
+            except BlockingIOError:
+                stop.wait(0.01)
+    except OSError:  # the reader left
+        pass
+    finally:
+        os.close(fd)
+
+
+def assert_reports_safe(report) -> None:
+    """Learner text reaches no report unescaped: the terminal (rich), Markdown and the two HTML renderings
+    carry no control character, no lone surrogate (a non-UTF-8 file name), no live HTML or Markdown link."""
+    rendered = {"terminal": terminal.to_text(report), "markdown": feedback.markdown(report),
+                "html page": feedback.html(report), "notebook html": html.report_html(report),
+                "json": report.to_json()}
+    for where, text in rendered.items():
+        text.encode("utf-8")  # strict: a lone surrogate cannot be printed or written
+        assert not any(ord(char) < 32 and char not in "\n" or 0x7f <= ord(char) < 0xa0 for char in text), \
+            f"a control character reached the {where} report:\n{text!r}"
+    for where in ("html page", "notebook html"):
+        lowered = rendered[where].lower()
+        assert "<script" not in lowered and "<img" not in lowered and "<a href=\"http" not in lowered, \
+            f"learner HTML reached the {where} report"
+    outside_code = re.sub(r"`[^`]*`", "", rendered["markdown"])  # code spans show what they hold as typed
+    assert not re.search(r"(?<!\\)[\[\]]", outside_code), \
+        f"a live Markdown link or image reached the Markdown report:\n{rendered['markdown']}"
 
 
 def everything_said(report) -> str:
@@ -64,7 +119,15 @@ def test_hostile_case(case, tmp_path, honest_folder, monkeypatch):
             (junk / f"f{number}").touch()
     if "symlink" in expect:
         name, target = expect["symlink"]
-        (folder / name).symlink_to(target)
+        os.symlink(target, os.path.join(os.fsencode(folder), name_bytes(name)))
+    if "make_names" in expect:  # files whose names break tools (bytes, newlines, dashes): git cannot carry them
+        for name in expect["make_names"]:
+            with open(os.path.join(os.fsencode(folder), name_bytes(name)), "wb") as made:
+                made.write(b"not part of the app\n")
+    stop_feeding = threading.Event()
+    if "make_fifo" in expect:  # a named pipe, fed for as long as anyone reads it
+        os.mkfifo(folder / expect["make_fifo"])
+        threading.Thread(target=feed_forever, args=(folder / expect["make_fifo"], stop_feeding), daemon=True).start()
     if "limits" in expect:
         monkeypatch.setenv("DOCKYARD_LIMITS", expect["limits"])
     held = None
@@ -84,6 +147,7 @@ def test_hostile_case(case, tmp_path, honest_folder, monkeypatch):
             responsive = engine_responds_quickly()
             honest_report = honest.result(timeout=600)
     finally:
+        stop_feeding.set()
         if held is not None:
             held.close()
 
@@ -99,9 +163,10 @@ def test_hostile_case(case, tmp_path, honest_folder, monkeypatch):
         assert word.lower() in said.lower(), f"the report should say {word!r}:\n{said}"
     for item in report.items:
         assert "Traceback" not in item.feedback and len(item.feedback) < 2000
+    assert_reports_safe(report)
     if expect["verdict"] == "refused":
         assert f":{expect['line']}" in said, f"the refusal should name line {expect['line']}:\n{said}"
-        assert containers_started_since(since, expect["exercise"]) == 0, "a refused submission must start nothing"
+        assert containers_started_since(since, report.run_id) == 0, "a refused submission must start nothing"
     if expect["verdict"] == "graded" and not expect["reason"]:
         assert report.score == report.max_score, said
     assert responsive, "the engine stopped answering quickly during the case"

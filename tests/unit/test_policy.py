@@ -221,3 +221,17 @@ def test_explain_config_error_finds_the_line(tmp_path):
         .startswith("broken.yaml:4: YAML error: ")
 
 
+
+
+def test_a_project_past_the_service_bound_is_refused_at_the_first_service_past_it(tmp_path):
+    from dockyard.static.policy import MAX_SERVICES
+
+    services = "".join(f"  s{number}:\n    image: python:3.11-slim\n" for number in range(1, MAX_SERVICES + 1))
+    assert rules_and_lines(write(tmp_path, "services:\n" + services)) == []
+    path = write(tmp_path, "services:\n" + services + "  extra:\n    image: python:3.11-slim\n    privileged: true\n")
+    assert rules_and_lines(path) == [("too-many-services", 2 * MAX_SERVICES + 2)]  # nothing checked past it
+    assert f"at most {MAX_SERVICES} services" in check_compose(path)[0].message
+    # counted over the included files together
+    write(tmp_path, "services:\n" + services, name="more.yaml")
+    assert [rule for rule, _ in rules_and_lines(write(tmp_path, "include: [more.yaml]\nservices:\n  one:\n    image: x\n"))] \
+        == ["too-many-services"]

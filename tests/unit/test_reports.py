@@ -149,3 +149,12 @@ def test_html_feedback_escapes_learner_text(report, error_report):
     assert "expected `WORKDIR /app`, found no WORKDIR" in page and "04-dockerfile.ipynb#workdir" in page
     assert "http://" not in page and "https://" not in page  # self-contained: loads nothing
     assert "Grading could not run" in feedback.html(error_report)
+
+
+def test_markdown_feedback_shows_learner_markdown_as_text():
+    from dockyard.report.model import Item
+
+    evil = "![t](http://evil.example/t.png) [x](javascript:alert(1)) **bold** ~~gone~~ \\[ `![in](code)`"
+    text = feedback.markdown(Report.from_items("x", [Item("a", "A", 0, 1, False, evil)], 1.0))
+    assert "\\!\\[t\\](http://evil.example/t.png) \\[x\\](javascript:alert(1)) \\*\\*bold\\*\\* \\~\\~gone\\~\\~ \\\\\\[" in text
+    assert "`![in](code)`" in text  # a code span shows what it holds as typed

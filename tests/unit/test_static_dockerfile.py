@@ -308,3 +308,11 @@ def test_a_refusal_quoting_markup_is_escaped_in_every_report():
     assert "`ADD http://x/<script>alert(1)</script>|'x' /app/`" in found.one_line()  # one code span, kept whole
     outside_code = feedback.markdown(report).split("`")[::2]
     assert not any("<script>" in piece for piece in outside_code)
+
+
+def test_a_dockerfile_past_the_step_bound_is_refused_at_the_first_step_past_it():
+    steps = "".join(f"RUN echo {number}\n" for number in range(remote.MAX_STEPS - 1))  # FROM + these = the bound
+    assert remote.check("FROM python:3.11-slim\n" + steps) == []
+    found = remote.check("FROM python:3.11-slim\n" + steps + "RUN echo one too many\nCMD [\"true\"]\n")
+    assert [(r.line, r.rule) for r in found] == [(remote.MAX_STEPS + 1, "too-many-steps")]
+    assert f"at most {remote.MAX_STEPS}" in found[0].message and "`&&`" in found[0].message

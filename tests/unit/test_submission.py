@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import dataclasses
+from pathlib import Path
 from types import SimpleNamespace
 
 from dockyard.course.limits import DEFAULT_LIMITS
@@ -85,3 +86,57 @@ def test_a_duplicate_compose_key_is_a_yaml_error_with_its_line(tmp_path):
     with load_submission(folder, exercise()) as loaded:
         assert loaded.compose is None
         assert loaded.compose_error.startswith("compose.yaml:4: YAML error:") and "image" in loaded.compose_error
+
+
+def test_a_named_pipe_in_the_folder_is_refused_and_never_opened(tmp_path):
+    folder = learner_folder(tmp_path)
+    os.mkfifo(folder / "pipe")  # nobody writes it: opening it to read would block for ever
+    (folder / ".dockerignore").write_text("pipe\n")  # ignored by the build, still in the folder the grader copies
+    with load_submission(folder, exercise()) as submission:
+        assert submission.refusal is RefusalKind.SPECIAL_FILE and "pipe is a named pipe" in submission.refused
+        assert list(submission.path.iterdir()) == []
+
+
+def test_the_copy_is_bounded_ignored_files_included(tmp_path):
+    folder = learner_folder(tmp_path)
+    (folder / ".dockerignore").write_text("dataset.bin\n")
+    with open(folder / "dataset.bin", "wb") as sparse:
+        sparse.truncate(4 * 2**30)  # costs nothing here; copied, 4 GiB of disk
+    with load_submission(folder, exercise(max_bytes=2**20)) as submission:
+        assert submission.refusal is RefusalKind.TOO_BIG and "over 5 MiB (reached at dataset.bin)" in submission.refused
+        assert list(submission.path.iterdir()) == []
+    import tempfile
+
+    from dockyard import scratch
+
+    mine = scratch.prefix("copy")
+    assert not [entry for entry in Path(tempfile.gettempdir()).iterdir() if entry.name.startswith(mine)]  # removed
+
+
+def test_a_dockerignore_past_its_bounds_is_refused_with_its_line(tmp_path):
+    from dockyard.sandbox.context import IGNORE_MAX_PATTERNS
+
+    folder = learner_folder(tmp_path)
+    (folder / ".dockerignore").write_text("# generated\n" + "".join(f"cache/f{n}\n" for n in range(IGNORE_MAX_PATTERNS + 5)))
+    with load_submission(folder, exercise()) as submission:
+        assert submission.refusal is RefusalKind.IGNORE_FILE
+        assert submission.refused.startswith(f".dockerignore:{IGNORE_MAX_PATTERNS + 2}: ")
+        assert (submission.path / "Dockerfile").is_file()  # the folder is kept: its static facts are graded
+    (folder / ".dockerignore").write_text("*.tmp\n" * 20000)
+    with load_submission(folder, exercise()) as submission:
+        assert submission.refusal is RefusalKind.IGNORE_FILE and "over 64 KiB" in submission.refused
+
+
+def test_what_is_graded_is_the_snapshot_checked_after_it_was_taken(tmp_path, monkeypatch):
+    from dockyard.sandbox import context
+
+    folder = learner_folder(tmp_path)
+    real_copy = context.scratch_copy
+
+    def copy_then_change(source, *args, **kwargs):  # the learner's folder changes right after the first check
+        (folder / "late-link").symlink_to("/etc")
+        return real_copy(source, *args, **kwargs)
+
+    monkeypatch.setattr("dockyard.submission.scratch_copy", copy_then_change)
+    with load_submission(folder, exercise()) as submission:
+        assert submission.refusal is RefusalKind.SYMLINK_OUT and "late-link" in submission.refused

@@ -46,3 +46,20 @@ def test_feedback_is_only_the_assertion_message():
     with pytest.raises(KeyError) as bug:
         raise KeyError("ports")
     assert feedback_from(bug).startswith("the check could not run: KeyError")
+
+
+def test_shown_name_spells_what_would_break_a_line_a_terminal_or_an_encoder():
+    import os
+
+    from dockyard.text import shown_name
+
+    name = os.fsdecode(b"evil\n\xe2\x9c\x93 ok\x1b[2J\xff\xe2\x80\xae")
+    assert shown_name(name) == "evil\\n✓ ok\\x1b[2J\\xff\\u202e"
+    assert shown_name(b"-rf") == "-rf" and len(shown_name("x" * 1000)) == 160
+    shown_name(name).encode("utf-8")  # strict
+
+
+def test_clean_replaces_a_lone_surrogate():
+    from dockyard.text import clean
+
+    assert clean("bad\udcffname") == "bad\ufffdname"

@@ -47,7 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     images = add("images", "make sure every base image the course uses is present")
     images.add_argument("--force", action="store_true", help="rebuild the offline stand-ins even if present")
     clean = add("clean","remove what dead gradings and notebooks left behind")
-    clean.add_argument("--all", action="store_true", help="remove everything dockyard ever made (stand-in base images stay)")
+    clean_what = clean.add_mutually_exclusive_group()
+    clean_what.add_argument("--all", action="store_true", help="remove everything dockyard ever made (stand-in base images stay)")
+    clean_what.add_argument("--run", metavar="RUN_ID", help="remove exactly one grading's containers, networks, volumes "
+                            "and images (its run id: a report's run_id), whether its maker lives or not")
 
     add("list", "the exercises, with concept and points")
     reset = add("reset", "put an exercise's starter files back (your version is kept in backups/)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -67,7 +68,12 @@ def cmd_images(args, env) -> ExitStatus:
     return ExitStatus.OK
 
 
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")  # a label value a run id can be (hex, notebook-…)
+
+
 def cmd_clean(args, env) -> ExitStatus:
+    if getattr(args, "run", None) is not None:
+        return _clean_run(args, env)
     removed = gc.sweep(engine_url(args), everything=args.all)
     cache = gc.prune_build_cache(engine_url(args))
     folders = scratch.sweep()
@@ -76,6 +82,24 @@ def cmd_clean(args, env) -> ExitStatus:
     print(f"removed {summary}, {cache} cached build step(s), and {folders} scratch folder(s) of gone gradings",
           file=env.stdout)
     if any(left.values()) and args.all:
+        print("still present: " + ", ".join(f"{n} {k}(s)" for k, n in left.items() if n), file=env.stderr)
+        return ExitStatus.ERROR
+    return ExitStatus.OK
+
+
+def _clean_run(args, env) -> ExitStatus:
+    """`dockyard clean --run RUN_ID`: that run's labelled resources and nothing else (no other run's, no cache)."""
+    if not RUN_ID.match(args.run):
+        raise UsageError(f"not a run id: {one_line(clean(args.run), 80)!r}",
+                         hint="a report's run_id, e.g. `dockyard clean --run 7a683358c044`")
+    removed = gc.sweep(engine_url(args), run_id=args.run)
+    left = gc.leftovers(engine_url(args), run_ids=[args.run])
+    summary = ", ".join(f"{count} {kind}(s)" for kind, count in removed.items())
+    if not any(removed.values()) and not any(left.values()):
+        print(f"run {args.run}: nothing of it is left on this engine", file=env.stdout)
+        return ExitStatus.OK
+    print(f"run {args.run}: removed {summary}", file=env.stdout)
+    if any(left.values()):
         print("still present: " + ", ".join(f"{n} {k}(s)" for k, n in left.items() if n), file=env.stderr)
         return ExitStatus.ERROR
     return ExitStatus.OK

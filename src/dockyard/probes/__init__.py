@@ -12,7 +12,9 @@ import io
 import json as jsonlib
 import re
 import shutil
+import socket
 import tarfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -31,6 +33,7 @@ from dockyard.text import last_lines, tail
 PROBE_IMAGE = "python:3.11-slim"  # for requests made from inside a compose network
 MAX_BODY = 1 * 2**20
 BODY_WITHIN_S = 10.0
+ANSWER_WITHIN_S = 10.0  # from connecting to the last header: each read's timeout alone lets a byte a second go on
 MAX_FILE = 8 * 2**20
 SCAN_MAX_FILE = 16 * 2**20
 SCAN_MAX_TOTAL = 2 * 2**30
@@ -223,6 +226,9 @@ class Probes:
             except urllib.error.HTTPError as exc:
                 return self._http_result(exc.code, _read_body(exc) if exc.fp else b"", dict(exc.headers or {}),
                                          attempts, url, expect_status)
+            except AnswerTooSlow as exc:  # it answers, too slowly to wait for: not an app still starting
+                self._never_ready[key] = str(exc)
+                return HttpResult(False, None, "", str(exc), attempts, url)
             except Exception as exc:  # refused, reset, empty reply: not ready yet
                 error = _net_error(exc)
             now = time.monotonic()
@@ -622,8 +628,58 @@ def check_output_line(output: str) -> str:
     return (meaningful[-1] if meaningful else "(no output)")[:200]
 
 
+class AnswerTooSlow(Exception):
+    """The app began an answer and did not finish its status line and headers in time."""
+
+
+class _DeadlineConnection(http.client.HTTPConnection):
+    """An HTTP connection whose status line and headers must all arrive within ANSWER_WITHIN_S of connecting:
+    past it the socket is shut down under the reader (the body has its own bound, `_read_body`)."""
+
+    within_s = ANSWER_WITHIN_S
+
+    def connect(self) -> None:
+        super().connect()
+        self._cut = False
+        self._timer = threading.Timer(self.within_s, self._shut)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _shut(self) -> None:
+        self._cut = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except (OSError, AttributeError):
+            pass
+
+    def getresponse(self):
+        try:
+            return super().getresponse()
+        except Exception:
+            if getattr(self, "_cut", False):
+                raise AnswerTooSlow(f"the app did not finish its answer (status line and headers) within "
+                                    f"{self.within_s:g} s of the connection") from None
+            raise
+        finally:
+            timer = getattr(self, "_timer", None)
+            if timer is not None:
+                timer.cancel()
+
+    def close(self) -> None:
+        timer = getattr(self, "_timer", None)
+        if timer is not None:
+            timer.cancel()
+        super().close()
+
+
+class _DeadlineHandler(urllib.request.HTTPHandler):
+    def http_open(self, req):
+        return self.do_open(_DeadlineConnection, req)
+
+
 def _opener():
-    return urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through a proxy
+    # never through a proxy; the answer's head within its deadline
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}), _DeadlineHandler)
 
 
 def _net_error(exc: Exception) -> str:

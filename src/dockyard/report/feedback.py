@@ -7,21 +7,26 @@ carries no script and loads nothing, so it can be mailed or uploaded as is.
 from __future__ import annotations
 
 import html as _html
+import re
 from datetime import datetime, timezone
 
 from dockyard.report.model import Report
 from dockyard.report.picture import picture_html, picture_markdown
 
 
+_MARKDOWN = re.compile(r"([\\*_\[\]!~])")  # what could start emphasis, a link or an image
+
+
 def _md_cell(text: str) -> str:
-    """Text safe inside a Markdown table cell: one line, pipes escaped, HTML escaped outside
-    `code spans` (inside them Markdown shows `<script>` literally, and entities would show as `&lt;`)."""
+    """Text safe inside a Markdown table cell: one line, pipes escaped; outside `code spans` HTML escaped and
+    Markdown's punctuation backslashed, so a learner's `![x](http://…)` shows as text and loads nothing (inside
+    code spans Markdown shows `<script>` literally, and entities or backslashes would show as typed)."""
     flat = " ".join((text or "").split())
     if flat.count("`") % 2:
         flat = flat.replace("`", "'")
     pieces = flat.split("`")
     for index in range(0, len(pieces), 2):  # even pieces lie outside code spans
-        pieces[index] = _html.escape(pieces[index], quote=False)
+        pieces[index] = _MARKDOWN.sub(r"\\\1", _html.escape(pieces[index], quote=False))
     return "`".join(pieces).replace("|", "\\|")
 
 

@@ -197,6 +197,7 @@ class Sandbox:
                 memory=self.limits.build_memory, max_log_bytes=self.limits.build_log_max_bytes,
                 tail_lines=self.limits.log_tail_lines, context_max_bytes=self.limits.context_max_bytes,
                 context_max_files=self.limits.context_max_files, network_mode=self.build_network(),
+                disk_max_bytes=self.limits.disk_max_bytes,
             )
 
     def tag(self, image: str, repository: str, tag: str) -> str:

@@ -1,9 +1,10 @@
-"""Build an image from a context folder with the classic builder, bounded in time and output.
+"""Build an image from a context folder with the classic builder, bounded in time, output and disk.
 
 The SDK's `images.build` returns a one-shot generator and cannot be stopped; we stream
 the engine's JSON ourselves in a reader thread so that a build that runs too long or
 prints too much can be cut off by closing the connection (the engine then cancels the
-build and removes its intermediate containers: `forcerm`).
+build and removes its intermediate containers: `forcerm`). A RUN step that writes more than the
+disk bound to its layer is cut off the same way (measured like a container's, `sandbox/watchdog.py`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import json
+import os
 import re
 import socket
 import threading
@@ -22,6 +24,7 @@ from dockyard.baseimages import recipes
 from dockyard.errors import BaseImageMissing, BuildFailed, BuildTimedOut, ContextRefused, EngineLost, RefusalKind
 from dockyard.polling import wait_until
 from dockyard.sandbox.context import check_context, dockerignore_patterns
+from dockyard.sandbox.watchdog import tree_size
 from dockyard.static import remote
 
 STEP_LINE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
@@ -115,6 +118,7 @@ def build_image(
     context_max_bytes: int = 50 * 2**20,
     context_max_files: int | None = None,
     network_mode: str | None = None,
+    disk_max_bytes: int | None = None,
 ) -> BuildResult:
     context = Path(context)
     if not (context / dockerfile).is_file():
@@ -147,7 +151,8 @@ def build_image(
     step_started: list[float] = []  # when each step's line came (monotonic): the steps' times
     layer_ids: list[str] = []
     step_containers: list[str] = []  # short ids of the containers RUN steps ran in, in order
-    outcome: dict = {"error": None, "image_id": None, "overflow": False, "exception": None, "ended": None}
+    outcome: dict = {"error": None, "image_id": None, "overflow": False, "disk": False, "exception": None,
+                     "ended": None}
 
     with _context_tar(context, dockerfile) as fileobj:
         try:
@@ -187,9 +192,15 @@ def build_image(
 
         reader = threading.Thread(target=read_stream, name=f"build-{tag}", daemon=True)
         reader.start()
-        reader.join(timeout_s)
-        timed_out = reader.is_alive()
-        if timed_out or outcome["overflow"]:
+        watch = _StepDiskWatch(api, disk_max_bytes) if disk_max_bytes else None
+        deadline = time.monotonic() + timeout_s
+        while reader.is_alive() and time.monotonic() < deadline:
+            reader.join(min(1.0, max(0.0, deadline - time.monotonic())))
+            if watch is not None and reader.is_alive() and step_containers and watch.over(step_containers[-1]):
+                outcome["disk"] = True
+                break
+        timed_out = reader.is_alive() and not outcome["disk"]
+        if timed_out or outcome["overflow"] or outcome["disk"]:
             _abort(response)  # the engine sees the client leave and cancels the build
             reader.join(10)
             response.close()
@@ -202,6 +213,9 @@ def build_image(
     if timed_out:
         raise BuildTimedOut(f"the build took longer than {timeout_s:.0f} s and was stopped", list(log_tail),
                             step=steps[-1].instruction if steps else None, **so_far)
+    if outcome["disk"]:
+        raise BuildFailed(f"a build step wrote more than {disk_max_bytes // 2**20} MiB to its disk and the build was "
+                          "stopped", list(log_tail), step=steps[-1].instruction if steps else None, **so_far)
     if outcome["overflow"]:
         raise BuildFailed(f"the build printed more than {max_log_bytes // 2**20} MiB and was stopped", list(log_tail),
                           step=steps[-1].instruction if steps else None, **so_far)
@@ -316,6 +330,30 @@ def _stage_images(steps, start: int) -> list[str]:
 
 def _short(image_id) -> str:
     return str(image_id or "").removeprefix("sha256:")[:12]
+
+
+class _StepDiskWatch:
+    """What the running RUN step has written (its container's writable layer), measured as the sandbox's disk
+    watchdog measures a container's: where the engine's data root is visible from here, else nothing."""
+
+    def __init__(self, api, max_bytes: int, interval_s: float = 1.0):
+        self.api, self.max_bytes, self.interval_s = api, max_bytes, interval_s
+        self._upper: dict[str, str | None] = {}
+        self._last = 0.0
+
+    def over(self, container_id: str) -> bool:
+        if time.monotonic() - self._last < self.interval_s:
+            return False
+        self._last = time.monotonic()
+        if container_id not in self._upper:
+            try:
+                data = (self.api.inspect_container(container_id).get("GraphDriver") or {}).get("Data") or {}
+            except Exception:  # the step ended (and its container was removed) meanwhile
+                return False
+            upper = data.get("UpperDir")
+            self._upper[container_id] = upper if upper and os.path.isdir(upper) else None
+        upper = self._upper[container_id]
+        return upper is not None and tree_size(upper, self.max_bytes + 1) > self.max_bytes
 
 
 def _raise_if_engine_went_away(docker_client, tag: str, step_container: str | None, since: float,

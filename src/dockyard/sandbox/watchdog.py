@@ -34,7 +34,7 @@ class DiskWatchdog:
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
             for container_id, (container, paths) in list(self.watched.items()):
-                used = sum(_tree_size(path, self.max_bytes + 1) for path in paths)
+                used = sum(tree_size(path, self.max_bytes + 1) for path in paths)
                 if used > self.max_bytes:
                     self.watched.pop(container_id, None)
                     self.killed[container_id] = (f"the container wrote more than {self.max_bytes // 2**20} MiB "
@@ -48,7 +48,7 @@ class DiskWatchdog:
         self._stop.set()
 
 
-def _tree_size(path: str, stop_after: int) -> int:
+def tree_size(path: str, stop_after: int) -> int:
     total = 0
     for root, _dirs, files in os.walk(path):
         for name in files:

@@ -64,8 +64,10 @@ ADVICE = {
     "no-build-host-access": "remove it: builds get no host network, SSH agent or extra privileges",
     "no-kernel-knobs": "remove it: memory, CPU, OOM and I/O settings of containers are the grader's (it sets its own)",
     "no-provider": "remove `provider`: a service here is a container built or pulled, not a plugin run on the host",
+    "too-many-services": "a project here has at most {max_services} services: each is a container (or a build) the grader starts",
     "no-log-driver": "remove `logging.driver` (or use json-file): logs stay on the engine, in the grader's bounds",
 }
+MAX_SERVICES = 20  # services of one project, every included file together
 KERNEL_KNOBS = ("oom_kill_disable", "oom_score_adj", "storage_opt", "blkio_config", "cpu_rt_runtime", "cpu_rt_period")
 
 
@@ -134,9 +136,11 @@ class _Checker:
         self.root = Path(os.path.realpath(root))
         self.found: list[Found] = []
         self.seen_files: set[Path] = set()
+        self.services = 0
 
     def add(self, file: str, node: Node, rule: str, what: str) -> None:
-        violation = Found(file, _line(node), rule, f"{what} — {ADVICE[rule]}")
+        advice = ADVICE[rule].replace("{max_services}", str(MAX_SERVICES))
+        violation = Found(file, _line(node), rule, f"{what} — {advice}")
         if violation not in self.found:
             self.found.append(violation)
 
@@ -163,6 +167,12 @@ class _Checker:
         base = path.parent
         services = _get(document, "services")
         for service_key, service in _pairs(services[1] if services else None):
+            self.services += 1
+            if self.services == MAX_SERVICES + 1:  # counted over every file the project includes
+                self.add(name, service_key, "too-many-services",
+                         f"service `{_scalar(service_key)}` is service number {MAX_SERVICES + 1}")
+            if self.services > MAX_SERVICES:
+                continue  # past the bound nothing else is checked: the project is refused already
             self.check_service(name, base, service_key.value, service)
         for section in ("volumes", "networks", "secrets", "configs"):
             found = _get(document, section)

@@ -8,6 +8,8 @@
   pulls it from the host's network too.
 * `RUN --network=host`, `RUN --mount=type=ssh` and `RUN --security=insecure`: never granted (the
   legacy builder ignores or rejects them; a BuildKit builder would honour them).
+* More than MAX_STEPS instructions: each is a container and a layer, so hundreds of tiny steps cost the
+  engine minutes and its disk a layer each; refused at the first step past the bound.
 
 No exercise can turn these off. Each refusal names the learner's line (`Dockerfile:7: …`), says
 what to do instead and where the course teaches it. Nothing is ever fetched to decide.
@@ -24,6 +26,8 @@ BASICS = "04-dockerfile.ipynb"
 LESSON = f"{BASICS}#copy-vs-add"
 RUN_LESSON = f"{BASICS}#run"
 FROM_LESSON = f"{BASICS}#from"
+LAYERS_LESSON = "02-images-and-layers.ipynb"
+MAX_STEPS = 100  # instructions of one Dockerfile, all stages together
 FIX_ADD = "download it in a RUN step, or COPY a file from your folder"
 
 URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -195,6 +199,13 @@ def refusals(facts) -> list[Refusal]:
                     found.append(Refusal(instruction.line, "no-build-insecure", (
                         f"`{written}` asks for extra privileges, which builds never get: remove `--security`"),
                         RUN_LESSON))
+    if len(facts.instructions) > MAX_STEPS:  # each step is a container and a layer: hundreds are minutes of build
+        step = facts.instructions[MAX_STEPS]
+        found.append(Refusal(step.line, "too-many-steps", (
+            f"the Dockerfile has {len(facts.instructions)} steps and this is step {MAX_STEPS + 1}; the grader builds "
+            f"at most {MAX_STEPS} (each step is a container and a layer): join RUN commands with `&&`, and COPY "
+            "a folder rather than its files one by one"), LAYERS_LESSON))
+        found.sort(key=lambda refusal: refusal.line)
     return found
 
 
