@@ -4,6 +4,8 @@ with the app still answering."""
 
 import pytest
 
+from dockyard import partial
+
 NB = "11-production.ipynb"
 pytestmark = pytest.mark.lesson(NB)
 MAX_MEMORY = 256 * 2**20
@@ -72,11 +74,14 @@ def test_cpu_limit(service):
 def test_restart_policy(host_config):
     """The engine restarts it unless you stopped it (`restart: unless-stopped`)"""
     policy = (host_config.get("RestartPolicy") or {}).get("Name") or "no"
+    if policy in ("always", "on-failure"):  # it comes back after a crash: half the item
+        partial(0.5, f"expected the restart policy `unless-stopped`, found `{policy}`: it brings the app back "
+                + ("after a crash, but also restarts a container you stopped yourself when the engine restarts. "
+                   if policy == "always" else "after a crash, but not after the engine (or the machine) restarts. ")
+                + "Use `restart: unless-stopped` on the `app` service")
     assert policy == "unless-stopped", (
         f"expected the restart policy `unless-stopped` on the running container, found `{policy}`: "
-        + ("`always` also restarts a container you stopped yourself, after the engine restarts; "
-           if policy == "always" else "")
-        + "add `restart: unless-stopped` to the `app` service")
+        "add `restart: unless-stopped` to the `app` service")
 
 
 @pytest.mark.points(2)
@@ -102,7 +107,7 @@ def test_read_only_root(compose_project, host_config, probe):
         "expected a read-only root filesystem on the running container, found a writable one: "
         "add `read_only: true` to the `app` service (and a `tmpfs: [/tmp]` for the file the app writes)")
     response = probe.http((compose_project, "app"), "/", port=8000)
-    assert response.ok, (
-        f"the root filesystem is read-only, but the app cannot write its count: it answered "
-        f"{response.status or 'nothing'} `{(response.text or '').strip()[:120]}`. Give it a writable /tmp: "
-        "`tmpfs: [/tmp]`")
+    if not response.ok:  # read-only is half the item; an app that still works is the other half
+        partial(0.5, f"the root filesystem is read-only, but the app cannot write its count: it answered "
+                f"{response.status or 'nothing'} `{(response.text or '').strip()[:120]}`. Give it a writable /tmp: "
+                "`tmpfs: [/tmp]`")

@@ -114,6 +114,11 @@ class ComposeUnavailable(EngineUnavailable):
     pass
 
 
+class QueueUnreachable(EngineUnavailable):
+    """Redis stopped answering while a sender waited for its jobs, for longer than it rides out: not gradable now
+    (the jobs stay queued; the same command attaches to them again)."""
+
+
 class EngineLost(DockyardError):
     """The engine went away in the middle of a run: nobody's fault, worth a retry."""
 

@@ -208,8 +208,9 @@ def _parse_compose(submission: Submission) -> None:
     submission.compose_file = compose_file
     try:
         raw = bounded.read_head(compose_file, MAX_TEXT_BYTES)
-        yamlguard.check_text(raw.decode("utf-8", "replace"), compose_file.name)  # before a loader walks it
-        data = yaml.safe_load(raw.decode("utf-8", "replace"))
+        text = raw.decode("utf-8", "replace")
+        yamlguard.check_text(text, compose_file.name)  # before a loader walks it
+        data = yamlguard.load_data(text, compose_file.name)  # YAML 1.2, as Compose reads it
     except yamlguard.YamlTooCostly as exc:
         submission.compose_error = str(exc)
         return

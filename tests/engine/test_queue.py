@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 from pathlib import Path
 
@@ -27,6 +28,7 @@ import pytest
 from dockyard import batch
 from dockyard.course import exercises
 from dockyard.engine import gc as sandbox
+from dockyard.errors import QueueUnreachable
 from dockyard import queue as queues
 from dockyard.queue import client, jobs
 from tests.engines import ExtraEngine, load_image
@@ -189,6 +191,81 @@ def test_redis_restarted_with_aof_keeps_queued_and_finished_jobs(redis_server, f
     assert report is not None and "rubric version" in report.error
     assert client.enqueue(rq_queue, payload_of(folder), result_ttl=600).id == waiting.id, "attached, not enqueued again"
     assert len(rq_queue) == 1
+
+
+def test_a_sender_rides_out_a_redis_restart_and_gets_its_report(redis_server, folder):
+    """Redis killed and back 2 s later while `batch --queue` waits: the job lives on in the AOF, the wait goes on."""
+    rq_queue = queues.queue(queues.connect(redis_server.url))
+    job = client.enqueue(rq_queue, payload_of(folder), result_ttl=600)
+    reports: dict = {}
+    waiter = threading.Thread(target=lambda: reports.update(
+        client.wait(rq_queue, [client.Pending("ada", job.id)], EXERCISE, budget_s=300)))
+    waiter.start()
+    time.sleep(1.0)  # the sender is polling
+    redis_server.kill()
+    time.sleep(2.0)  # it polls a dead server meanwhile
+    redis_server.start()
+    burst_worker(redis_server.url).work(burst=True)  # grades it on this host's engine
+    waiter.join(300)
+    assert not waiter.is_alive()
+    report = reports["ada"]
+    assert report.status == "graded" and report.score == report.max_score > 0, report.error
+
+
+def test_a_sender_gives_up_in_one_line_when_redis_stays_away(redis_server, folder, monkeypatch):
+    rq_queue = queues.queue(queues.connect(redis_server.url))
+    job = client.enqueue(rq_queue, payload_of(folder), result_ttl=600)
+    monkeypatch.setattr(client, "OUTAGE_BUDGET_S", 1.0)
+    redis_server.kill()
+    started = time.monotonic()
+    with pytest.raises(QueueUnreachable) as gone:
+        client.wait(rq_queue, [client.Pending("ada", job.id)], EXERCISE, budget_s=60)
+    assert time.monotonic() - started < 30
+    line = gone.value.one_line()
+    assert "stopped answering" in line and "run the same command again" in line and "\n" not in line
+
+
+def test_a_worker_waits_for_redis_before_it_takes_a_job(redis_server, folder):
+    """RQ retries its blocking pop, not the state it sets before it: the worker retries that too."""
+    rq_queue = queues.queue(queues.connect(redis_server.url))
+    queued = client.enqueue(rq_queue, payload_of(folder), result_ttl=600)
+    worker = burst_worker(redis_server.url)
+    redis_server.kill()
+    taken: list = []
+    dequeue = threading.Thread(target=lambda: taken.append(worker.dequeue_job_and_maintain_ttl(None)))
+    dequeue.start()
+    time.sleep(3.0)  # the worker meets a dead Redis, and retries
+    assert dequeue.is_alive(), "the worker gave up on the queue instead of waiting for it"
+    redis_server.start()
+    dequeue.join(60)
+    assert taken and taken[0] is not None and taken[0][0].id == queued.id
+
+
+def test_a_worker_rides_out_a_redis_restart_and_takes_the_next_job(redis_server, folder, tmp_path):
+    log = tmp_path / "worker.log"
+    worker = subprocess.Popen([*DOCKYARD, "worker", "--queue", redis_server.url, "--processes", "1", "--base-images", BASE],
+                              stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while "Listening on" not in log.read_text(errors="replace"):
+            assert time.monotonic() < deadline and worker.poll() is None, log.read_text(errors="replace")[-2000:]
+            time.sleep(0.3)
+        redis_server.kill()
+        time.sleep(8.0)  # the worker's blocking dequeue and its heartbeats lose the connection meanwhile
+        redis_server.start()
+        rq_queue = queues.queue(queues.connect(redis_server.url))
+        job = client.enqueue(rq_queue, payload_of(folder), result_ttl=600)
+        report = client.wait(rq_queue, [client.Pending("ada", job.id)], EXERCISE, budget_s=240).get("ada")
+        assert worker.poll() is None, "the worker must outlive the outage: " + log.read_text(errors="replace")[-2000:]
+        assert report is not None and report.status == "graded" and report.score == report.max_score, \
+            log.read_text(errors="replace")[-2000:]
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(10)
 
 
 # -- a class through two workers on two engines ---------------------------------------------------

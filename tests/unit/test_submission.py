@@ -65,3 +65,23 @@ def test_a_dockerfile_that_does_not_parse_keeps_its_error_object(tmp_path):
         assert loaded.dockerfile_problem.kind is DockerfileProblem.INVALID
         assert loaded.dockerfile_error == str(loaded.dockerfile_problem)
         assert loaded.build_blocker() is None  # the engine's own error says more than we can
+
+
+def test_the_compose_file_is_read_as_compose_reads_it_yaml_1_2(tmp_path):
+    """YAML 1.1 (PyYAML) reads `yes` as True and `22:22` as 1342; Compose reads the strings the learner wrote."""
+    folder = learner_folder(tmp_path)
+    (folder / "compose.yaml").write_text(
+        "services:\n  app:\n    build: .\n    environment:\n      DEBUG: yes\n    ports:\n      - 22:22\n")
+    with load_submission(folder, exercise()) as loaded:
+        assert loaded.compose_error is None
+        app = loaded.compose["services"]["app"]
+        assert app["environment"] == {"DEBUG": "yes"} and app["ports"] == ["22:22"]
+
+
+def test_a_duplicate_compose_key_is_a_yaml_error_with_its_line(tmp_path):
+    """Compose refuses a key written twice; so does the grader, naming the line, rather than keep the last one."""
+    folder = learner_folder(tmp_path)
+    (folder / "compose.yaml").write_text("services:\n  app:\n    image: a\n    image: b\n")
+    with load_submission(folder, exercise()) as loaded:
+        assert loaded.compose is None
+        assert loaded.compose_error.startswith("compose.yaml:4: YAML error:") and "image" in loaded.compose_error

@@ -33,8 +33,10 @@ def sweep(engine_url: str | None = None, run_id: str | None = None, everything: 
     flt = {"label": label}
 
     def remove_container(container) -> bool:
+        # retried like the rest: under load the engine can refuse a removal for a moment, and a container
+        # left here holds its network and image too
         try:
-            api.remove_container(container["Id"], force=True, v=True)
+            retry(lambda: api.remove_container(container["Id"], force=True, v=True), reraise=True)
             return True
         except Exception:
             return False

@@ -8,15 +8,19 @@ graded again; two identical submissions share one grading.
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard.polling import wait_until
+from dockyard.errors import QueueUnreachable
 from dockyard.queue import jobs
 from dockyard.report.model import Report
 
 RETRIES = 2  # an engine error or a dead worker: the job runs at most 1 + RETRIES times
 POLL_S = 0.5
+OUTAGE_BUDGET_S = 120.0  # a Redis restart (AOF replay) is ridden out; past this the sender gives up, jobs kept
+log = logging.getLogger("dockyard.queue")
 FINAL_FAILED = ("failed", "stopped", "canceled")
 
 
@@ -82,26 +86,50 @@ def wait(rq_queue, pending: list[Pending], exercise_id: str, *, budget_s: float 
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
 
+    import redis
+
     left = {item.key: item for item in pending}
     reports: dict[str, Report] = {}
-
-    def all_final() -> bool:
-        for key, item in list(left.items()):
-            try:
-                job = Job.fetch(item.job_id, connection=rq_queue.connection, serializer=rq_queue.serializer)
-            except NoSuchJobError:  # expired or deleted under us: say so rather than wait for ever
-                report = Report.failed(exercise_id, f"job {item.job_id} is gone from the queue", retry=True)
-            else:
-                report = outcome(job, exercise_id)
-            if report is not None:
-                reports[key] = report
-                del left[key]
-                if on_done:
-                    on_done(key, report)
-        return not left
-
-    wait_until(all_final, budget_s, POLL_S)  # time up: the jobs still out are not in `reports`
+    deadline = None if budget_s is None else time.monotonic() + budget_s
+    outage_since = None  # when Redis stopped answering (None: it answers)
+    while left:
+        try:
+            for key, item in list(left.items()):
+                try:
+                    job = Job.fetch(item.job_id, connection=rq_queue.connection, serializer=rq_queue.serializer)
+                except NoSuchJobError:  # expired or deleted under us: say so rather than wait for ever
+                    report = Report.failed(exercise_id, f"job {item.job_id} is gone from the queue", retry=True)
+                else:
+                    report = outcome(job, exercise_id)
+                if report is not None:
+                    reports[key] = report
+                    del left[key]
+                    if on_done:
+                        on_done(key, report)
+            if outage_since is not None:
+                log.warning("the queue answers again after %.0f s; waiting for %d job(s)",
+                            time.monotonic() - outage_since, len(left))
+                outage_since = None
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.BusyLoadingError) as exc:
+            # Redis restarting (or replaying its append-only file): the jobs live on in it, so wait for it
+            now = time.monotonic()
+            if outage_since is None:
+                outage_since = now
+                log.warning("the queue stopped answering (%s); waiting up to %.0f s for it", _first_line(exc),
+                            OUTAGE_BUDGET_S)
+            elif now - outage_since > OUTAGE_BUDGET_S:
+                raise QueueUnreachable(f"the grading queue stopped answering {now - outage_since:.0f} s ago "
+                                       f"({_first_line(exc)})",
+                                       hint="the jobs stay queued: run the same command again to attach to them") from None
+        if not left or (deadline is not None and time.monotonic() >= deadline):
+            break
+        time.sleep(POLL_S if outage_since is None else 1.0)
     return reports
+
+
+def _first_line(exc: Exception) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:160] if lines else type(exc).__name__
 
 
 def submit_one(url: str, exercise_id: str, folder: Path, *, rubric_version: str, content_hash: str, budget_s: float,

@@ -15,6 +15,10 @@ the host gone) stops renewing its lease on the job (RQ's execution heartbeat, LE
 worker's maintenance then finds the job abandoned and requeues it while it has retries left. The
 dead worker's engine leftovers are swept when it starts again (its gradings' owner is dead), and
 by `dockyard clean` on its host.
+
+Redis restarting (its jobs kept in its append-only file) is ridden out: an idle worker waits for it,
+a little longer each time, and goes on; should RQ's loop end on a lost connection all the same, the
+worker starts a fresh RQ worker once Redis answers. Only SIGTERM/SIGINT end it.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ MAINTENANCE_S = 10  # how often an idle worker looks for abandoned jobs
 WORKER_TTL_S = 20  # an idle worker's registration lives this long between heartbeats (dequeue waits ttl-15 s)
 PREFLIGHT_EVERY_S = 60.0
 UNHEALTHY_RETRY_S = 5.0
+REDIS_RETRY_MAX_S = 30.0  # the longest pause between two tries while Redis does not answer
 JOB_TIMEOUT_S = 3600  # RQ's own bound; runner.grade enforces the exercise's tighter one
 
 
@@ -176,9 +181,28 @@ def worker_class():
         def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
             return LEASE_S  # RQ's default adds 60 s: a dead worker's job would wait over a minute
 
+        stopping = False  # SIGTERM/SIGINT came: RQ's loop ending is then the end, not an outage
+
+        def request_stop(self, signum, frame):
+            self.stopping = True
+            super().request_stop(signum, frame)
+
         def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+            import redis
+
             self.wait_until_healthy()
-            return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+            pause = 1.0
+            while True:
+                try:
+                    return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+                except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+                    # RQ retries a lost blocking pop itself, but not the state it sets before it
+                    if self.stopping or self._stop_requested:
+                        return None
+                    log.warning("worker %s: the queue does not answer (%s); trying again in %.0f s",
+                                self.name, _first_line(exc), pause)
+                    time.sleep(pause)
+                    pause = min(pause * 2, REDIS_RETRY_MAX_S)
 
         def wait_until_healthy(self) -> None:
             if time.monotonic() < self._healthy_until:
@@ -243,16 +267,51 @@ def run_one(url: str, engine_url: str | None, images: list[str] | None, result_t
 
     from dockyard import queue as queues
 
+    import redis
+
     connection = queues.connect(url)
     _warm_imports()
     cls = worker_class()
-    worker = cls([queues.queue(connection)], connection=connection, serializer=JSONSerializer,
-                 default_result_ttl=result_ttl, job_monitoring_interval=MONITOR_INTERVAL_S,
-                 maintenance_interval=MAINTENANCE_S, worker_ttl=WORKER_TTL_S)
-    worker.engine_url = engine_url
-    worker.images = images
-    worker.work(burst=burst, logging_level="INFO", with_scheduler=False)
-    return 0
+    while True:
+        worker = cls([queues.queue(connection)], connection=connection, serializer=JSONSerializer,
+                     default_result_ttl=result_ttl, job_monitoring_interval=MONITOR_INTERVAL_S,
+                     maintenance_interval=MAINTENANCE_S, worker_ttl=WORKER_TTL_S)
+        worker.engine_url = engine_url
+        worker.images = images
+        try:
+            worker.work(burst=burst, logging_level="INFO", with_scheduler=False)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            log.warning("worker %s: lost the queue (%s)", worker.name, _first_line(exc))
+        if burst or worker.stopping:
+            return 0
+        # RQ's loop ends on an error it does not retry (a lost connection mid-heartbeat): start again once Redis is back
+        log.warning("worker %s: RQ stopped without being asked; starting a fresh worker once the queue answers",
+                    worker.name)
+        _wait_for_redis(connection)
+
+
+def _wait_for_redis(connection) -> None:
+    """Until Redis answers; SIGTERM/SIGINT meanwhile end the process at once (no job is in hand)."""
+    import redis
+
+    def leave(signum, frame):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, leave)
+    signal.signal(signal.SIGINT, leave)
+    pause = 1.0
+    while True:
+        try:
+            connection.ping()
+            return
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            time.sleep(pause)
+            pause = min(pause * 2, REDIS_RETRY_MAX_S)
+
+
+def _first_line(exc: Exception) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:160] if lines else type(exc).__name__
 
 
 def sweep_leftovers(engine_url: str | None) -> None:

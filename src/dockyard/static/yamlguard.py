@@ -4,11 +4,17 @@ A "billion laughs" file is a few hundred bytes whose aliases expand to billions 
 node tree shares them (cheap), but whatever walks the tree as data (a policy, `json.dumps`,
 `docker compose config`) pays for every expansion. We count the expanded tree on the shared one
 (each node once, memoised), so refusing costs what the file costs, and say which bound it broke.
+
+Once bounded, a compose file is read as data the way Compose reads it: YAML 1.2 (`load_data`). PyYAML is
+YAML 1.1, where `DEBUG: yes` is the boolean True and `- 22:22` the number 1342 (base 60); Compose (go-yaml v3)
+reads both as the strings the learner wrote, so a rubric that read them PyYAML's way would grade the wrong value.
 """
 
 from __future__ import annotations
 
 import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError as Yaml12Error
 from yaml.nodes import MappingNode, Node, SequenceNode
 
 MAX_BYTES = 1 * 2**20
@@ -77,3 +83,14 @@ def check_nodes(root: Node, name: str = "the YAML file") -> None:
 
     _height: dict[int, int] = {}
     size(root, 0)
+
+
+def load_data(text: str, name: str = "the YAML file"):
+    """`text` (already bounded by `check_text`) as plain data, by YAML 1.2's rules as Compose reads it.
+    A YAML error is raised as PyYAML's own, with its line, so callers report both loaders' errors alike."""
+    try:
+        return YAML(typ="safe", pure=True).load(text)  # a loader per call: ruamel's is not thread-safe
+    except Yaml12Error as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+        raise yaml.MarkedYAMLError(problem=problem, problem_mark=mark) from None
