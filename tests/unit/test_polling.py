@@ -89,11 +89,37 @@ def test_src_has_no_other_waiting_loop():
     found = []
     for path in sorted((ROOT / "src" / "dockyard").rglob("*.py")):
         tree = ast.parse(path.read_text())
-        for function in [node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]:
-            for loop in [node for node in ast.walk(function) if isinstance(node, ast.While)]:
-                sleeps = [call for call in ast.walk(loop) if isinstance(call, ast.Call)
-                          and isinstance(call.func, ast.Attribute) and call.func.attr == "sleep"]
-                where = (path.relative_to(ROOT / "src" / "dockyard").as_posix(), function.name)
-                if sleeps and where not in allowed:
-                    found.append(f"{where[0]}:{loop.lineno} in {where[1]}()")
-    assert sorted(set(found)) == []
+        parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+        for loop in [node for node in ast.walk(tree) if isinstance(node, ast.While)]:
+            sleeps = [call for call in ast.walk(loop) if isinstance(call, ast.Call)
+                      and isinstance(call.func, ast.Attribute) and call.func.attr == "sleep"]
+            function = parents.get(loop)
+            while function is not None and not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                function = parents.get(function)  # the innermost function holding the loop
+            where = (path.relative_to(ROOT / "src" / "dockyard").as_posix(), getattr(function, "name", "<module>"))
+            if sleeps and where not in allowed:
+                found.append(f"{where[0]}:{loop.lineno} in {where[1]}()")
+    assert found == []
+
+
+def test_an_unhealthy_worker_waits_through_wait_until_and_takes_jobs_once_healthy(monkeypatch):
+    """The RQ worker's health gate, without Redis: preflight fails twice, then passes; a stop request ends it."""
+    from dockyard.queue import worker
+
+    answers = [["no engine answers"], ["no engine answers"], []]
+    asked, beats = [], []
+    monkeypatch.setattr(worker, "preflight", lambda url, images: (asked.append(url), answers[len(asked) - 1])[1])
+    monkeypatch.setattr(worker, "UNHEALTHY_RETRY_S", 0.01)
+    cls = worker.worker_class()
+    monkeypatch.setattr(cls, "should_run_maintenance_tasks", property(lambda self: False))
+    gate = cls.__new__(cls)  # no Redis connection: only the gate's own state
+    gate.name, gate.engine_url, gate.images, gate._stop_requested = "w1", "unix:///x.sock", None, False
+    gate.heartbeat = lambda: beats.append(1)
+    gate.wait_until_healthy()
+    assert len(asked) == 3 and len(beats) == 2 and gate._was_unhealthy is False
+    gate.wait_until_healthy()  # healthy a moment ago: no new preflight
+    assert len(asked) == 3
+
+    gate._healthy_until, gate._stop_requested = 0.0, True
+    gate.wait_until_healthy()  # asked to stop: no more waiting for health
+    assert len(asked) == 3
