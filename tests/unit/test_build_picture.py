@@ -126,6 +126,8 @@ def test_a_failed_build_shows_the_steps_up_to_the_failure():
     made = BuildPicture.from_failure(failure)
     assert made.failed_at == 3 and made.size_bytes is None and [s.number for s in made.steps] == [1, 2, 3]
     assert BuildPicture.from_failure(BuildFailed("the engine refused the build: parse error")) is None
+    at_from = BuildPicture.from_failure(BuildFailed("no base", [], steps=steps[:1], seconds=0.2))
+    assert picture.hints(at_from) == ["Step 1 (`FROM python:3.11-slim`) failed after 0.0 s."]
     failed = dataclasses.replace(Report.from_items("01-first-image", [Item("builds", "It builds", 0.0, 1.0, False,
                                                                            "the build failed")], 7.0), build=made)
     assert Report.from_dict(json.loads(failed.to_json())) == failed

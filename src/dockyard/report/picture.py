@@ -79,8 +79,11 @@ def hints(picture: BuildPicture, marked: str = "marked “earlier stage”") -> 
     said = []
     if picture.failed_at is not None:
         failed = next(step for step in picture.steps if picture.failed(step))
-        return [f"S{_quote(failed)[1:]} failed after {seconds(failed.seconds)}. The steps before it stay in "
-                f"the cache: the next build starts again at step {failed.number}, unless a line above it changes."]
+        said.append(f"S{_quote(failed)[1:]} failed after {seconds(failed.seconds)}.")
+        if failed is not picture.steps[0]:
+            said[0] += (" The steps before it stay in the cache: the next build starts again at step "
+                        f"{failed.number}, unless a line above it changes.")
+        return said
     steps = [step for step in picture.steps if not step.is_from]
     rebuilt = picture.first_rebuilt()
     if steps and rebuilt is None:
