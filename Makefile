@@ -47,10 +47,25 @@ lab: setup
 	  $(if $(PORT),--port=$(PORT)) $(if $(TOKEN),--IdentityProvider.token=$(TOKEN)) \
 	  $(if $(NO_BROWSER),--no-browser) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
+# The exercise cases (tests/course/test_exercises.py) are independent gradings that mostly wait on the engine:
+# they run GRADING_WORKERS at a time (pytest-xdist), as `dockyard batch --jobs 2` grades a class. The rest
+# shares engine-wide state (extra engines, the firewall, Redis, killed processes, timing bounds) and runs
+# after, one test at a time. Both parts always run; `make test` fails if either does. PYTEST_ARGS: one run.
+GRADING_WORKERS ?= 2
+EXERCISE_CASES := tests/course/test_exercises.py
 test: setup
 	@scripts/ensure-test-tools
 	@scripts/ensure-redis
+ifeq ($(strip $(PYTEST_ARGS)),)
+	@status=0; \
+	echo "pytest -n $(GRADING_WORKERS) $(EXERCISE_CASES)"; \
+	DOCKYARD_NO_SKIPS=1 $(BIN)/python -m pytest -n $(GRADING_WORKERS) $(EXERCISE_CASES) || status=$$?; \
+	echo "pytest --ignore=$(EXERCISE_CASES)"; \
+	DOCKYARD_NO_SKIPS=1 $(BIN)/python -m pytest --ignore=$(EXERCISE_CASES) || status=$$?; \
+	exit $$status
+else
 	DOCKYARD_NO_SKIPS=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+endif
 
 # No engine, no images: only the venv. DOCKER_HOST points nowhere so nothing here can reach an engine.
 unit: venv

@@ -1,5 +1,6 @@
 """The whole suite's one rule: under `make test` a skip is a failure. Engine fixtures live in the engine tiers'
-conftests (tests/engine, tests/course, tests/hostile); tests/unit runs with no engine at all."""
+conftests (tests/engine, tests/course, tests/hostile); tests/unit runs with no engine at all. Under pytest-xdist
+the controller prunes the build cache the workers added, once they are all done."""
 
 from __future__ import annotations
 
@@ -18,3 +19,32 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"skipped under make test, where nothing may be missing: {reason}"
+
+
+# --- pytest-xdist (`make test` grades tests/course/test_exercises.py two at a time) -----------------------
+def _xdist_controller(config) -> bool:
+    return bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
+
+
+def pytest_sessionstart(session):
+    """The controller notes the build cache there was before, as `no_build_cache_left` does in a serial run."""
+    if _xdist_controller(session.config):
+        from dockyard.engine import gc
+
+        try:
+            session.config.stash[_CACHE_BEFORE] = gc.dangling_images()
+        except Exception:  # no engine here (tests/unit): nothing to prune either
+            pass
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """...and prunes what the workers added, once every worker is done (a worker pruning alone would take
+    build cache from under a grading of another)."""
+    before = session.config.stash.get(_CACHE_BEFORE, None)
+    if before is not None:
+        from dockyard.engine import gc
+
+        gc.prune_build_cache(keep=before)
+
+
+_CACHE_BEFORE = pytest.StashKey[set]()

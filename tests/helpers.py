@@ -8,6 +8,7 @@ The fixtures here are imported by `tests/engine/conftest.py`, `tests/course/conf
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -51,7 +52,12 @@ def test_base_image(docker_client):
 
 @pytest.fixture(scope="session", autouse=True)
 def no_build_cache_left(docker_client):
-    """Gradings keep the learner's build steps as cache; the suite removes the cache it added."""
+    """Gradings keep the learner's build steps as cache; the suite removes the cache it added. Under pytest-xdist
+    a worker that finishes first must not prune what another still builds on: the controller prunes once, at
+    the end (tests/conftest.py)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        yield
+        return
     before = gc.dangling_images()
     yield
     gc.prune_build_cache(keep=before)
