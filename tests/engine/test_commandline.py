@@ -175,3 +175,16 @@ def test_a_network_the_script_creates_is_a_fenced_bridge_where_names_resolve(tmp
         assert network.attrs["Labels"][RUN_LABEL] == box.run_id
         bridge = network.attrs["Options"]["com.docker.network.bridge.name"]
         assert bridge.startswith(firewall.BRIDGE_PREFIX) and len(bridge) <= 15, bridge
+
+
+def test_the_graders_own_faults_are_never_a_learners_failed_command(tmp_path, monkeypatch):
+    from dockyard.errors import DiskFull
+
+    (tmp_path / "Dockerfile").write_text(f"FROM {PYTHON}\n")
+    with Sandbox("test-cli") as box:
+        def full(*_args, **_kwargs):
+            raise DiskFull(1, 2, "/var/lib/docker")
+
+        monkeypatch.setattr(box, "build", full)
+        with pytest.raises(DiskFull):
+            carry_out(box, "docker build -t mine .", tmp_path)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard import bounded
-from dockyard.errors import BuildFailed, DockyardError, EngineLost
+from dockyard.errors import BuildFailed, BuildNotIsolated, DiskFull, DockyardError, EngineLost, EngineUnavailable
 from dockyard.static.commandline import Command, Script
 from dockyard.text import clean, tail
 
@@ -111,8 +111,8 @@ class CommandLine:
                 getattr(self, "_" + command.subcommand.replace(" ", "_"))(command, step)
             except CommandFailed as exc:
                 step.exit_code, step.output = exc.code, self.in_learner_names(exc.message)
-            except EngineLost:
-                raise
+            except (EngineLost, EngineUnavailable, DiskFull, BuildNotIsolated):
+                raise  # not the learner's doing: the grading is an error (retried), never a failed command
             except BuildFailed as exc:
                 lines = [line for line in exc.log_tail if line.strip()][-5:]
                 step.exit_code = 1
