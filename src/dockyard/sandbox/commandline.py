@@ -23,6 +23,7 @@ from pathlib import Path
 
 from dockyard import bounded
 from dockyard.errors import BuildFailed, BuildNotIsolated, DiskFull, DockyardError, EngineLost, EngineUnavailable
+from dockyard.polling import wait_until
 from dockyard.static.commandline import Command, Script
 from dockyard.text import clean, tail
 
@@ -310,23 +311,24 @@ class CommandLine:
         has listened on other ports for a moment (it is up, only not where `-p` points: no use waiting longer)."""
         if not ports:
             return
-        deadline = time.monotonic() + min(READY_S, self.sandbox.limits.ready_timeout_s)
-        up_since = None
-        while time.monotonic() < deadline:
+        up_since: list[float] = []  # when it first listened on some port (empty: not yet)
+
+        def done_waiting() -> bool:
             try:
                 container.reload()
             except Exception:
-                return  # removed (`--rm` and it stopped)
+                return True  # removed (`--rm` and it stopped)
             if container.status not in ("running", "created", "restarting"):
-                return
+                return True
             listening = {port for _, port in self.sandbox.listening(container)}
             if set(ports) <= listening:
-                return
+                return True
             if listening:
-                up_since = up_since or time.monotonic()
-                if time.monotonic() - up_since > SETTLE_S:
-                    return
-            time.sleep(0.2)
+                up_since[:] = up_since or [time.monotonic()]
+                return time.monotonic() - up_since[0] > SETTLE_S
+            return False
+
+        wait_until(done_waiting, min(READY_S, self.sandbox.limits.ready_timeout_s), 0.2)
 
     def _environment(self, command: Command) -> tuple[list[str], list[str]]:
         """-e and --env-file as docker reads them; a NAME with no value would come from the learner's own shell,
