@@ -14,6 +14,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -38,6 +39,7 @@ from tests.engine.test_batch import EXERCISE, ROOT, make_class, read_gradebook
 DOCKYARD = [sys.executable, "-m", "dockyard"]
 LIMITS = "ready_timeout_s=10"
 BASE = "python:3.11-slim"
+CLASS_SIZE = 12
 
 
 # -- jobs as data (no engine, no Redis) ----------------------------------------------------------
@@ -330,7 +332,16 @@ def farm(tmp_path_factory, docker_client):
 
 @pytest.fixture(scope="module")
 def classroom(tmp_path_factory):
-    return make_class(tmp_path_factory.mktemp("class"))
+    """A class of 12: test_batch's six (a solution, the starter, three mistakes, a zipped solution) and six
+    more whose files differ by a comment, so each is a grading of its own (identical files share one job)."""
+    folder = make_class(tmp_path_factory.mktemp("class"))
+    for name, again in (("ada", "ada-again"), ("ada", "ada-third"), ("bob", "bob-again"), ("cy", "cy-again"),
+                        ("dee", "dee-again"), ("eve", "eve-again")):
+        copy = shutil.copytree(folder / name, folder / again)
+        with open(copy / "Dockerfile", "a") as dockerfile:
+            dockerfile.write(f"# {again}: handed in again\n")
+    assert len(list(folder.iterdir())) == CLASS_SIZE
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -342,7 +353,7 @@ def local_gradebook(classroom, tmp_path_factory, docker_client):
         summary = batch.run_batch(EXERCISE, classroom, out, jobs=2)
     finally:
         os.environ.pop("DOCKYARD_LIMITS") if previous is None else os.environ.update(DOCKYARD_LIMITS=previous)
-    assert summary.graded == 6
+    assert summary.graded == CLASS_SIZE
     return read_gradebook(out)
 
 
@@ -352,9 +363,9 @@ def test_class_through_the_queue_equals_a_local_batch(farm, classroom, local_gra
     result = subprocess.run([*DOCKYARD, "batch", EXERCISE, str(classroom), "--queue", server.url, "--out", str(out)],
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr
-    assert "6 graded" in result.stdout, result.stdout
+    assert f"{CLASS_SIZE} graded" in result.stdout, result.stdout
     assert read_gradebook(out) == local_gradebook
-    assert (out / "gradebook.csv").read_text().count("\n") == 7
+    assert (out / "gradebook.csv").read_text().count("\n") == CLASS_SIZE + 1
     assert sorted(p.name for p in (out / "feedback").iterdir()) == sorted(
         f"{s}.{ext}" for s in local_gradebook for ext in ("md", "html"))
     graded_by = [worker.text().count("grading 01-first-image for") for worker in workers]
@@ -362,7 +373,7 @@ def test_class_through_the_queue_equals_a_local_batch(farm, classroom, local_gra
 
     again = subprocess.run([*DOCKYARD, "batch", EXERCISE, str(classroom), "--queue", server.url, "--out", str(out)],
                            capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0 and "6 unchanged" in again.stdout, again.stdout
+    assert again.returncode == 0 and f"{CLASS_SIZE} unchanged" in again.stdout, again.stdout
 
 
 def test_a_worker_killed_mid_class_loses_nothing(farm, classroom, local_gradebook, tmp_path):
@@ -387,7 +398,7 @@ def test_a_worker_killed_mid_class_loses_nothing(farm, classroom, local_gradeboo
     victim.kill_tree()
     stdout, stderr = sender.communicate(timeout=900)
     assert sender.returncode == 0, stderr
-    assert "6 graded" in stdout and "0 to retry" in stdout, stdout
+    assert f"{CLASS_SIZE} graded" in stdout and "0 to retry" in stdout, stdout
     assert read_gradebook(out) == local_gradebook, "the class is complete and equal"
 
     job = rq_queue.fetch_job(taken)
@@ -405,6 +416,34 @@ def test_a_worker_killed_mid_class_loses_nothing(farm, classroom, local_gradeboo
         cleaned = subprocess.run([*DOCKYARD, "clean", "--engine", extra.url], capture_output=True, text=True, timeout=300)
         assert cleaned.returncode == 0, cleaned.stderr
         assert sandbox.leftovers(extra.url, orphaned_only=True) == dict.fromkeys(sandbox.KINDS, 0), extra.name
+
+
+def graded_so_far(state: Path) -> int:
+    try:
+        return len(json.loads(state.read_text()).get("results") or {})
+    except (OSError, ValueError):  # not written yet, or caught mid-write
+        return 0
+
+
+def test_redis_restarted_mid_class_loses_nothing(farm, classroom, local_gradebook, tmp_path):
+    server, workers, _ = farm
+    out = tmp_path / "redis-restarted"
+    command = [*DOCKYARD, "batch", EXERCISE, str(classroom), "--queue", server.url, "--out", str(out), "--force"]
+    sender = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    state = out / batch.STATE_FILE  # written after each grading: some graded, the rest queued or in hand
+    deadline = time.monotonic() + 300
+    while graded_so_far(state) < 2:
+        assert time.monotonic() < deadline and sender.poll() is None, sender.poll() is not None and sender.communicate()
+        time.sleep(0.2)
+    server.kill()  # as a crash: only the append-only file keeps the jobs
+    time.sleep(3.0)
+    server.start()
+    stdout, stderr = sender.communicate(timeout=900)
+    assert sender.returncode == 0, stderr
+    assert f"{CLASS_SIZE} graded" in stdout and "0 to retry" in stdout, stdout
+    assert "the queue stopped answering" in stderr and "answers again" in stderr, stderr
+    assert read_gradebook(out) == local_gradebook, "the class is complete and equal"
+    assert all(worker.process.poll() is None for worker in workers), "both workers outlived the outage"
 
 
 def worker_name(worker: Worker) -> str:
@@ -439,7 +478,7 @@ def test_an_engine_stopped_mid_class_sends_its_job_to_the_other_worker(farm, cla
     try:
         stdout, stderr = sender.communicate(timeout=900)
         assert sender.returncode == 0, stderr
-        assert "6 graded" in stdout and "0 to retry" in stdout, stdout
+        assert f"{CLASS_SIZE} graded" in stdout and "0 to retry" in stdout, stdout
         assert read_gradebook(out) == local_gradebook
         job = rq_queue.fetch_job(taken)
         assert str(job.get_status().value) == "finished"
