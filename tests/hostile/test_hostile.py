@@ -5,6 +5,11 @@ normal score, the engine stays responsive, and nothing labelled is left behind.
 Each case is a folder in cases/: the files laid over the exercise's reference solution, and
 expect.toml (exercise, verdict, reason words, time bound, sandbox limit overrides, and max_rss_mb: the
 grading's peak memory, its child process and what that ran; DEFAULT_MAX_RSS_MB when not given).
+What git cannot carry is made at test time: `make_sparse` (a sparse 4 GiB file), `make_files` (many empty
+files), `symlink` and `make_names` (names in Python escapes: `bad\\xffname`, `two\\nlines`), `make_fifo` (a
+named pipe the test feeds for as long as anyone reads it). Every case's report is also rendered in each
+format (terminal, Markdown, both HTML pages, JSON) and must carry no control character, lone surrogate,
+live HTML or live Markdown link: learner text reaches no report unescaped.
 """
 
 from __future__ import annotations

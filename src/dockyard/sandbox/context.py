@@ -143,8 +143,8 @@ def check_context(context: Path, max_bytes: int, dockerfile: str = "Dockerfile",
 
 
 def _special_message(relative: str, mode: int) -> str:
-    return (f"{shown_name(relative)} is {SPECIAL[stat.S_IFMT(mode)]}, not a file: reading it blocks or never "
-            "ends; remove it from your folder")
+    what = SPECIAL.get(stat.S_IFMT(mode), "no regular file")
+    return f"{shown_name(relative)} is {what}, not a file: reading it blocks or never ends; remove it from your folder"
 
 
 def scratch_copy(source: Path, parent: Path | None = None, max_bytes: int | None = None,
@@ -194,9 +194,10 @@ def scratch_copy(source: Path, parent: Path | None = None, max_bytes: int | None
                     budget["bytes"] -= sent
                     if budget["bytes"] < 0:
                         raise _folder_too_big(source, max_bytes, relative)
+            os.chmod(dst, stat.S_IMODE(info.st_mode))  # from the file read, whatever its path names by now
+            os.utime(dst, ns=(info.st_atime_ns, info.st_mtime_ns))
         finally:
             os.close(fd)
-        shutil.copystat(src, dst)
         return dst
 
     try:
