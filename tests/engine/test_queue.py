@@ -207,7 +207,11 @@ def test_a_sender_rides_out_a_redis_restart_and_gets_its_report(redis_server, fo
     redis_server.kill()
     time.sleep(2.0)  # it polls a dead server meanwhile
     redis_server.start()
-    burst_worker(redis_server.url).work(burst=True)  # grades it on this host's engine
+    # a worker of its own process grades it on this host's engine (a worker forked from this test process
+    # would inherit the forkserver state of gradings run here before: no real worker is forked that way)
+    subprocess.run([sys.executable, "-c", "import sys; from dockyard.queue import worker; "
+                    "worker.run_one(sys.argv[1], None, [], 600, burst=True)", redis_server.url],
+                   check=True, capture_output=True, timeout=300)
     waiter.join(300)
     assert not waiter.is_alive()
     report = reports["ada"]

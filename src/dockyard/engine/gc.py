@@ -42,7 +42,9 @@ def sweep(engine_url: str | None = None, run_id: str | None = None, everything: 
             return False
 
     def remove_network(network) -> bool:
-        retry(lambda: api.remove_network(network["Id"]))
+        # a network stays "in use" for a moment after the containers on it are removed, longer on a busy
+        # engine: wait up to ~10 s for it (only a network that will not go costs the wait)
+        retry(lambda: api.remove_network(network["Id"]), attempts=9)
         return True
 
     def remove_volume(volume) -> bool:
