@@ -40,6 +40,12 @@ def connect(url: str):
     return connection
 
 
+def first_line(exc: Exception) -> str:
+    """An exception from Redis as a log or message says it: its first line, bounded (its type when it is silent)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:160] if lines else type(exc).__name__
+
+
 def redacted(url: str) -> str:
     """The URL without its password, for logs and messages."""
     scheme, sep, rest = url.partition("://")

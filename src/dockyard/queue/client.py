@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dockyard.errors import QueueUnreachable
 from dockyard.polling import wait_until
-from dockyard.queue import jobs
+from dockyard.queue import first_line, jobs
 from dockyard.report.model import Report
 
 RETRIES = 2  # an engine error or a dead worker: the job runs at most 1 + RETRIES times
@@ -112,11 +112,11 @@ def wait(rq_queue, pending: list[Pending], exercise_id: str, *, budget_s: float 
             now = time.monotonic()
             if not outage_since:
                 outage_since.append(now)
-                log.warning("the queue stopped answering (%s); waiting up to %.0f s for it", _first_line(exc),
+                log.warning("the queue stopped answering (%s); waiting up to %.0f s for it", first_line(exc),
                             OUTAGE_BUDGET_S)
             elif now - outage_since[0] > OUTAGE_BUDGET_S:
                 raise QueueUnreachable(f"the grading queue stopped answering {now - outage_since[0]:.0f} s ago "
-                                       f"({_first_line(exc)})",
+                                       f"({first_line(exc)})",
                                        hint="the jobs stay queued: run the same command again to attach to them") from None
             return False
         if outage_since:
@@ -127,10 +127,6 @@ def wait(rq_queue, pending: list[Pending], exercise_id: str, *, budget_s: float 
     wait_until(all_final, budget_s, POLL_S)  # time up: the jobs still out are not in `reports`
     return reports
 
-
-def _first_line(exc: Exception) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0][:160] if lines else type(exc).__name__
 
 
 def submit_one(url: str, exercise_id: str, folder: Path, *, rubric_version: str, content_hash: str, budget_s: float,

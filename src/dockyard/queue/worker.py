@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 from dockyard.polling import wait_until
-from dockyard.queue import jobs
+from dockyard.queue import first_line, jobs
 
 log = logging.getLogger("dockyard.worker")
 
@@ -200,7 +200,7 @@ def worker_class():
                     # RQ retries a lost blocking pop itself, but not the state it sets before it
                     if self.stopping or self._stop_requested:
                         return ("stopping", None)
-                    log.warning("worker %s: the queue does not answer (%s); trying again", self.name, _first_line(exc))
+                    log.warning("worker %s: the queue does not answer (%s); trying again", self.name, first_line(exc))
                     return None
 
             return wait_until(attempt, None, 1.0, backoff=2.0, max_interval_s=REDIS_RETRY_MAX_S)[1]
@@ -282,7 +282,7 @@ def run_one(url: str, engine_url: str | None, images: list[str] | None, result_t
         try:
             worker.work(burst=burst, logging_level="INFO", with_scheduler=False)
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-            log.warning("worker %s: lost the queue (%s)", worker.name, _first_line(exc))
+            log.warning("worker %s: lost the queue (%s)", worker.name, first_line(exc))
         if burst or worker.stopping:
             return 0
         # RQ's loop ends on an error it does not retry (a lost connection mid-heartbeat): start again once Redis is back
@@ -308,10 +308,6 @@ def _wait_for_redis(connection) -> None:
 
     wait_until(answers, None, 1.0, backoff=2.0, max_interval_s=REDIS_RETRY_MAX_S)
 
-
-def _first_line(exc: Exception) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0][:160] if lines else type(exc).__name__
 
 
 def sweep_leftovers(engine_url: str | None) -> None:
