@@ -367,6 +367,21 @@ def _run_batch_on_queue(exercise, learners: list[Learner], out: Path, results: R
         summary.count(report, reused=reused)
         notify("done", student, report)
 
+    to_enqueue: list[tuple[str, jobs.Payload]] = []  # packed, not yet on the queue (a chunk's worth at most)
+
+    def enqueue_waiting() -> None:
+        new = {}  # two learners with the same files share one grading
+        for _, payload in to_enqueue:
+            if payload.job_id not in enqueued:
+                new.setdefault(payload.job_id, payload)
+        for payload, job in zip(new.values(), client.enqueue_many(rq_queue, list(new.values()),
+                                                                  result_ttl=result_ttl, force=force)):
+            enqueued[payload.job_id] = job
+        for student, payload in to_enqueue:
+            pending.append(client.Pending(student, enqueued[payload.job_id].id))
+            notify("queued", student, None)
+        to_enqueue.clear()
+
     try:
         for learner in learners:
             if learner.missing:  # nbgrader: no folder for this assignment, as a local batch records it
@@ -396,12 +411,11 @@ def _run_batch_on_queue(exercise, learners: list[Learner], out: Path, results: R
                 results.record(learner.student, digest, version, report)
                 finished(learner.student, report)
                 continue
-            job = enqueued.get(payload.job_id)  # two learners with the same files share one grading
-            if job is None:
-                job = enqueued[payload.job_id] = client.enqueue(rq_queue, payload, result_ttl=result_ttl, force=force)
             digests[learner.student] = digest
-            pending.append(client.Pending(learner.student, job.id))
-            notify("queued", learner.student, None)
+            to_enqueue.append((learner.student, payload))
+            if len(to_enqueue) >= client.ENQUEUE_CHUNK:
+                enqueue_waiting()
+        enqueue_waiting()
         shutil.rmtree(scratch, ignore_errors=True)
 
         def done(student: str, report: Report) -> None:

@@ -195,6 +195,30 @@ def test_redis_restarted_with_aof_keeps_queued_and_finished_jobs(redis_server, f
     assert len(rq_queue) == 1
 
 
+def test_a_class_enqueued_in_pipelines_attaches_replaces_and_keeps_as_one_at_a_time_does(redis_server, folder,
+                                                                                        monkeypatch):
+    """enqueue_many over chunks (3 here): a queued job is attached, a finished one kept (replaced with force),
+    a failed one replaced; the jobs come back in the payloads' order."""
+    monkeypatch.setattr(client, "ENQUEUE_CHUNK", 3)
+    rq_queue = queues.queue(queues.connect(redis_server.url))
+    base = payload_of(folder)
+    class_of = [jobs.Payload(base.exercise, base.rubric_version, str(index) * 64, f"s{index}", base.tarball)
+                for index in range(7)]
+    queued = client.enqueue(rq_queue, class_of[1], result_ttl=600)
+    finished = client.enqueue(rq_queue, class_of[4], result_ttl=600)
+    failed = client.enqueue(rq_queue, class_of[5], result_ttl=600)
+    for job, state in ((finished, "finished"), (failed, "failed")):
+        rq_queue.remove(job.id)
+        job.set_status(state)
+    made = client.enqueue_many(rq_queue, class_of, result_ttl=600)
+    assert [job.id for job in made] == [payload.job_id for payload in class_of]
+    assert made[1].enqueued_at == queued.enqueued_at and made[4].get_status() == "finished"
+    assert made[5].get_status() == "queued", "a job that failed for good is graded again"
+    assert sorted(rq_queue.job_ids) == sorted(payload.job_id for index, payload in enumerate(class_of) if index != 4)
+    again = client.enqueue_many(rq_queue, [class_of[4]], result_ttl=600, force=True)[0]
+    assert again.get_status() == "queued", "force grades a finished job again"
+
+
 def test_a_sender_rides_out_a_redis_restart_and_gets_its_report(redis_server, folder):
     """Redis killed and back 2 s later while `batch --queue` waits: the job lives on in the AOF, the wait goes on."""
     rq_queue = queues.queue(queues.connect(redis_server.url))

@@ -31,32 +31,62 @@ class Pending:
     job_id: str
 
 
+ENQUEUE_CHUNK = 500  # jobs per Redis round trip: a class of thousands is a few pipelines, not thousands of calls
+
+
 def enqueue(rq_queue, payload: jobs.Payload, *, result_ttl: int, force: bool = False):
-    """The payload's job: the existing one (attach) unless it failed for good, or `force` and it is over
-    (a job queued or in progress is a fresh grading already: attach to it even with `force`); else a new one."""
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job, Retry
-
-    try:
-        existing = Job.fetch(payload.job_id, connection=rq_queue.connection, serializer=rq_queue.serializer)
-        status = existing.get_status(refresh=False)
-        status = str(getattr(status, "value", status)) if status is not None else None
-        if status is not None and status not in FINAL_FAILED and not (force and status == "finished"):
-            return existing
-        try:
-            existing.delete()
-        except Exception:  # RQ cannot tidy a job whose execution was abandoned (its worker died): drop the hash
-            rq_queue.connection.delete(existing.key)
-    except NoSuchJobError:
-        pass
-    return rq_queue.enqueue_call(jobs.GRADE_FUNCTION, args=(payload.to_data(),), job_id=payload.job_id,
-                                 timeout=3600, result_ttl=result_ttl, failure_ttl=result_ttl,
-                                 retry=Retry(max=RETRIES), description=f"{payload.exercise} for {payload.student}")
+    """The payload's job: see `enqueue_many`."""
+    return enqueue_many(rq_queue, [payload], result_ttl=result_ttl, force=force)[0]
 
 
-def outcome(job, exercise_id: str) -> Report | None:
-    """The job's Report once it is final (finished, or failed with no retry left), else None."""
-    status = job.get_status(refresh=True)
+def enqueue_many(rq_queue, payloads: list[jobs.Payload], *, result_ttl: int, force: bool = False) -> list:
+    """Each payload's job, in order: the existing one (attach) unless it failed for good, or `force` and it
+    is over (a job queued or in progress is a fresh grading already: attach to it even with `force`); else a
+    new one. Looked up and enqueued in pipelines of ENQUEUE_CHUNK, so a class costs a few round trips."""
+    from rq.job import Job
+
+    found: list = []
+    for start in range(0, len(payloads), ENQUEUE_CHUNK):
+        chunk = payloads[start:start + ENQUEUE_CHUNK]
+        existing = Job.fetch_many([payload.job_id for payload in chunk], connection=rq_queue.connection,
+                                  serializer=rq_queue.serializer)
+        found.extend(_attach_or_enqueue(rq_queue, chunk, existing, result_ttl=result_ttl, force=force))
+    return found
+
+
+def _attach_or_enqueue(rq_queue, payloads: list[jobs.Payload], existing: list, *, result_ttl: int, force: bool) -> list:
+    from rq.job import Retry
+
+    chosen: list = [None] * len(payloads)
+    fresh: list[int] = []
+    for index, job in enumerate(existing):
+        if job is not None:
+            status = job.get_status(refresh=False)
+            status = str(getattr(status, "value", status)) if status is not None else None
+            if status is not None and status not in FINAL_FAILED and not (force and status == "finished"):
+                chosen[index] = job
+                continue
+            try:
+                job.delete()
+            except Exception:  # RQ cannot tidy a job whose execution was abandoned (its worker died): drop the hash
+                rq_queue.connection.delete(job.key)
+        fresh.append(index)
+    if fresh:
+        made = rq_queue.enqueue_many([
+            rq_queue.prepare_data(jobs.GRADE_FUNCTION, args=(payloads[index].to_data(),),
+                                  job_id=payloads[index].job_id, timeout=3600, result_ttl=result_ttl,
+                                  failure_ttl=result_ttl, retry=Retry(max=RETRIES),
+                                  description=f"{payloads[index].exercise} for {payloads[index].student}")
+            for index in fresh])
+        for index, job in zip(fresh, made):
+            chosen[index] = job
+    return chosen
+
+
+def outcome(job, exercise_id: str, *, fresh: bool = False) -> Report | None:
+    """The job's Report once it is final (finished, or failed with no retry left), else None.
+    `fresh`: the job was just fetched, so its status need not be read again."""
+    status = job.get_status(refresh=not fresh)
     status = str(getattr(status, "value", status))
     if status == "finished":
         result = job.return_value(refresh=True)
@@ -84,7 +114,6 @@ def _last_line(job) -> str:
 
 def wait(rq_queue, pending: list[Pending], exercise_id: str, *, budget_s: float | None = None, on_done=None) -> dict:
     """Poll the jobs until each is final (or the budget is spent); `on_done(key, report)` as each ends."""
-    from rq.exceptions import NoSuchJobError
     from rq.job import Job
 
     import redis
@@ -95,18 +124,21 @@ def wait(rq_queue, pending: list[Pending], exercise_id: str, *, budget_s: float 
 
     def all_final() -> bool:
         try:
-            for key, item in list(left.items()):
-                try:
-                    job = Job.fetch(item.job_id, connection=rq_queue.connection, serializer=rq_queue.serializer)
-                except NoSuchJobError:  # expired or deleted under us: say so rather than wait for ever
-                    report = Report.failed(exercise_id, f"job {item.job_id} is gone from the queue", retry=True)
-                else:
-                    report = outcome(job, exercise_id)
-                if report is not None:
-                    reports[key] = report
-                    del left[key]
-                    if on_done:
-                        on_done(key, report)
+            waiting = list(left.items())
+            for start in range(0, len(waiting), ENQUEUE_CHUNK):  # a class's jobs in a few round trips per poll
+                chunk = waiting[start:start + ENQUEUE_CHUNK]
+                fetched = Job.fetch_many([item.job_id for _, item in chunk], connection=rq_queue.connection,
+                                         serializer=rq_queue.serializer)
+                for (key, item), job in zip(chunk, fetched):
+                    if job is None:  # expired or deleted under us: say so rather than wait for ever
+                        report = Report.failed(exercise_id, f"job {item.job_id} is gone from the queue", retry=True)
+                    else:
+                        report = outcome(job, exercise_id, fresh=True)
+                    if report is not None:
+                        reports[key] = report
+                        del left[key]
+                        if on_done:
+                            on_done(key, report)
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
             # Redis restarting (or replaying its append-only file): the jobs live on in it, so wait for it
             now = time.monotonic()
