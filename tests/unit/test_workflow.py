@@ -57,12 +57,12 @@ def test_the_solution_runs_build_then_tests_with_the_fake_sha(tmp_path):
 
 def test_a_docker_line_the_executor_cannot_run_is_refused_with_its_line(tmp_path):
     text = ("on: push\njobs:\n  b:\n    runs-on: x\n    steps:\n"
-            "      - run: docker build --build-arg V=1 -t app:${{ github.sha }} .\n"
+            "      - run: docker build --pull -t app:${{ github.sha }} .\n"
             "      - run: docker run --rm app:$UNSET python -m unittest\n")
     run = wf.docker_commands(wf.parse(text), tmp_path)
     assert not run.script.ok
     summary = run.summary()
-    assert "ci.yml:6:" in summary and "--build-arg" in summary
+    assert "ci.yml:6:" in summary and "--pull" in summary
     assert "ci.yml:7:" in summary and "$UNSET" in summary and "commands.sh" not in summary
 
 
@@ -92,3 +92,32 @@ def test_the_checkers_pass_the_solution_and_catch_an_injection(tmp_path):
     assert [(f.audit, f.severity, f.line) for f in found] == [("template-injection", "high", 7)]
     missing = workflowlint.schema_problems({"on": "push", "jobs": {"b": {"steps": [{"run": "x"}]}}})
     assert missing[0].where == "jobs → b" and "runs-on" in missing[0].message
+
+
+def notebook_ci_example() -> str:
+    """The YAML of notebook 11's CI/CD cell (the one exercise 18's feedback points to)."""
+    import nbformat
+
+    notebook = nbformat.read(ROOT / "notebooks" / "11-production.ipynb", as_version=4)
+    cell = next(cell.source for cell in notebook.cells if '<a id="ci-cd"></a>' in cell.source)
+    return cell.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_notebooks_ci_example_passes_the_exercises_checks(tmp_path):
+    """The example the course teaches is a workflow GitHub accepts, with no high zizmor finding, and pushes on main
+    only, after its tests, as exercise 18 asks."""
+    path = tmp_path / "ci.yml"
+    path.write_text(notebook_ci_example())
+    workflow = wf.read(path)
+    assert workflowlint.schema_problems(workflow.data) == []
+    assert [f for f in workflowlint.zizmor(path, ZIZMOR_CONFIG) if f.severity in ("high", "medium")] == []
+    pushers = wf.push_steps(workflow)
+    assert pushers and [wf.step_runs(workflow, pushers[0], s) for s in wf.SCENARIOS] == [True, False, False]
+    run = wf.docker_commands(workflow, tmp_path)
+    assert run.script.ok, run.summary()  # the lint and scan lines run images of their own: not carried out
+    builds = [line.command for line in run.lines if line.command.subcommand == "build"]
+    assert [(b.flag("target"), b.values("tag")) for b in builds] == [
+        ("test", [f"app-test:{wf.FAKE_SHA}"]), ("runtime", [f"ghcr.io/my-org/app:{wf.FAKE_SHA}"])]
+    tests = [line for line in run.lines if line.command.subcommand == "run"]
+    assert [line.command.args for line in tests] == [(f"app-test:{wf.FAKE_SHA}", "python", "-m", "pytest")]
+    assert tests[0].step.index < pushers[0].index

@@ -7,8 +7,9 @@ workflow is triggered (`on:` with its branch filters), whether each job and step
 evaluated by `evaluate`, `needs:`), and what each step's `${{ … }}`, `$GITHUB_SHA` and `env:` values become.
 An expression this module cannot judge raises `Unjudgeable`; the rubric says so rather than guess.
 
-`docker_commands` turns the `docker build`, `docker tag` and `docker run` lines of the steps that run on a push
-to main (and `docker/build-push-action` steps, as the build their inputs describe) into a
+`docker_commands` turns the `docker build` and `docker tag` lines of the steps that run on a push to main (and
+`docker/build-push-action` steps, as the build their inputs describe), and the `docker run` lines of an image
+they built (the tests; a linter's or scanner's own image is not the pipeline's to run here), into a
 `commandline.Script`, with GitHub's values substituted, so the sandbox can carry them out as exercise 13's
 commands are carried out: never through a shell. A line the command-line reader refuses is a refusal with
 its line in ci.yml and its step.
@@ -76,7 +77,9 @@ class Scenario:
         return {"GITHUB_SHA": FAKE_SHA, "GITHUB_REF": self.ref, "GITHUB_REF_NAME": self.ref_name,
                 "GITHUB_EVENT_NAME": self.event, "GITHUB_REPOSITORY": REPOSITORY, "GITHUB_ACTOR": "learner",
                 "GITHUB_REPOSITORY_OWNER": github["repository_owner"], "GITHUB_RUN_NUMBER": "7",
-                "GITHUB_BASE_REF": self.base_ref, "GITHUB_HEAD_REF": self.head_ref, "CI": "true"}
+                "GITHUB_BASE_REF": self.base_ref, "GITHUB_HEAD_REF": self.head_ref, "CI": "true",
+                "GITHUB_WORKSPACE": github["workspace"], "PWD": github["workspace"], "HOME": "/home/runner",
+                "RUNNER_TEMP": "/home/runner/work/_temp", "RUNNER_OS": "Linux"}
 
 
 MAIN_PUSH = Scenario("a push to main", "push", "refs/heads/main")
@@ -202,11 +205,14 @@ def _triggers(on) -> dict:
 
 def _line_of(lines: tuple[str, ...], step: dict, job_id: str) -> int:
     """Where a step is written (its `run:` or `uses:` line), found by its first run line or its `uses:`."""
-    needle = ((step.get("run") or "").strip().splitlines() or [""])[0] if isinstance(step.get("run"), str) else ""
-    needle = needle or (f"uses: {step['uses']}" if isinstance(step.get("uses"), str) else "")
-    if not needle:
-        return 0
-    return next((number for number, line in enumerate(lines, start=1) if needle in line), 0)
+    first = ((step.get("run") or "").strip().splitlines() or [""])[0] if isinstance(step.get("run"), str) else ""
+    needles = [" ".join(first.split()[:count]) for count in range(len(first.split()), 0, -1)]  # folded `>-` lines
+    needles = needles or ([f"uses: {step['uses']}"] if isinstance(step.get("uses"), str) else [])
+    for needle in needles:
+        found = next((number for number, line in enumerate(lines, start=1) if needle in " ".join(line.split())), 0)
+        if found:
+            return found
+    return 0
 
 
 # -- what runs when --------------------------------------------------------------------------------------
@@ -536,6 +542,7 @@ def docker_commands(workflow: Workflow, root: Path | None, scenario: Scenario = 
     refusals: list[Refusal] = []
     refusal_steps: dict = {}
     skipped: list[tuple[Step, str]] = []
+    built: set[str] = set()  # repositories the lines so far built or tagged: only runs of those are carried out
     for job in _job_order(workflow):
         try:
             if not job_runs(workflow, job, scenario):
@@ -549,12 +556,22 @@ def docker_commands(workflow: Workflow, root: Path | None, scenario: Scenario = 
             except Unjudgeable:
                 continue
             env = environment(workflow, step, scenario)
-            for number, written, words in _step_commands(workflow, step, scenario, env, refusals, refusal_steps):
+            for number, written, words, problem in _step_commands(workflow, step, scenario, env):
                 subcommand = _docker_subcommand(words)
-                if subcommand is None:
-                    skipped.append((step, written))
+                image = run_image(words) if subcommand == "run" else None
+                if subcommand is None or (subcommand == "run" and image is not None and "$" not in image
+                                          and _repository(image) not in built):
+                    skipped.append((step, written))  # a host command, a push, or a tool's own image (a linter)
                     continue
+                if problem is None and subcommand == "build":
+                    built.update(_repository(words[i + 1]) for i, word in enumerate(words[:-1])
+                                 if word in ("-t", "--tag"))
+                    built.update(_repository(word.split("=", 1)[1]) for word in words if word.startswith("--tag="))
+                elif problem is None and subcommand == "tag" and len(words) >= 2:
+                    built.add(_repository(words[-1]))
                 try:
+                    if problem is not None:
+                        raise commandline.LineRefused(problem)
                     command = commandline.parse_command(number, written, words, root)
                 except commandline.LineRefused as exc:
                     refusals.append(Refusal(number, _for_ci(exc.reason), exc.kind))
@@ -563,6 +580,12 @@ def docker_commands(workflow: Workflow, root: Path | None, scenario: Scenario = 
                 commands.append(command)
                 local.append(LocalLine(step, number, written, command))
     return LocalRun(Script(tuple(commands), tuple(refusals)), tuple(local), tuple(skipped), refusal_steps)
+
+
+def _repository(ref: str) -> str:
+    """`ghcr.io/org/app:sha` → `ghcr.io/org/app` (lower case; a registry's port stays)."""
+    name, _, tag = ref.rpartition(":")
+    return (name if name and "/" not in tag else ref).lower()
 
 
 def _job_order(workflow: Workflow) -> list[Job]:
@@ -594,39 +617,64 @@ def _docker_subcommand(words: list[str]) -> str | None:
     return None
 
 
-def _step_commands(workflow, step: Step, scenario: Scenario, env: dict, refusals: list, refusal_steps: dict):
-    """(ci.yml line, the line with values put in, its words) for each logical line of a step, or for the build a
-    build-push-action step stands for."""
+def _step_commands(workflow, step: Step, scenario: Scenario, env: dict):
+    """(ci.yml line, the line as written, its words with GitHub's values put in, or None and why not) for each
+    logical line of a step, or for the build a build-push-action step stands for."""
     if step.action() == BUILD_PUSH_ACTION:
         words = _build_push_action_words(step, scenario, env)
         if isinstance(words, str):
-            refusals.append(Refusal(step.line, words, RefusalKind.UNSUPPORTED))
-            refusal_steps[step.line] = step.label
-            return
-        yield step.line, " ".join(words), words
+            yield step.line, f"uses: {step.uses}", ["docker", "build"], words
+        else:
+            yield step.line, " ".join(words), words, None
         return
     if step.run is None:
         return
-    base = step.line
     for offset, logical in commandline.logical_lines(step.run):
-        number = base + offset - 1 if base else 0
+        number = step.line + offset - 1 if step.line else 0
         stripped = logical.strip()
         if not stripped or stripped.startswith("#"):
             continue
-        first = stripped.split()[0]
-        if first != "docker":  # echo, login helpers, the host's own commands: not carried out, never refused
-            yield number, stripped, [first]
+        if stripped.split()[0] != "docker":  # echo, a login helper, the runner's own commands: not carried out
+            yield number, stripped, stripped.split()[:1], None
             continue
         try:
             filled = _fill(stripped, scenario, env)
-            words = commandline.split_line(filled)
-        except (Unjudgeable, commandline.LineRefused) as exc:
-            reason = exc.reason if isinstance(exc, commandline.LineRefused) else str(exc)
-            if _docker_subcommand(stripped.split()) is not None:
-                refusals.append(Refusal(number, _for_ci(reason), RefusalKind.SYNTAX))
-                refusal_steps[number] = step.label
+        except Unjudgeable as exc:
+            yield number, stripped, stripped.split(), str(exc)
             continue
-        yield number, stripped, words
+        try:
+            yield number, stripped, commandline.split_line(filled), None
+        except commandline.LineRefused as exc:
+            yield number, stripped, filled.split(), exc.reason
+
+
+def run_image(words: list[str]) -> str | None:
+    """The image a `docker run` line runs (its first word after the options), read loosely: the line need not be
+    one the grader can carry out (a linter's `-i … < Dockerfile`)."""
+    index = 2 if words[1:2] == ["run"] else 3
+    while index < len(words):
+        word = words[index]
+        index += 1
+        if word == "--":
+            break
+        if word.startswith("--"):
+            if "=" not in word and word not in BOOLEAN_RUN_FLAGS:
+                index += 1  # its value
+            continue
+        if word.startswith("-") and len(word) > 1:
+            if set(word[1:]) <= BOOLEAN_RUN_LETTERS:
+                continue
+            letter = next(char for char in word[1:] if char not in BOOLEAN_RUN_LETTERS)
+            if word.endswith(letter):  # `-p 8080:80`, `-dp 8080:80`: the value is the next word
+                index += 1
+            continue
+        return word
+    return words[index] if index < len(words) else None
+
+
+BOOLEAN_RUN_FLAGS = {"--rm", "--detach", "--interactive", "--tty", "--privileged", "--init", "--read-only",
+                     "--no-healthcheck", "--publish-all", "--oom-kill-disable", "--sig-proxy", "--quiet"}
+BOOLEAN_RUN_LETTERS = set("ditPq")
 
 
 VARIABLE = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))")
