@@ -526,6 +526,7 @@ class LocalRun:
     lines: tuple[LocalLine, ...]
     skipped: tuple[tuple[Step, str], ...]  # (step, what it does that is not run here), for feedback
     refusal_steps: dict = field(default_factory=dict)  # refusal line -> its step's label
+    images: tuple = ()  # (step, ci.yml line, as written, tags) of every build and tag, even one that is refused
 
     def summary(self, most: int = 3) -> str:
         shown = [f"{refusal.one_line('ci.yml')} ({self.refusal_steps.get(refusal.line, 'a step')})"
@@ -543,6 +544,7 @@ def docker_commands(workflow: Workflow, root: Path | None, scenario: Scenario = 
     refusal_steps: dict = {}
     skipped: list[tuple[Step, str]] = []
     built: set[str] = set()  # repositories the lines so far built or tagged: only runs of those are carried out
+    images: list[tuple[Step, int, str, tuple[str, ...]]] = []  # every build and tag, carried out or refused
     for job in _job_order(workflow):
         try:
             if not job_runs(workflow, job, scenario):
@@ -563,12 +565,14 @@ def docker_commands(workflow: Workflow, root: Path | None, scenario: Scenario = 
                                           and _repository(image) not in built):
                     skipped.append((step, written))  # a host command, a push, or a tool's own image (a linter)
                     continue
-                if problem is None and subcommand == "build":
-                    built.update(_repository(words[i + 1]) for i, word in enumerate(words[:-1])
-                                 if word in ("-t", "--tag"))
-                    built.update(_repository(word.split("=", 1)[1]) for word in words if word.startswith("--tag="))
-                elif problem is None and subcommand == "tag" and len(words) >= 2:
-                    built.add(_repository(words[-1]))
+                if subcommand == "build":
+                    tags = [words[i + 1] for i, word in enumerate(words[:-1]) if word in ("-t", "--tag")]
+                    tags += [word.split("=", 1)[1] for word in words if word.startswith("--tag=")]
+                    images.append((step, number, written, tuple(tags)))
+                    built.update(_repository(tag) for tag in tags if problem is None)
+                elif subcommand == "tag" and len(words) >= 2:
+                    images.append((step, number, written, (words[-1],)))
+                    built.update([_repository(words[-1])] if problem is None else [])
                 try:
                     if problem is not None:
                         raise commandline.LineRefused(problem)
@@ -579,7 +583,11 @@ def docker_commands(workflow: Workflow, root: Path | None, scenario: Scenario = 
                     continue
                 commands.append(command)
                 local.append(LocalLine(step, number, written, command))
-    return LocalRun(Script(tuple(commands), tuple(refusals)), tuple(local), tuple(skipped), refusal_steps)
+    if len(commands) > commandline.MAX_COMMANDS:
+        refusals.append(Refusal(commands[commandline.MAX_COMMANDS].line, f"more than {commandline.MAX_COMMANDS} docker "
+                                "lines to carry out: the grader runs at most that many", RefusalKind.UNSUPPORTED))
+    return LocalRun(Script(tuple(commands), tuple(refusals)), tuple(local), tuple(skipped), refusal_steps,
+                    tuple(images))
 
 
 def _repository(ref: str) -> str:
