@@ -121,3 +121,9 @@ def test_the_notebooks_ci_example_passes_the_exercises_checks(tmp_path):
     tests = [line for line in run.lines if line.command.subcommand == "run"]
     assert [line.command.args for line in tests] == [(f"app-test:{wf.FAKE_SHA}", "python", "-m", "pytest")]
     assert tests[0].step.index < pushers[0].index
+
+
+def test_a_workflow_with_too_many_docker_lines_is_refused(tmp_path):
+    steps = "".join(f"      - run: docker build -t app:{n} .\n" for n in range(101))
+    run = wf.docker_commands(wf.parse(f"on: push\njobs:\n  b:\n    runs-on: x\n    steps:\n{steps}"), tmp_path)
+    assert not run.script.ok and "more than 100 docker lines" in run.summary()
