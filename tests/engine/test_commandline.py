@@ -134,6 +134,22 @@ def test_an_image_built_and_tagged_by_the_script_is_this_runs_and_goes_with_it(t
     assert gc.leftovers(run_ids=[box.run_id]) == dict.fromkeys(KINDS, 0)
 
 
+def test_a_build_takes_its_target_stage_and_build_args(tmp_path, no_leaks):
+    """`--target` stops at the stage named (a CI pipeline's `test` stage), `--build-arg` reaches its ARG."""
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {PYTHON} AS runtime\nARG FLAVOUR=plain\nRUN echo \"$FLAVOUR\" > /flavour\n"
+        "FROM runtime AS test\nRUN echo tested > /stage\n"
+        "FROM runtime\nRUN echo shipped > /stage\n")
+    with Sandbox("test-cli") as box:
+        line = carry_out(box, """
+            docker build --target test --build-arg FLAVOUR=mint -t app:test .
+            docker run --rm app:test cat /stage /flavour
+        """, tmp_path)
+        assert all(step.ok for step in line.steps), [step.one_line() for step in line.steps]
+        assert line.steps[1].output.split() == ["tested", "mint"]
+    assert gc.leftovers(run_ids=[box.run_id]) == dict.fromkeys(KINDS, 0)
+
+
 def test_a_refused_script_is_never_carried_out(tmp_path):
     script = parse_script("docker run --privileged app\n")
     with Sandbox("test-cli") as box:

@@ -68,6 +68,7 @@ def test_run_stops_reading_options_at_the_image():
     ("docker rm -fv web", "rm"), ("docker container remove web", "rm"),
     ("docker network create backend", "network create"), ("docker volume create data", "volume create"),
     ("docker build -t app:1.0 -t app .", "build"), ("docker image build --tag app .", "build"),
+    ("docker build --target test --build-arg V=1 --build-arg=W=2 -t app .", "build"),
     ("docker tag app app:2.0", "tag"), ("docker inspect web data", "inspect"),
     ("docker run --network backend --restart unless-stopped --rm=false app", "run"),
 ])
@@ -236,3 +237,8 @@ def test_no_input_makes_the_parser_raise():
         script = parse_script(text)
         for found in script.refusals:
             assert "\n" not in found.reason and len(found.reason) < 400, found
+
+
+def test_a_build_arg_without_its_value_is_refused():
+    found = refusal("docker build --build-arg TOKEN -t app .")
+    assert found.kind is RefusalKind.SYNTAX and "write NAME=value" in found.reason, found.reason

@@ -216,7 +216,9 @@ class CommandLine:
             raise CommandFailed(f"unable to prepare context: no {dockerfile} in {command.args[0]}")
         tags = [self._full(tag) for tag in command.values("tag")]
         first = self._engine_tag(tags[0]) if tags else None
-        result = self.sandbox.build(context, dockerfile=dockerfile, tag=first)
+        buildargs = dict(text.split("=", 1) for text in command.values("build-arg")) or None
+        result = self.sandbox.build(context, dockerfile=dockerfile, tag=first, buildargs=buildargs,
+                                    target=command.flag("target"))
         for tag in tags:
             self.images[tag] = self._engine_tag(tag)
             if tag != tags[0]:

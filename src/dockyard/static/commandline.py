@@ -136,7 +136,8 @@ FLAGS: dict[str, dict[str, tuple[str, bool, bool]]] = {
     "network create": _flags(("-d --driver", "driver", True, False)),
     "volume create": _flags(),
     "build": _flags(("-t --tag", "tag", True, True), ("-f --file", "file", True, False),
-                    ("-q --quiet", "quiet", False, False)),
+                    ("-q --quiet", "quiet", False, False), ("--target", "target", True, False),
+                    ("--build-arg", "build-arg", True, True)),
     "tag": _flags(),
     "inspect": _flags(),
 }
@@ -149,7 +150,7 @@ USAGE = {"run": "docker run [OPTIONS] IMAGE [COMMAND…]", "logs": "docker logs 
          "exec": "docker exec [OPTIONS] CONTAINER COMMAND…", "stop": "docker stop CONTAINER…",
          "start": "docker start CONTAINER…", "restart": "docker restart CONTAINER…", "rm": "docker rm CONTAINER…",
          "network create": "docker network create NAME", "volume create": "docker volume create NAME",
-         "build": "docker build [-t NAME] [-f Dockerfile] CONTEXT", "tag": "docker tag SOURCE TARGET",
+         "build": "docker build [-t NAME] [-f Dockerfile] [--target STAGE] [--build-arg NAME=value] CONTEXT", "tag": "docker tag SOURCE TARGET",
          "inspect": "docker inspect NAME…", "ps": "docker ps [-a] [-q]"}
 
 # run and exec stop reading options at their first positional word (the image / the container)
@@ -503,6 +504,13 @@ def _check(command: Command, root: Path | None) -> None:
             _inside(str(PurePosixPath(command.args[0]) / command.flag("file")), root, "the Dockerfile")
         for tag in command.values("tag"):
             _check_image(tag)
+        if command.flag("target") is not None:
+            _check_name(command.flag("target"), "build stage")
+        for text in command.values("build-arg"):
+            if "=" not in text:  # `--build-arg NAME` takes NAME from the caller's environment, which is not here
+                raise LineRefused(f"`--build-arg {_show(text)}`: write NAME=value (the grader has no environment "
+                                  "of yours to take it from)")
+            _check_env(text)
     elif sub == "tag":
         for name in command.args:
             _check_image(name)
