@@ -41,6 +41,25 @@ def test_the_page_has_plots_rates_failures_times_and_who_could_not_run():
     assert "--only stuck" in page and "Median score" in page
 
 
+def test_one_failure_counts_once_whatever_port_or_line_each_learner_saw():
+    """The probe's host port, its attempts and the line number differ per learner: it is still one failure."""
+    reports = {}
+    for n, (port, attempts, line) in enumerate([(32890, 43, 5), (32771, 45, 5), (33012, 44, 14), (8080, 7, 5)]):
+        items = [Item("answers", "The app answers on 8000", 0.0, 2.0, False,
+                      f"expected 'Hello' from http://127.0.0.1:{port}/, but nothing answered after {attempts} "
+                      "attempt(s)" + " (the connection was closed without an answer)" * 4),  # longer than shown
+                 Item("exec-form", "CMD in exec form", 0.0, 1.0, False, f"`CMD python app.py` (line {line}) is in "
+                      "shell form" if n < 3 else "no CMD at all")]
+        reports[f"learner{n}"] = Report.from_items("01-first-image", items, 20.0)
+    page = classview.to_html("01-first-image", reports)
+    answers = re.search(r"<tr><td>The app answers on 8000.*?</tr>", page).group(0)
+    assert answers.count("<li>") == 1 and "(4×, 3 other wording(s))" in answers, answers
+    exec_form = re.search(r"<tr><td>CMD in exec form.*?</tr>", page).group(0)
+    assert re.findall(r"<li>(.*?) <span", exec_form) == ["`CMD python app.py` (line 5) is in shell form",
+                                                         "no CMD at all"]  # the wording most learners saw
+    assert "(3×, 1 other wording(s))" in exec_form and "(1×)" in exec_form
+
+
 def fake_grade(exercise_id, folder, engine_url=None, **kwargs):
     ok = (Path(folder) / "Dockerfile").is_file()
     return Report.from_items(exercise_id, [Item("builds", "The image builds", float(ok), 1.0, ok,

@@ -12,7 +12,7 @@ from dockyard.report.model import Item, Report
 from dockyard.rubric import runner
 
 RUBRIC = '''
-import os, time
+import os, signal, time
 import pytest
 from dockyard import partial
 
@@ -36,6 +36,8 @@ def test_slow_or_crash(submission):
     mode = (submission.path / "mode").read_text().strip()
     if mode == "crash":
         os._exit(9)
+    if mode == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
     if mode == "slow":
         time.sleep(120)
 
@@ -89,6 +91,15 @@ def test_a_crashed_grading_keeps_finished_items(course, tmp_path):
     assert report.max_score == 10.0 and report.score == 4.0
     assert [item.outcome for item in report.items] == ["passed", "partial", "not_reached", "not_reached"]
     assert items["port-and-path"].feedback == "the port is right but the path is not"
+
+
+def test_a_killed_grading_says_which_signal_and_keeps_finished_items(course, tmp_path):
+    report = runner.grade("t-stop", submission(tmp_path, "kill"), timeout_s=60)
+    assert report.status == "error" and report.max_score == 10.0 and report.score == 4.0
+    # the signal by name, and never pytest's progress dots as if they were the reason (was "(exit -9): .")
+    assert report.error == "the grader stopped without a report (killed by SIGKILL)", report.error
+    assert [item.outcome for item in report.items] == ["passed", "partial", "not_reached", "not_reached"]
+    assert report.items[3].feedback == "not reached: the grader stopped without a report (killed by SIGKILL)"
 
 
 def test_a_finished_grading_awards_partial_credit(course, tmp_path):

@@ -98,3 +98,13 @@ def test_a_base_image_that_cannot_resolve_offline_names_the_tags_there_are():
     assert "python:3.11.9-slim is not on this machine" in said and "python:3.11.2-slim" in said and "\n" not in said
     pinned = build.explain_build_error("manifest unknown", "FROM python:3.11-slim@sha256:" + "0" * 64)
     assert "digest" in pinned and "python:3.11-slim" in pinned
+
+
+def test_an_unpinned_base_image_s_explanation_fits_the_feedback_whole():
+    """`FROM python` on a machine with many python tags: the advice keeps its end (it was cut at 300 characters
+    mid-word: "(`dockyard images` l…")."""
+    said = build.explain_build_error("pull access denied for python, repository does not exist", "FROM python")
+    assert len(said) <= 300 and said.endswith("(`dockyard images` lists them)"), said
+    tags = recipes.known_tags("python")
+    assert len(tags) > build.SHOWN_TAGS and f"and {len(tags) - build.SHOWN_TAGS} more" in said
+    assert "python:3.11-slim" in said and "python:3.11," in said  # the short names, each a working FROM

@@ -102,3 +102,17 @@ def test_a_grade_cell_outside_its_notebook_needs_a_default(tmp_path, monkeypatch
     with pytest.raises(UsageError, match="no grade cell 'check-b'") as refused:
         cell_points("check-b")
     assert "default=" in refused.value.one_line()
+
+
+@pytest.mark.parametrize("exitcode, gist, expected", [
+    (-9, ".", "the grader stopped without a report (killed by SIGKILL)"),
+    (-15, "..F [ 60%]", "the grader stopped without a report (killed by SIGTERM)"),
+    (-200, "", "the grader stopped without a report (killed by signal 200)"),
+    (9, "", "the grader stopped without a report (exit 9)"),
+    (1, ".. | E   ImportError: no module named x", "the grader stopped without a report (exit 1): "
+                                                   "E   ImportError: no module named x"),
+])
+def test_a_child_that_died_says_how_and_not_its_progress_dots(exitcode, gist, expected):
+    from dockyard.rubric.runner import died_reason
+
+    assert died_reason(exitcode, gist) == expected

@@ -82,6 +82,12 @@ def test_all_pairs_scores_show_the_rest_stay_below(tmp_path):
     assert all(pair.score < similarity.DEFAULT_THRESHOLD - 10 for pair in everything if (pair.a, pair.b) not in copied)
 
 
+def test_a_stage_name_keyword_in_any_case_is_the_same_line():
+    assert similarity.normalise_dockerfile("from python:3.11 as builder\nFROM  python:3.11  As  builder\n") == [
+        "FROM python:3.11 AS builder"] * 2
+    assert similarity.normalise_dockerfile("FROM alias/as:1 AS base\n") == ["FROM alias/as:1 AS base"]  # only the keyword
+
+
 def test_normalising():
     assert similarity.normalise_dockerfile("# c\n\nrun  apt-get update \\\n  # inner\n   && true\nfrom x\n") == \
         ["RUN apt-get update && true", "FROM x"]

@@ -67,7 +67,10 @@ def normalise_dockerfile(text: str) -> list[str]:
 def _instruction_case(line: str) -> str:
     words = line.split(None, 1)
     rest = " ".join(words[1].split()) if len(words) > 1 else ""
-    return f"{words[0].upper()} {rest}".strip()
+    instruction = words[0].upper()
+    if instruction == "FROM":  # `AS` names a stage in any case, as the instruction itself is
+        rest = re.sub(r"(?<=\s)as(?=\s)", "AS", rest, flags=re.IGNORECASE)
+    return f"{instruction} {rest}".strip()
 
 
 def normalise_compose(text: str) -> list[str]:

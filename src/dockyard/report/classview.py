@@ -13,6 +13,7 @@ import base64
 import collections
 import html
 import io
+import re
 import statistics
 from datetime import datetime, timezone
 
@@ -32,8 +33,20 @@ def _png(figure) -> str:
 
 
 def _first_line(text: str) -> str:
-    line = next((part.strip() for part in (text or "").splitlines() if part.strip()), "did not pass")
+    return next((part.strip() for part in (text or "").splitlines() if part.strip()), "did not pass")
+
+
+def _shorten(line: str) -> str:
     return line if len(line) <= MESSAGE_CHARS else line[: MESSAGE_CHARS - 1] + "…"
+
+
+# numbers that differ between learners with the same failure (the host port a probe used, its attempts, a line
+# number, a duration): masked in the key a failure is counted under, or 200 learners' one mistake lists as 200
+_NUMBER = re.compile(r"\d+(\.\d+)?")
+
+
+def failure_key(message: str) -> str:
+    return _NUMBER.sub("#", message)
 
 
 def analyse(reports: dict[str, Report]) -> dict:
@@ -43,12 +56,15 @@ def analyse(reports: dict[str, Report]) -> dict:
         for item in report.items:
             entry = items.setdefault(item.id, {"title": item.title or item.id, "lesson": item.lesson,
                                                "max_points": item.max_points, "earned": 0.0, "count": 0,
-                                               "passed": 0, "failures": collections.Counter()})
+                                               "passed": 0, "failures": collections.Counter(),
+                                               "wordings": collections.defaultdict(collections.Counter)})
             entry["count"] += 1
             entry["earned"] += (item.points / item.max_points) if item.max_points else float(item.passed)
             entry["passed"] += int(item.passed)
             if not item.passed:
-                entry["failures"][_first_line(item.feedback)] += 1
+                message = _first_line(item.feedback)  # keyed whole: a cut at a number's width would split it
+                entry["failures"][failure_key(message)] += 1
+                entry["wordings"][failure_key(message)][_shorten(message)] += 1
     for entry in items.values():
         entry["rate"] = entry["earned"] / entry["count"] if entry["count"] else 0.0
     not_run = {name: r for name, r in reports.items() if r.status != "graded"}
@@ -63,6 +79,7 @@ def _histogram(graded: dict[str, Report]) -> str | None:
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     scores = [r.score for r in graded.values()]
     maximum = max((r.max_score for r in graded.values()), default=1) or 1
@@ -71,6 +88,7 @@ def _histogram(graded: dict[str, Report]) -> str | None:
     axes.hist(scores, bins=bins, range=(0, maximum), color="#4c72b0", edgecolor="white")
     axes.set_xlabel(f"score (of {maximum:g})")
     axes.set_ylabel("learners")
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # a count of learners: no 0.5 learner on the axis
     axes.set_title("Scores")
     return _png(figure)
 
@@ -101,11 +119,13 @@ def _times(durations: dict[str, float]) -> str | None:
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     figure, axes = plt.subplots(figsize=(6, 2.6))
     axes.hist(list(durations.values()), bins=min(20, max(5, len(durations))), color="#8172b2", edgecolor="white")
     axes.set_xlabel("seconds per grading")
     axes.set_ylabel("gradings")
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_title("Grading times")
     return _png(figure)
 
@@ -116,6 +136,13 @@ table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem} th,td{text-alig
 border-bottom:1px solid #ddd;vertical-align:top} td.num{text-align:right;white-space:nowrap} .meta{color:#666}
 img{max-width:100%} ul{margin:.2rem 0;padding-left:1.2rem} .low{color:#cf222e;font-weight:600}
 """.strip()
+
+
+def _failure(wordings: collections.Counter, count: int) -> str:
+    """One failure as the learners most often saw it, with how many had it (in any of its wordings)."""
+    shown = wordings.most_common(1)[0][0]
+    others = f", {len(wordings) - 1} other wording(s)" if len(wordings) > 1 else ""
+    return f'<li>{html.escape(shown)} <span class="meta">({count}×{others})</span></li>'
 
 
 def to_html(exercise_id: str, reports: dict[str, Report], lesson_base: str = "") -> str:
@@ -146,8 +173,8 @@ def to_html(exercise_id: str, reports: dict[str, Report], lesson_base: str = "")
     for item_id, entry in sorted(items.items(), key=lambda pair: pair[1]["rate"]):
         lesson = entry["lesson"]
         link = f'<a href="{esc(lesson_base + lesson)}">{esc(lesson)}</a>' if lesson else ""
-        failures = "".join(f"<li>{esc(message)} <span class=\"meta\">({count}×)</span></li>"
-                           for message, count in entry["failures"].most_common(COMMON_FAILURES))
+        failures = "".join(_failure(entry["wordings"][key], count)
+                           for key, count in entry["failures"].most_common(COMMON_FAILURES))
         low = ' class="num low"' if entry["rate"] < 0.5 else ' class="num"'
         parts.append(f"<tr><td>{esc(entry['title'])}<br><span class=\"meta\">{esc(item_id)} · "
                      f"{entry['max_points']:g} pt</span></td><td{low}>{entry['rate'] * 100:.0f}% "

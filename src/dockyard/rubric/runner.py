@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import signal
 import tempfile
 import threading
@@ -127,9 +128,8 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
             if note and note not in report.notes:
                 report = dataclasses.replace(report, notes=(*report.notes, note))
             return report
-        tail = _gist_of(output_file)
-        reason = f"the grader stopped without a report (exit {process.exitcode})" + (f": {tail}" if tail else "")
-        return stopped_report(exercise, reason, items_file, duration, run_id)
+        return stopped_report(exercise, died_reason(process.exitcode, _gist_of(output_file)), items_file, duration,
+                              run_id)
 
 
 def _records(items_file: Path) -> list[dict]:
@@ -209,6 +209,24 @@ def _forward_progress(reader, progress) -> None:
                     progress(message)
                 except Exception:
                     pass
+
+
+# a line of pytest's progress report (`..F.s` with an optional `[ 40%]`): no clue why the child stopped
+_PROGRESS = re.compile(r"[.FEsxXp]*(\s*\[\s*\d+%\])?")
+
+
+def died_reason(exitcode: int | None, gist: str) -> str:
+    """Why a child that wrote no report stopped: its exit status, or the signal that killed it (multiprocessing
+    gives -N), and the gist of its output when that says something (pytest's progress dots do not)."""
+    if exitcode is not None and exitcode < 0:
+        try:
+            how = f"killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            how = f"killed by signal {-exitcode}"
+    else:
+        how = f"exit {exitcode}"
+    said = " | ".join(part for part in gist.split(" | ") if not _PROGRESS.fullmatch(part.strip()))
+    return f"the grader stopped without a report ({how})" + (f": {said}" if said else "")
 
 
 def _gist_of(path: Path, lines: int = 3) -> str:

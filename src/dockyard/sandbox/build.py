@@ -435,6 +435,9 @@ def course_base_missing(error: str, step: str | None) -> str | None:
     return base if reference in recipes.known_tags(repository) else None
 
 
+SHOWN_TAGS = 4
+
+
 def explain_build_error(error: str, step: str | None) -> str:
     first = error.splitlines()[0] if error else "unknown error"
     if step and step.upper().startswith("FROM") and any(marker in first for marker in PULL_FAILURES):
@@ -445,7 +448,11 @@ def explain_build_error(error: str, step: str | None) -> str:
         repository = recipes.split_reference(base.split("@")[0])[0]
         offline = recipes.known_tags(repository)
         pinned = " (a digest pin names upstream's exact bytes, which no offline copy has)" if "@" in base else ""
-        use = (f"this machine has {', '.join(offline)}" if offline
+        # the shortest names first and at most SHOWN_TAGS of them: the whole sentence must fit the feedback's
+        # 300 characters, or its end (how to list them all) is what gets cut
+        named = sorted(offline, key=len)[:SHOWN_TAGS]
+        more = f" and {len(offline) - len(named)} more" if len(offline) > len(named) else ""
+        use = (f"this machine has {', '.join(named)}{more}" if offline
                else "use one of the course's base images, e.g. python:3.11-slim")
         return (f"the base image {shown} is not on this machine and could not be pulled{pinned}; "
                 f"{use} (`dockyard images` lists them)")
