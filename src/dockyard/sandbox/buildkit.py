@@ -142,7 +142,7 @@ def _run(argv: list[str], env: dict, progress: PlainProgress, timeout_s: float, 
          on_step=None) -> dict:
     """Run the CLI in its own process group, feeding its output to `progress`; stop the group on a bound."""
     started = time.monotonic()
-    outcome = {"code": None, "overflow": False, "clipped": False, "timed_out": False, "printed": 0}
+    outcome = {"code": None, "overflow": False, "timed_out": False, "printed": 0}
     process = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -155,11 +155,7 @@ def _run(argv: list[str], env: dict, progress: PlainProgress, timeout_s: float, 
                     _stop(process)
                     return
                 before = len(progress.vertices)
-                progress.feed(raw.decode("utf-8", "replace"))
-                if progress.clipped and not outcome["clipped"]:  # the engine drops its output: we stop it
-                    outcome["clipped"] = True
-                    _stop(process)
-                    return
+                progress.feed(raw.decode("utf-8", "replace"))  # a step past the engine's log limit is clipped
                 if on_step is not None and len(progress.vertices) > before:
                     on_step(progress)
 
@@ -236,9 +232,9 @@ def result(progress: PlainProgress, outcome: dict, *, tag: str, image_id: str, d
     if outcome["timed_out"]:
         raise BuildTimedOut(f"the build took longer than {timeout_s:.0f} s and was stopped", list(log_tail),
                             step=running, **so_far)
-    if outcome["overflow"] or outcome["clipped"]:
-        raise BuildFailed(f"the build printed more than {max_log_bytes // 2**20 if outcome['overflow'] else 1} MiB "
-                          "and was stopped", list(log_tail), step=running, **so_far)
+    if outcome["overflow"]:
+        raise BuildFailed(f"the build printed more than {max_log_bytes // 2**20} MiB and was stopped", list(log_tail),
+                          step=running, **so_far)
     if outcome["code"] != 0 or not image_id:
         error = progress.error or (log_tail[-1] if log_tail else f"the builder exited with code {outcome['code']}")
         failing = progress.failed_vertex.step[3] if progress.failed_vertex else progress.failing_step
@@ -261,11 +257,18 @@ def result(progress: PlainProgress, outcome: dict, *, tag: str, image_id: str, d
 def _steps(progress: PlainProgress, facts: DockerfileFacts | None, target: str | None) -> tuple[BuildStep, ...]:
     final = _final_chain(facts, target)
     steps = []
-    for number, vertex in enumerate(progress.step_vertices(stage_names(facts)), start=1):
+    seen_stages: set[int | None] = set()
+    for vertex in progress.step_vertices(stage_names(facts)):
         shown, _k, _n, instruction = vertex.step
         index = stage_index(facts, shown)
+        if index is not None and index not in seen_stages and not instruction.upper().startswith("FROM "):
+            # BuildKit shows one FROM for stages that share a base: each stage's picture starts at its FROM
+            steps.append(BuildStep(len(steps) + 1, facts.stages[index].instructions[0].text, cached=True,
+                                   in_final_image=index in final if final else True))
+        seen_stages.add(index)
         if instruction.upper().startswith("FROM ") and index is not None:
             instruction = facts.stages[index].instructions[0].text  # as written (BuildKit shows docker.io/…)
-        steps.append(BuildStep(number, instruction, cached=vertex.cached, seconds=round(vertex.seconds or 0.0, 2),
+        steps.append(BuildStep(len(steps) + 1, instruction, cached=vertex.cached,
+                               seconds=round(vertex.seconds or 0.0, 2),
                                in_final_image=index in final if final and index is not None else True))
     return tuple(steps)

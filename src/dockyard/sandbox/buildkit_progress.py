@@ -79,7 +79,7 @@ class PlainProgress:
             self.vertices[number] = Vertex(number, rest)
             self.last_started = number
             return
-        if rest.startswith("sha256:"):
+        if rest.startswith("sha256:") or rest == vertex.name:  # its digest, or its name again (it resumed)
             return
         if rest == "CACHED":
             vertex.cached = True
