@@ -188,8 +188,8 @@ class Sandbox:
               buildargs: dict | None = None, target: str | None = None) -> builds.BuildResult:
         self.check_disk()
         builds.refuse_remote_sources(Path(context) / dockerfile)  # before any network is made for it
-        buildkit.refuse_heredocs(Path(context) / dockerfile)  # neither builder here reads them: one line
         builder = buildkit.choose(self.limits.builder, Path(context) / dockerfile)
+        buildkit.refuse_unsupported(Path(context) / dockerfile, builder)  # one line, not a raw build log
         self.builders_used.append(builder)
         if builder == "buildkit":
             return self._build_with_buildkit(Path(context), dockerfile=dockerfile, tag=tag, buildargs=buildargs,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -30,31 +29,17 @@ from dockyard import scratch
 from dockyard.errors import BaseImageMissing, BuildFailed, BuildTimedOut, UsageError
 from dockyard.sandbox.build import BuildResult, BuildStep, course_base_missing, explain_build_error
 from dockyard.sandbox.buildkit_progress import PlainProgress
+from dockyard.static import syntax
 from dockyard.static.dockerfile import DockerfileError, DockerfileFacts, parse_dockerfile
 
 BUILDERS = ("classic", "buildkit", "auto")
-HEREDOC = re.compile(r"<<-?([\"']?)[A-Za-z_][A-Za-z0-9_]*\1")
 DOCKER_CLI = "/usr/bin/docker"  # Debian's client (20.10): its `build` speaks to the engine's BuildKit
 
 
 # ---- which builder ----------------------------------------------------------------------------------
-def buildkit_reason(facts: DockerfileFacts) -> str | None:
-    """Why this Dockerfile needs BuildKit (the classic builder refuses it), or None when classic builds it."""
-    for instruction in facts.instructions:
-        names = {name for name, _value in instruction.flag_items}
-        if instruction.keyword == "RUN" and "mount" in names:
-            return f"line {instruction.line}: `RUN --mount` needs BuildKit"
-        if instruction.keyword in ("COPY", "ADD") and names & {"chmod", "link"}:
-            flag = sorted(names & {"chmod", "link"})[0]
-            return f"line {instruction.line}: `{instruction.keyword} --{flag}` needs BuildKit"
-        if instruction.keyword == "RUN" and "network" in names:
-            return f"line {instruction.line}: `RUN --network` needs BuildKit"
-    return None
-
-
 def choose(builder: str, dockerfile: Path) -> str:
     """"classic" or "buildkit" for this Dockerfile: `auto` takes BuildKit only where the Dockerfile needs it
-    (the classic path is the one whose RUN steps run on the grading's own bridge and memory bound)."""
+    (static/syntax.py: `RUN --mount`, `COPY --chmod`); the classic path runs RUN steps on the grading's own bridge."""
     if builder not in BUILDERS:
         raise UsageError(f"unknown builder {builder!r}", hint="use classic, buildkit or auto")
     if builder != "auto":
@@ -63,22 +48,19 @@ def choose(builder: str, dockerfile: Path) -> str:
         facts = parse_dockerfile(dockerfile)
     except DockerfileError:
         return "classic"  # the build says what is wrong, as it always has
-    return "buildkit" if buildkit_reason(facts) else "classic"
+    return syntax.resolve_builder(builder, facts)
 
 
-def refuse_heredocs(dockerfile: Path) -> None:
-    """Engine 20.10's built-in Dockerfile frontend has no heredocs (they need a `# syntax=` frontend, which
-    would be pulled from a registry): one line at the learner's line, not a failed build's raw log."""
+def refuse_unsupported(dockerfile: Path, builder: str) -> None:
+    """Syntax the chosen builder cannot build (a heredoc, `COPY --link`; `RUN --mount` for classic): one line at
+    the learner's line (static/syntax.py), not a failed build's raw log."""
     try:
         facts = parse_dockerfile(dockerfile)
     except DockerfileError:
         return
-    for instruction in facts.instructions:
-        first = instruction.raw.splitlines()[0] if instruction.raw else ""
-        if instruction.keyword in ("RUN", "COPY", "ADD") and HEREDOC.search(first):
-            raise BuildFailed(f"Dockerfile:{instruction.line}: this grader's builder does not support "
-                              f"{instruction.keyword} heredocs (`<<EOF`); use `RUN a && b` (continue long lines "
-                              "with `\\`), or COPY a script from your folder", [], step=instruction.text.splitlines()[0])
+    problems = syntax.builder_problems(facts, builder)
+    if problems:
+        raise BuildFailed(problems[0].message, [], step=None)
 
 
 # ---- the client --------------------------------------------------------------------------------------
