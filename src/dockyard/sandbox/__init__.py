@@ -12,6 +12,7 @@ import collections
 import contextlib
 import ipaddress
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from dockyard import bounded, engine
 from dockyard.course.limits import CAP_DROP, DEFAULT_LIMITS, Limits
 from dockyard.engine import firewall, gc
 from dockyard.engine.labels import EXERCISE_LABEL, OWNER_LABEL, RUN_LABEL, new_run_id, owner_label, owner_labels
-from dockyard.errors import BuildNotIsolated, DiskFull, DockyardError, EngineLost
+from dockyard.errors import BuildFailed, BuildNotIsolated, DiskFull, DockyardError, EngineLost
 from dockyard.sandbox import build as builds
 from dockyard.sandbox import buildkit, buildkit_cgroups, knobs
 from dockyard.sandbox.compose import ComposeProject
@@ -216,12 +217,16 @@ class Sandbox:
         self.ensure_buildkit_isolation()
         tag = tag or f"dockyard/{self.exercise_id}:{self.run_id}-{len(self._created['image'])}"
         self._created["image"].append(tag)
-        with buildkit_cgroups.bounded(self.limits.build_memory, self.limits.pids):
-            return buildkit.build_image(
-                context, tag=tag, labels=self.labels, dockerfile=dockerfile, buildargs=buildargs, target=target,
-                timeout_s=self.limits.build_timeout_s, max_log_bytes=self.limits.build_log_max_bytes,
-                tail_lines=self.limits.log_tail_lines, secrets=self.build_secrets(context),
-                engine_url=self.engine_url, api=self.client.api)
+        started = time.monotonic()
+        with buildkit_cgroups.bounded(self.limits.build_memory, self.limits.pids, self.limits.disk_max_bytes) as guard:
+            try:
+                return buildkit.build_image(
+                    context, tag=tag, labels=self.labels, dockerfile=dockerfile, buildargs=buildargs, target=target,
+                    timeout_s=self.limits.build_timeout_s, max_log_bytes=self.limits.build_log_max_bytes,
+                    tail_lines=self.limits.log_tail_lines, secrets=self.build_secrets(context),
+                    engine_url=self.engine_url, api=self.client.api)
+            except BuildFailed as failed:
+                raise buildkit.explained_kill(failed, guard.noted_since(started), self.limits) from None
 
     def build_secrets(self, context: Path) -> dict[str, Path]:
         """The exercise's build secrets (`build_secrets = {id = "file"}` in [sandbox]) that the learner's folder

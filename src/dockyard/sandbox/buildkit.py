@@ -254,3 +254,17 @@ def _steps(progress: PlainProgress, facts: DockerfileFacts | None, target: str |
                                seconds=round(vertex.seconds or 0.0, 2),
                                in_final_image=index in final if final and index is not None else True))
     return tuple(steps)
+
+
+def explained_kill(failed: BuildFailed, noted: str | None, limits) -> BuildFailed:
+    """A step killed (`exit code: 137`) while the cgroup guard saw it at a bound: say which bound, as the classic
+    build does ("a build step wrote more than … to its disk", "ran out of memory")."""
+    if isinstance(failed, BuildTimedOut) or "exit code: 137" not in failed.reason or noted is None:
+        return failed
+    if noted == "disk":
+        reason = (f"a build step wrote more than {limits.disk_max_bytes // 2**20} MiB to its disk and the build was "
+                  "stopped")
+    else:
+        reason = (f"the build step `{failed.step}` ran out of memory (the build's bound is {limits.build_memory}) and "
+                  "was stopped" if failed.step else f"a build step ran out of memory ({limits.build_memory})")
+    return BuildFailed(reason, failed.log_tail, step=failed.step, steps=failed.steps, seconds=failed.seconds)
