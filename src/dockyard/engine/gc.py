@@ -186,7 +186,8 @@ def build_cache(engine_url: str | None = None) -> set[str]:
 
 def prune_buildkit_cache(engine_url: str | None = None, keep: set[str] | frozenset = frozenset()) -> int:
     """Remove BuildKit's cache records but those in `keep` (`buildkit:<id>`), by id (the engine's /build/prune
-    takes an `id` filter): never a blanket `docker builder prune`, so what others' builds hold stays."""
+    takes an `id` filter): never a blanket `docker builder prune`, so what others' builds hold stays. A record
+    with a child cannot go before it: leaves first, round by round."""
     import json
 
     api = engine.client(engine_url).api
@@ -203,10 +204,10 @@ def prune_buildkit_cache(engine_url: str | None = None, keep: set[str] | frozens
         if not leaves:
             break
         deleted: set[str] = set()
-        for start in range(0, len(leaves), 50):
+        for record in leaves:  # one id a call: the engine's filter matches one id only when given several
             try:
                 response = api._post(api._url("/build/prune"), params={
-                    "all": "true", "filters": json.dumps({"id": leaves[start:start + 50]})})
+                    "all": "true", "filters": json.dumps({"id": [record]})})
                 deleted |= set(api._result(response, True).get("CachesDeleted") or [])
             except Exception:
                 continue  # in use by a running build: next time
