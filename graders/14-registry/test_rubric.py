@@ -152,7 +152,7 @@ def test_runs_pulled_image(command_line):
     assert False, (f"expected `docker run` of the image you pulled (`{SHOWN}@sha256:…`), seen `{step.command.text}` "
                    f"(line {step.command.line}): `{step.command.args[0]}` is "
                    + ("the image you built, not the one the pull gave: on another machine only the pulled one "
-                      "would be there" if not command_line.pulled else "not a name a pull gave")
+                      "would be there" if written in command_line.images else "not a name a pull gave")
                    + (f"; the pull gave {', '.join(command_line.pulled)}" if command_line.pulled else "; nothing was pulled"))
 
 
