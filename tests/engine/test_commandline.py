@@ -204,3 +204,33 @@ def test_the_graders_own_faults_are_never_a_learners_failed_command(tmp_path, mo
         monkeypatch.setattr(box, "build", full)
         with pytest.raises(DiskFull):
             carry_out(box, "docker build -t mine .", tmp_path)
+
+
+def test_a_base_image_pushed_and_pulled_through_the_gradings_registry_keeps_none_of_its_names(tmp_path, no_leaks):
+    """Tags and pulled digests on an image of no run (a course base image) are names the label sweep cannot see:
+    the sandbox untags each at close. The registry container and its volume go with the run."""
+    from dockyard.sandbox import registry
+
+    box_names: list[str] = []
+    with Sandbox("test-cli") as box:
+        before = set(box.client.images.get(PYTHON).attrs.get("RepoDigests") or [])
+        grading_registry = registry.start(box)
+        line = CommandLine(box, tmp_path, base_images=(PYTHON,), registry=grading_registry)
+        line.execute(parse_script(textwrap.dedent(f"""
+            docker tag {PYTHON} localhost:5000/py:base
+            docker push localhost:5000/py:base
+            docker pull localhost:5000/py:base
+            docker images --digests localhost:5000/py
+            docker pull localhost:5000/nothing:here
+        """)))
+        push, pull, images, missing = line.steps[1:]
+        assert push.ok and pull.ok, [step.one_line() for step in line.steps]
+        digest = grading_registry.manifest_digest("py", "base")
+        assert push.digest == digest == pull.digest and "py" in grading_registry.catalog()
+        assert f"base: digest: {digest}" in push.output and "127.0.0.1" not in push.output + images.output
+        assert digest in images.output and pull.image_id == box.client.images.get(PYTHON).id
+        assert not missing.ok and "localhost:5000/nothing" in missing.output
+        box_names = [f"{grading_registry.address}/py:base", f"{grading_registry.address}/py@{digest}"]
+    image = box.client.images.get(PYTHON)
+    assert not set(image.tags) & set(box_names) and set(image.attrs.get("RepoDigests") or []) == before
+    assert gc.leftovers(run_ids=[box.run_id]) == dict.fromkeys(KINDS, 0)

@@ -175,10 +175,10 @@ def test_shell_syntax_is_refused_because_no_shell_runs_the_file(text, words):
 
 @pytest.mark.parametrize("text, words", [
     ("curl localhost:8080", "only docker commands"), ("sudo docker ps", "only docker commands"),
-    ("docker push app", "not one of the commands"), ("docker compose up", "not one of the commands"),
+    ("docker image prune", "not one of the commands"), ("docker compose up", "not one of the commands"),
     ("docker container prune", "not one of the commands"), ("docker run --cpus 2 app", "not a flag"),
     ("docker run --mount type=volume,src=a,dst=/a app", "--mount"), ("docker ps --format '{{.Names}}'", "not a flag"),
-    ("docker run -p 8000-8010:8000-8010 app", "ranges"), ("docker run --network none app", "--network none"), ("docker run nginx@sha256:abc app", "image name"),
+    ("docker run -p 8000-8010:8000-8010 app", "ranges"), ("docker run --network none app", "--network none"), ("docker run nginx@sha256:abc app", "64 hexadecimal"), ("docker run Nginx app", "image name"),
 ])
 def test_what_is_outside_the_documented_set_is_refused(text, words):
     found = refusal(text)
@@ -242,3 +242,84 @@ def test_no_input_makes_the_parser_raise():
 def test_a_build_arg_without_its_value_is_refused():
     found = refusal("docker build --build-arg TOKEN -t app .")
     assert found.kind is RefusalKind.SYNTAX and "write NAME=value" in found.reason, found.reason
+
+
+# -- the registry exercise: push, pull, images, inspect --format ------------------------------------------
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+
+
+def test_the_registry_solution_reads_as_its_commands():
+    script = parse_file(ROOT / "solutions/14-registry/commands.sh", root=ROOT / "exercises/14-registry")
+    assert script.ok, script.summary()
+    assert [c.subcommand for c in script.commands] == ["build", "tag", "push", "images", "pull", "run", "ps"]
+
+
+@pytest.mark.parametrize("text, subcommand", [
+    ("docker push localhost:5000/shipit:1.0", "push"), ("docker image push -q 127.0.0.1:5000/shipit", "push"),
+    (f"docker pull localhost:5000/shipit@{DIGEST}", "pull"), ("docker image pull localhost:5000/team/shipit:1.0", "pull"),
+    ("docker images --digests", "images"), ("docker image ls -q localhost:5000/shipit", "images"),
+    ("docker image list --no-trunc --all", "images"),
+    ("docker inspect --format '{{index .RepoDigests 0}}' localhost:5000/shipit:1.0", "inspect"),
+    ("docker image inspect -f '{{json .RepoDigests}} {{.Id}}' shipit", "inspect"),
+    (f"docker tag localhost:5000/shipit@{DIGEST} shipit:pulled", "tag"),
+    (f"docker run -d -p 8080:8000 localhost:5000/shipit@{DIGEST}", "run"),
+    ("docker build -t localhost:5000/shipit:1.0 .", "build"),
+])
+def test_registry_commands_are_accepted(text, subcommand):
+    assert one(text).subcommand == subcommand
+
+
+def test_references_are_read_as_docker_reads_them():
+    from dockyard.static.commandline import parse_reference
+
+    assert parse_reference("shipit").canonical() == "shipit:latest"
+    assert parse_reference("127.0.0.1:5000/shipit").canonical() == "localhost:5000/shipit:latest"
+    ref = parse_reference(f"localhost:5000/team/shipit@{DIGEST}")
+    assert (ref.registry, ref.path, ref.tag, ref.digest) == ("localhost:5000", "team/shipit", None, DIGEST)
+    assert ref.at_grading_registry and ref.canonical() == f"localhost:5000/team/shipit@{DIGEST}"
+    assert parse_reference("team/shipit:1.0").registry is None  # no `.`, `:` or localhost: a path, not a host
+
+
+@pytest.mark.parametrize("text, words, kind", [
+    ("docker push ghcr.io/me/shipit:1.0", "only to the grading's own registry", RefusalKind.FORBIDDEN),
+    ("docker push shipit:1.0", "Docker Hub", RefusalKind.FORBIDDEN),
+    ("docker pull python:3.11-slim", "Docker Hub", RefusalKind.FORBIDDEN),
+    ("docker pull docker.io/library/registry:2", "`docker.io`", RefusalKind.FORBIDDEN),
+    ("docker pull localhost:5001/shipit:1.0", "`localhost:5001`", RefusalKind.FORBIDDEN),
+    ("docker tag shipit registry.example.com:443/shipit", "grading's own registry", RefusalKind.FORBIDDEN),
+    ("docker run -d example.org/shipit", "grading's own registry", RefusalKind.FORBIDDEN),
+    ("docker login localhost:5000", "credentials", RefusalKind.FORBIDDEN),
+    ("docker logout", "credentials", RefusalKind.FORBIDDEN),
+    ("docker push --insecure localhost:5000/shipit", "no TLS setting", RefusalKind.FORBIDDEN),
+    ("docker push --disable-content-trust localhost:5000/shipit", "trusts images", RefusalKind.FORBIDDEN),
+    ("docker pull --platform linux/arm64 localhost:5000/shipit", "not a flag", RefusalKind.UNSUPPORTED),
+    ("docker pull localhost:5000/shipit@sha256:abc", "64 hexadecimal", RefusalKind.SYNTAX),
+    (f"docker push localhost:5000/shipit@{DIGEST}", "cannot be a new name", RefusalKind.SYNTAX),
+    (f"docker tag shipit localhost:5000/shipit@{DIGEST}", "cannot be a new name", RefusalKind.SYNTAX),
+    ("docker inspect --format '{{range .RepoDigests}}{{.}}{{end}}' shipit", "no other template", RefusalKind.UNSUPPORTED),
+    ("docker images --format '{{.Digest}}'", "not a flag", RefusalKind.UNSUPPORTED),
+    ("docker push localhost:5000/a localhost:5000/b", "takes 1 argument", RefusalKind.SYNTAX),
+])
+def test_registry_lines_outside_the_set_are_refused_with_a_reason(text, words, kind):
+    found = refusal(text)
+    assert words in found.reason and found.kind == kind and found.line == 1, found
+    assert "\n" not in found.one_line()
+
+
+def test_a_refused_registry_line_names_its_line_and_stops_everything():
+    script = parse_script("docker build -t shipit .\n\ndocker push quay.io/me/shipit\ndocker login\n")
+    assert not script.ok and [r.line for r in script.refusals] == [3, 4]
+    assert script.summary().startswith("commands.sh:3: ")
+
+
+def test_inspect_format_renders_as_docker_templates_do():
+    from dockyard.sandbox.commandline import CommandFailed, render_format
+
+    facts = {"Id": "sha256:1", "RepoDigests": [f"localhost:5000/shipit@{DIGEST}"], "Config": {"WorkingDir": "/app"},
+             "RepoTags": []}
+    assert render_format("{{index .RepoDigests 0}}", facts) == f"localhost:5000/shipit@{DIGEST}"
+    assert render_format("{{json .RepoDigests}}", facts) == f'["localhost:5000/shipit@{DIGEST}"]'
+    assert render_format("id={{.Id}} in {{ .Config.WorkingDir }} {{.RepoTags}} {{.Nope}}", facts) == \
+        "id=sha256:1 in /app [] <no value>"
+    with pytest.raises(CommandFailed, match="index out of range"):
+        render_format("{{index .RepoTags 0}}", facts)

@@ -227,13 +227,20 @@ def command_observer():
 
 
 @pytest.fixture(scope="session")
-def command_line(sandbox, submission, exercise, commands, command_observer):
+def command_registry(commands):
+    """The registry `localhost:5000` names in `commands.sh` (override it: a session fixture returning
+    `dockyard.sandbox.registry.start(sandbox)`, as 14-registry does); None: no registry answers there."""
+    return None
+
+
+@pytest.fixture(scope="session")
+def command_line(sandbox, submission, exercise, commands, command_observer, command_registry):
     """`commands` carried out in order through the sandbox (sandbox/commandline.py): `.steps`, one per command."""
     __tracebackhide__ = True
     from dockyard.sandbox.commandline import CommandLine
 
     progress("running commands.sh")
-    runner = CommandLine(sandbox, submission.path, exercise.base_images)
+    runner = CommandLine(sandbox, submission.path, exercise.base_images, registry=command_registry)
     runner.execute(commands, observe=command_observer)
     return runner
 

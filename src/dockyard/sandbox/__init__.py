@@ -72,6 +72,7 @@ class Sandbox:
         self.build_isolated: bool | None = None  # None until the first build; False: built without the rules
         self.build_isolation_note: str | None = None  # why builds were not isolated, for the report
         self._created: dict[str, list[str]] = collections.defaultdict(list)
+        self._references: list[str] = []  # names this run gave images (tags, pulled digests): untagged at close
         self._compose_projects: list = []
         self._watchdog: DiskWatchdog | None = None
         self.closed = False
@@ -253,7 +254,27 @@ class Sandbox:
         """Tag an image of this run again (it keeps the run's label, so the sweep removes it with the image)."""
         self._call(lambda: self.client.images.get(image).tag(repository, tag))
         self._created["image"].append(f"{repository}:{tag}")
+        self._references.append(f"{repository}:{tag}")  # on a base image, the label sweep would miss it
         return f"{repository}:{tag}"
+
+    def push(self, repository: str, tag: str) -> list[dict]:
+        """`docker push repository:tag` through the engine (to the run's registry): the engine's progress
+        messages, the last one an `error` when the push failed. Only this run's registry is ever named here."""
+        self._references.append(f"{repository}:{tag}")
+        return self._call(lambda: list(self.client.api.push(repository, tag=tag, stream=True, decode=True)))
+
+    def pull(self, reference: str) -> list[dict]:
+        """`docker pull reference` (`repo:tag` or `repo@sha256:…`) through the engine, from the run's registry:
+        its progress messages, the last one an `error` when it failed. The name it adds is untagged at close."""
+        repository, separator, rest = reference.partition("@")
+        if not separator:
+            repository, _, rest = reference.rpartition(":")
+        self._references.append(reference)
+        return self._call(lambda: list(self.client.api.pull(repository, tag=rest, stream=True, decode=True)))
+
+    def remember_reference(self, reference: str) -> None:
+        """A name the engine gave an image for this run (a push's `repo@sha256:…`): untagged at close."""
+        self._references.append(reference)
 
     # -- containers -----------------------------------------------------------------
     def _container_options(self) -> dict:
@@ -383,10 +404,25 @@ class Sandbox:
         # must rebuild from that line only. Only images carrying this run's label are removed (by sweep).
         try:
             gc.sweep(self.engine_url, run_id=self.run_id)
+            self._untag_references()
             # a removal that failed quietly (a busy engine, say) leaves something: say so, to be swept again
             return not any(gc.leftovers(self.engine_url, run_ids=[self.run_id]).values())
         except Exception:
             return False
+
+    def _untag_references(self) -> None:
+        """The names this run gave images that the label sweep left: on an image of no run (a base image
+        tagged or pushed by a learner's `docker tag python:3.11-slim …`) they are only names, removed as
+        `docker rmi NAME` removes one (never the image itself: it keeps its own tags)."""
+        import docker.errors
+
+        for reference in dict.fromkeys(reversed(self._references)):
+            try:
+                self.client.api.remove_image(reference, noprune=True)
+            except docker.errors.NotFound:
+                pass  # swept with its image already
+            except Exception:
+                pass  # a name still in use is the sweep's to retry; nothing else may hide the outcome
 
     def _call(self, action):
         """Run an engine call, turning "the engine went away" into EngineLost (retry-worthy, not the learner's fault)."""

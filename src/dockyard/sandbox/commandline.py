@@ -6,6 +6,8 @@ with the sandbox's limits and labels. The learner's names are theirs only inside
 is a labelled volume of this run, image `notes-app` a tag of this run. Published ports go to free
 ports on 127.0.0.1 whatever host port the command asked for (the step remembers which is which).
 Anonymous volumes are made as labelled volumes too, so nothing unlabelled is ever left behind.
+Where the exercise has a registry (sandbox/registry.py), `localhost:5000/…` names it: `push` and `pull` go
+through the engine to it at `127.0.0.1:<its port>`, and every name they add is untagged when the run ends.
 
 Each command's result is a `Step`: its exit code, what docker would have printed (in the learner's
 names), a note where the grader had to do something a terminal would not (a `docker run` without `-d`
@@ -24,7 +26,7 @@ from pathlib import Path
 from dockyard import bounded
 from dockyard.errors import BuildFailed, BuildNotIsolated, DiskFull, DockyardError, EngineLost, EngineUnavailable
 from dockyard.polling import wait_until
-from dockyard.static.commandline import Command, Script
+from dockyard.static.commandline import GRADING_REGISTRY, Command, Script, parse_reference
 from dockyard.text import clean, tail
 
 FOREGROUND_S = 8.0  # how long a `docker run` without -d may hold the "terminal" before the grader moves on
@@ -45,6 +47,7 @@ class ContainerState:
     mounts: tuple = ()  # ({"type": "volume"|"anonymous"|"bind", "name": learner's name or None, "target": "/data"}, …)
     ports: dict = field(default_factory=dict)  # container port -> (learner's host port or None, 127.0.0.1 port)
     started_at: str = ""
+    image_id: str = ""  # the image it runs (sha256:…)
 
     @property
     def running(self) -> bool:
@@ -64,6 +67,8 @@ class Step:
     note: str = ""
     containers: dict = field(default_factory=dict)  # learner's name -> ContainerState after this step
     listed: tuple = ()  # ps: the learner's names it listed
+    digest: str = ""  # push: the manifest digest the engine pushed; pull: the one it pulled
+    image_id: str = ""  # pull: the image it gave
 
     @property
     def ok(self) -> bool:
@@ -87,12 +92,15 @@ class CommandFailed(Exception):
 class CommandLine:
     """The learner's docker, as far as one run of one script goes."""
 
-    def __init__(self, sandbox, folder: Path, base_images: tuple[str, ...] = ()):
+    def __init__(self, sandbox, folder: Path, base_images: tuple[str, ...] = (), registry=None):
         self.sandbox = sandbox
+        self.registry = registry  # the grading's registry (sandbox/registry.py), or None: nothing answers there
         self.folder = Path(folder).resolve()
         self.base_images = tuple(base_images)
         self.containers: dict[str, str] = {}  # learner name -> engine name
-        self.images: dict[str, str] = {}  # learner ref (name:tag) -> engine tag
+        self.images: dict[str, str] = {}  # learner ref (canonical: name:tag or name@digest) -> engine ref
+        self.pulled: dict[str, str] = {}  # learner refs that name what a pull gave (and tags of them) -> image id
+        self.pushed: dict[str, str] = {}  # learner repository (localhost:5000/name) -> the digest its last push made
         self.volumes: dict[str, str] = {}
         self.networks: dict[str, str] = {}
         self.learner_port: dict[tuple[str, int], int | None] = {}  # (container, container port) -> host port asked
@@ -135,6 +143,8 @@ class CommandLine:
                 text = text.replace(engine_name, mine)
         for mine, engine_tag in sorted(self.images.items(), key=lambda pair: -len(pair[1])):
             text = text.replace(engine_tag, mine)
+        if self.registry is not None:
+            text = text.replace(self.registry.address, GRADING_REGISTRY)
         return text.replace(str(self.folder), ".")
 
     # -- lookups --------------------------------------------------------------------------------------
@@ -150,7 +160,7 @@ class CommandLine:
             raise CommandFailed(f"Error response from daemon: No such container: {name}") from None
 
     def _image_ref(self, name: str) -> str:
-        ref = name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+        ref = self._full(name)
         if ref in self.images:
             return self.images[ref]
         if name in self.base_images or ref in self.base_images:
@@ -159,8 +169,11 @@ class CommandLine:
                             f"(`docker build -t {name} .`); the grader pulls nothing", 125)
 
     def _engine_tag(self, learner_ref: str) -> str:
+        ref = parse_reference(learner_ref)
+        if ref.at_grading_registry and self.registry is not None:
+            return f"{self.registry.address}/{ref.path}:{ref.tag or 'latest'}"  # the registry's port is this run's
         name, _, tag = learner_ref.rpartition(":")
-        repository = "dockyard/" + f"{self.sandbox.exercise_id}-{name.replace('/', '-')}".lower()
+        repository = "dockyard/" + f"{self.sandbox.exercise_id}-{name.replace('/', '-').replace(':', '-')}".lower()
         return f"{repository}:{self.sandbox.run_id}-{tag}"
 
     def _volume(self, name: str) -> str:
@@ -206,7 +219,7 @@ class CommandLine:
         state = attrs.get("State") or {}
         image = self.in_learner_names((attrs.get("Config") or {}).get("Image", ""))
         return ContainerState(name, state.get("Status", "unknown"), image, env, tuple(mounts), ports,
-                              state.get("StartedAt", ""))
+                              state.get("StartedAt", ""), attrs.get("Image", ""))
 
     # -- the commands ------------------------------------------------------------------------------------
     def _build(self, command: Command, step: Step) -> None:
@@ -221,6 +234,7 @@ class CommandLine:
                                     target=command.flag("target"))
         for tag in tags:
             self.images[tag] = self._engine_tag(tag)
+            self.pulled.pop(tag, None)
             if tag != tags[0]:
                 self._tag_engine(first, self.images[tag])
         step.output = f"Successfully built {result.image_id[7:19] if result.image_id else ''}" + "".join(
@@ -231,6 +245,10 @@ class CommandLine:
         target = self._full(command.args[1])
         self.images[target] = self._engine_tag(target)
         self._tag_engine(source, self.images[target])
+        if self._full(command.args[0]) in self.pulled:  # a new name for what was pulled
+            self.pulled[target] = self.pulled[self._full(command.args[0])]
+        else:
+            self.pulled.pop(target, None)
 
     def _tag_engine(self, source: str, engine_tag: str) -> None:
         repository, _, tag = engine_tag.rpartition(":")
@@ -238,7 +256,8 @@ class CommandLine:
 
     @staticmethod
     def _full(name: str) -> str:
-        return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+        """The learner's reference as docker reads it: `:latest` added, the grading's registry as localhost:5000."""
+        return parse_reference(name).canonical()
 
     def _volume_create(self, command: Command, step: Step) -> None:
         self._volume(command.args[0])
@@ -460,6 +479,90 @@ class CommandLine:
                 raise
         step.output = "\n".join(command.args)
 
+    # -- the registry ---------------------------------------------------------------------------------
+    def _no_registry(self) -> CommandFailed:
+        return CommandFailed(f'Get "http://{GRADING_REGISTRY}/v2/": dial tcp 127.0.0.1:5000: connect: connection '
+                             "refused (this exercise starts no registry)")
+
+    def _push(self, command: Command, step: Step) -> None:
+        learner = self._full(command.args[0])
+        ref = parse_reference(learner)
+        if self.registry is None:
+            raise self._no_registry()
+        if learner not in self.images:
+            raise CommandFailed(f"An image does not exist locally with the tag: {ref.repository}")
+        repository, _, tag = self.images[learner].rpartition(":")
+        messages = self.sandbox.push(repository, tag)
+        failed = _failure(messages)
+        if failed:
+            raise CommandFailed(failed)
+        digests = [m["aux"]["Digest"] for m in messages if isinstance(m.get("aux"), dict) and m["aux"].get("Digest")]
+        step.digest = digests[-1] if digests else ""
+        if step.digest:
+            self.pushed[ref.repository] = step.digest  # as after a real push, the digest names the local image too
+            pushed = f"{ref.repository}@{step.digest}"
+            self.images[pushed] = f"{repository}@{step.digest}"
+            self.sandbox.remember_reference(self.images[pushed])
+        lines = [f"The push refers to repository [{ref.repository}]"] + _progress(messages)
+        step.output = self.in_learner_names("\n".join(lines)) if not command.flag("quiet") else learner
+
+    def _pull(self, command: Command, step: Step) -> None:
+        learner = self._full(command.args[0])
+        ref = parse_reference(learner)
+        if self.registry is None:
+            raise self._no_registry()
+        digest = ref.digest
+        pushed = self.pushed.get(ref.repository)
+        if digest and pushed and digest != pushed and self.registry.manifest_digest(ref.path, digest) is None:
+            # commands.sh is written before the grading's push happens, and that push rebuilds the image (with
+            # the grader's labels): its digest cannot be the one the learner copied from their own terminal
+            step.note = (f"the digest you wrote, {digest[:19]}…, is not one this grading's registry holds: digests "
+                         "differ from machine to machine and build to build, so the grader pulled the digest its own "
+                         f"push of {ref.repository} made, {pushed[:19]}…, in its place")
+            digest = pushed
+        engine_ref = (f"{self.registry.address}/{ref.path}@{digest}" if digest
+                      else f"{self.registry.address}/{ref.path}:{ref.tag}")
+        messages = self.sandbox.pull(engine_ref)
+        failed = _failure(messages)
+        if failed:
+            raise CommandFailed(f"Error response from daemon: {failed}")
+        image = self.sandbox.client.api.inspect_image(engine_ref)
+        statuses = [str(m.get("status", "")) for m in messages]
+        said = [line.split(":", 1)[1].strip() for line in statuses if line.startswith("Digest:")]
+        step.digest = digest or (said[-1] if said else "")
+        step.image_id = image.get("Id", "")
+        self.images[learner] = engine_ref
+        self.pulled[learner] = step.image_id
+        shown = [f"{ref.tag or ref.digest}: Pulling from {ref.path}", *_progress(messages), learner]
+        step.output = learner if command.flag("quiet") else self.in_learner_names("\n".join(shown))
+
+    def _images(self, command: Command, step: Step) -> None:
+        """The learner's images (built, tagged, pulled), as `docker images [--digests]` lists them."""
+        wanted = self._full(command.args[0]) if command.args else None
+        rows = []
+        for mine, engine_ref in self.images.items():
+            ref = parse_reference(mine)
+            if ref.digest and not command.flag("digests"):
+                continue  # docker lists a digest-only name as <none> under --digests only
+            if wanted and (parse_reference(wanted).repository != ref.repository
+                           or (":" in command.args[0].rsplit("/", 1)[-1] and wanted != mine)):
+                continue
+            try:
+                attrs = self.sandbox.client.api.inspect_image(engine_ref)
+            except Exception:
+                continue  # gone (a name the script untagged)
+            digests = [self.in_learner_names(d).partition("@")[2] for d in attrs.get("RepoDigests") or []
+                       if self.in_learner_names(d).partition("@")[0] == ref.repository]
+            image_id = attrs.get("Id", "")
+            rows.append((ref.repository, ref.tag or "<none>", (ref.digest or (digests[0] if digests else "<none>")),
+                         image_id if command.flag("no-trunc") else image_id.removeprefix("sha256:")[:12]))
+        if command.flag("quiet"):
+            step.output = "\n".join(dict.fromkeys(row[3] for row in rows))
+            return
+        header = ("REPOSITORY", "TAG", "DIGEST", "IMAGE ID") if command.flag("digests") else ("REPOSITORY", "TAG", "IMAGE ID")
+        step.output = "\n".join("   ".join(row) for row in [header, *(
+            row if command.flag("digests") else (row[0], row[1], row[3]) for row in rows)])
+
     def _inspect(self, command: Command, step: Step) -> None:
         found = []
         for name in command.args:
@@ -475,10 +578,76 @@ class CommandLine:
             elif name in self.networks:
                 found.append({"Name": name, "Driver": "bridge"})
             elif self._full(name) in self.images:
-                found.append({"RepoTags": [self._full(name)]})
+                found.append(self._image_facts(self.images[self._full(name)]))
             else:
                 raise CommandFailed(f"Error: No such object: {name}")
-        step.output = json.dumps(found, indent=2)
+        template = command.flag("format")
+        if template is None:
+            step.output = json.dumps(found, indent=2)
+        else:
+            step.output = "\n".join(render_format(template, facts) for facts in found)
+
+    def _image_facts(self, engine_ref: str) -> dict:
+        """`docker image inspect` of one of the learner's images, with the learner's names only."""
+        attrs = self.sandbox.client.api.inspect_image(engine_ref)
+        mine = set(self.images)
+        tags = [self.in_learner_names(t) for t in attrs.get("RepoTags") or []]
+        digests = [self.in_learner_names(d) for d in attrs.get("RepoDigests") or []]
+        config = attrs.get("Config") or {}
+        return {"Id": attrs.get("Id", ""), "RepoTags": [t for t in tags if t in mine],
+                "RepoDigests": [d for d in digests if d.partition("@")[0] in {parse_reference(m).repository for m in mine}],
+                "Created": attrs.get("Created", ""), "Size": attrs.get("Size", 0),
+                "Config": {"Cmd": config.get("Cmd"), "Entrypoint": config.get("Entrypoint"),
+                           "ExposedPorts": config.get("ExposedPorts"), "WorkingDir": config.get("WorkingDir", ""),
+                           "Env": config.get("Env") or []}}
+
+
+def _failure(messages: list[dict]) -> str:
+    """The error a push or pull stream ended with ("" when it went through)."""
+    for message in messages:
+        if message.get("error") or message.get("errorDetail"):
+            return clean(str(message.get("error") or (message.get("errorDetail") or {}).get("message", "")), 300)
+    return ""
+
+
+def _progress(messages: list[dict]) -> list[str]:
+    """The lines docker prints for a push or pull: each layer's last status, then the closing lines."""
+    layers: dict[str, str] = {}
+    closing = []
+    for message in messages:
+        status = str(message.get("status", ""))
+        if message.get("id") and not status.startswith(("Pulling from", "The push refers")):
+            if "progressDetail" not in message or not message.get("progressDetail"):
+                layers[str(message["id"])] = status
+        elif status and not status.startswith(("Pulling from", "The push refers")):
+            closing.append(status)
+    return [f"{layer}: {status}" for layer, status in layers.items()] + closing
+
+
+def render_format(template: str, facts: dict) -> str:
+    """`--format` as docker's Go template has it, for the actions the parser accepts (static/commandline.py)."""
+    from dockyard.static.commandline import FORMAT_ACTION
+
+    def value(match) -> str:
+        found = facts
+        if match["field"] != ".":
+            for part in match["field"].strip(".").split("."):
+                found = found.get(part) if isinstance(found, dict) else None
+        if match["index"]:
+            position = int(match["position"])
+            if not isinstance(found, list) or position >= len(found):
+                raise CommandFailed(f"template: :1:2: executing \"\" at <index {match['field']} {position}>: "
+                                    "error calling index: index out of range: " + str(position))
+            found = found[position]
+        if match["json"]:
+            return json.dumps(found)
+        if isinstance(found, list):
+            return "[" + " ".join(str(item) for item in found) + "]"
+        if isinstance(found, dict):
+            return "map[" + " ".join(f"{k}:{v}" for k, v in found.items()) + "]"
+        return "<no value>" if found is None else str(found)
+
+    return FORMAT_ACTION.sub(value, template)
 
 
 def _explain(exc: Exception) -> str:

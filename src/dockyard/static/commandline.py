@@ -5,7 +5,8 @@ trailing backslash joins the next line) is split with `shlex` after a scan that 
 shell would do (`$VAR`, `$(…)`, backticks, pipes, `&&`, `;`, redirections). What is left must be one
 `docker` command of the documented set (docs/commandline.md): its subcommand and flags are read the
 way docker reads them (`-dit`, `-p8080:8000`, `--name=web`, the first non-flag word ends the
-options of `run`), and what the sandbox forbids (privileged, host namespaces, capabilities, devices,
+options of `run`), image references are read as docker reads them (`localhost:5000/app:1.0`,
+`name@sha256:…`: the only registry is the grading's own, `localhost:5000`), and what the sandbox forbids (privileged, host namespaces, capabilities, devices,
 security options, host paths outside the submission, the Docker socket) is refused at its line with
 the reason. Any refusal means nothing runs (sandbox/commandline.py carries out a clean script only).
 """
@@ -21,6 +22,10 @@ from pathlib import Path, PurePosixPath
 MAX_SCRIPT_BYTES = 64 * 1024  # a learner's command list is a few lines
 MAX_COMMANDS = 100
 DOCS = "docs/commandline.md"
+# The registry a command-line exercise may push to and pull from, as the learner writes it: the grading starts
+# one (sandbox/registry.py) and the executor maps this name to it. 127.0.0.1:5000 is the same address spelled out.
+GRADING_REGISTRY = "localhost:5000"
+REGISTRY_HOSTS = (GRADING_REGISTRY, "127.0.0.1:5000")
 
 
 class RefusalKind(enum.Enum):
@@ -58,6 +63,32 @@ class Mount:
     target: str
     read_only: bool = False
     text: str = ""
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """An image reference as docker reads it: [REGISTRY/]PATH[:TAG][@DIGEST]. `registry` is None for a name with
+    no registry host (a local name, which docker push/pull would send to Docker Hub); canonical() writes the
+    grading's registry as `localhost:5000` however it was spelled and adds `:latest` where docker would."""
+
+    registry: str | None
+    path: str
+    tag: str | None = None
+    digest: str | None = None
+
+    @property
+    def at_grading_registry(self) -> bool:
+        return self.registry in REGISTRY_HOSTS
+
+    @property
+    def repository(self) -> str:
+        host = GRADING_REGISTRY if self.at_grading_registry else self.registry
+        return f"{host}/{self.path}" if host else self.path
+
+    def canonical(self) -> str:
+        if self.digest:
+            return f"{self.repository}@{self.digest}"
+        return f"{self.repository}:{self.tag or 'latest'}"
 
 
 @dataclass(frozen=True)
@@ -139,19 +170,27 @@ FLAGS: dict[str, dict[str, tuple[str, bool, bool]]] = {
                     ("-q --quiet", "quiet", False, False), ("--target", "target", True, False),
                     ("--build-arg", "build-arg", True, True)),
     "tag": _flags(),
-    "inspect": _flags(),
+    "inspect": _flags(("-f --format", "format", True, False)),
+    "push": _flags(("-q --quiet", "quiet", False, False)),
+    "pull": _flags(("-q --quiet", "quiet", False, False)),
+    "images": _flags(("--digests", "digests", False, False), ("-q --quiet", "quiet", False, False),
+                     ("-a --all", "all", False, False), ("--no-trunc", "no-trunc", False, False)),
 }
 
 # how many positional words each takes: (at least, at most; None: no upper bound)
 ARITY = {"run": (1, None), "ps": (0, 0), "logs": (1, 1), "exec": (2, None), "stop": (1, None),
          "start": (1, None), "restart": (1, None), "rm": (1, None), "network create": (1, 1),
-         "volume create": (1, 1), "build": (1, 1), "tag": (2, 2), "inspect": (1, None)}
+         "volume create": (1, 1), "build": (1, 1), "tag": (2, 2), "inspect": (1, None), "push": (1, 1),
+         "pull": (1, 1), "images": (0, 1)}
 USAGE = {"run": "docker run [OPTIONS] IMAGE [COMMAND…]", "logs": "docker logs [OPTIONS] CONTAINER",
          "exec": "docker exec [OPTIONS] CONTAINER COMMAND…", "stop": "docker stop CONTAINER…",
          "start": "docker start CONTAINER…", "restart": "docker restart CONTAINER…", "rm": "docker rm CONTAINER…",
          "network create": "docker network create NAME", "volume create": "docker volume create NAME",
          "build": "docker build [-t NAME] [-f Dockerfile] [--target STAGE] [--build-arg NAME=value] CONTEXT", "tag": "docker tag SOURCE TARGET",
-         "inspect": "docker inspect NAME…", "ps": "docker ps [-a] [-q]"}
+         "inspect": "docker inspect [--format TEMPLATE] NAME…", "ps": "docker ps [-a] [-q]",
+         "push": f"docker push {GRADING_REGISTRY}/NAME[:TAG]",
+         "pull": f"docker pull {GRADING_REGISTRY}/NAME[:TAG] or {GRADING_REGISTRY}/NAME@sha256:DIGEST",
+         "images": "docker images [--digests] [REPOSITORY[:TAG]]"}
 
 # run and exec stop reading options at their first positional word (the image / the container)
 STOPS_AT_FIRST_ARG = ("run", "exec")
@@ -162,6 +201,8 @@ ALIASES = {("container", "run"): "run", ("container", "ls"): "ps", ("container",
            ("container", "stop"): "stop", ("container", "start"): "start", ("container", "restart"): "restart",
            ("container", "rm"): "rm", ("container", "remove"): "rm", ("container", "inspect"): "inspect",
            ("image", "build"): "build", ("image", "tag"): "tag", ("image", "inspect"): "inspect",
+           ("image", "push"): "push", ("image", "pull"): "pull", ("image", "ls"): "images",
+           ("image", "list"): "images",
            ("network", "create"): "network create", ("volume", "create"): "volume create",
            ("builder", "build"): "build"}
 GROUPS = ("container", "image", "network", "volume", "builder")
@@ -184,6 +225,18 @@ FORBIDDEN = {
     "--sysctl": "`--sysctl` changes kernel settings",
     "--runtime": "`--runtime` is the grader's choice, not the command's",
     "--add-host": "`--add-host` is not needed here: containers on one network reach each other by name",
+    "--insecure-registry": "`--insecure-registry` is a setting of the engine, which is the grader's (the grading's "
+                           f"registry, {GRADING_REGISTRY}, needs no such setting)",
+    "--insecure": f"`--insecure` is no docker flag: the grading's registry, {GRADING_REGISTRY}, needs no TLS setting",
+    "--disable-content-trust": "`--disable-content-trust` changes how the engine trusts images, which is the "
+                               "grader's setting",
+}
+# subcommands the sandbox forbids outright, and why
+FORBIDDEN_COMMANDS = {
+    "login": f"`docker login` stores credentials on the grading machine: the grading's registry, {GRADING_REGISTRY}, "
+             "needs none, and the grader keeps nobody's",
+    "logout": f"`docker logout` changes the grading machine's credentials: the grading's registry, {GRADING_REGISTRY}, "
+              "needs none",
 }
 HOST_NETWORKS = {"host": "`--network host` puts the container on the grading machine's own network",
                  "container": "`--network container:…` joins another container's network namespace"}
@@ -193,6 +246,15 @@ GLOBAL_OPTIONS = ("-H", "--host", "--context", "-c", "--config", "--tls", "--tls
 
 NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$")  # docker's container/volume/network names
 IMAGE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$")
+# an image reference as docker's reference grammar has it: [host[:port]/]path[:tag][@algorithm:hex]
+PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+REFERENCE = re.compile(rf"^(?P<path>{PATH_COMPONENT}(?:/{PATH_COMPONENT})*)(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}))?"
+                       r"(?:@(?P<digest>[A-Za-z0-9]+:[A-Za-z0-9]+))?$")
+REGISTRY_HOST = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?$")
+DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+# what `inspect --format` evaluates: text and {{.Field.Sub}}, {{index .Field N}}, {{json .Field}} actions
+FORMAT_ACTION = re.compile(r"\{\{-?\s*(?:(?P<json>json)\s+)?(?:(?P<index>index)\s+)?(?P<field>(?:\.[A-Za-z][A-Za-z0-9]*)+|\.)"
+                           r"(?:\s+(?P<position>\d{1,3}))?\s*-?\}\}")
 RESTART = re.compile(r"^(no|always|unless-stopped|on-failure(:\d{1,3})?)$")
 PORT = re.compile(r"^(?:(?P<ip>\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):)?(?:(?P<host>\d{1,5})?:)?"
                   r"(?P<container>\d{1,5})(?:/(?P<proto>tcp|udp))?$")
@@ -343,6 +405,8 @@ def parse_command(line: int, text: str, words: list[str], root: Path | None) -> 
             raise LineRefused(f"docker's own option `{_show(flag)}` picks the engine, which is the grader's: "
                               "write `docker <subcommand> …`", RefusalKind.FORBIDDEN)
         raise LineRefused(f"`docker {_show(rest[0])}` is not a subcommand: write `docker <subcommand> …`")
+    if rest[0] in FORBIDDEN_COMMANDS:
+        raise LineRefused(FORBIDDEN_COMMANDS[rest[0]], RefusalKind.FORBIDDEN)
     if rest[0] in GROUPS:
         if len(rest) < 2 or (rest[0], rest[1]) not in ALIASES:
             shown = " ".join(_show(word) for word in rest[:2])
@@ -459,7 +523,7 @@ def _check(command: Command, root: Path | None) -> None:
                           f"{USAGE[command.subcommand]}")
     sub = command.subcommand
     if sub == "run":
-        _check_image(command.args[0])
+        _check_image(command.args[0], digest_ok=True)
         if command.flag("name") is not None:
             _check_name(command.flag("name"), "container")
         for text in command.values("publish"):
@@ -512,12 +576,21 @@ def _check(command: Command, root: Path | None) -> None:
                                   "of yours to take it from)")
             _check_env(text)
     elif sub == "tag":
-        for name in command.args:
-            _check_image(name)
+        _check_image(command.args[0], digest_ok=True)
+        _check_image(command.args[1])
     elif sub == "inspect":
         for name in command.args:
-            if not (NAME.match(name) or IMAGE.match(name)):
-                raise LineRefused(f"`{_show(name)}` is not a container, image, volume or network name")
+            if not NAME.match(name):
+                _check_image(name, digest_ok=True)
+        if command.flag("format") is not None:
+            check_format(command.flag("format"))
+    elif sub == "push":
+        _registry_only(command.args[0], "push", digest_ok=False)
+    elif sub == "pull":
+        _registry_only(command.args[0], "pull", digest_ok=True)
+    elif sub == "images":
+        if command.args:
+            _check_image(command.args[0])
 
 
 def _arity_words(low: int, high: int | None) -> str:
@@ -534,10 +607,68 @@ def _check_name(name: str, what: str) -> None:
                           "starting with a letter or digit)")
 
 
-def _check_image(name: str) -> None:
-    if not IMAGE.match(name):
-        raise LineRefused(f"`{_show(name)}` is not an image name the grader runs (a local name such as "
-                          "`notes-app` or `notes-app:1.0`, lower case)", RefusalKind.UNSUPPORTED)
+def _check_image(name: str, digest_ok: bool = False) -> ImageRef:
+    """A reference the grader can carry out: a local name, or one at the grading's registry (never another)."""
+    ref = parse_reference(name)
+    if ref.digest and not digest_ok:
+        raise LineRefused(f"`{_show(name)}`: a digest (`@sha256:…`) names content that exists already: it cannot "
+                          "be a new name (write NAME:TAG)")
+    if ref.registry is not None and not ref.at_grading_registry:
+        raise LineRefused(f"`{_show(name)}` names the registry `{_show(ref.registry)}`: the grader talks only to the "
+                          f"grading's own registry, `{GRADING_REGISTRY}` (nothing goes to or comes from another "
+                          "machine)", RefusalKind.FORBIDDEN)
+    return ref
+
+
+def _registry_only(name: str, verb: str, digest_ok: bool) -> ImageRef:
+    ref = _check_image(name, digest_ok=digest_ok)
+    if ref.registry is None:
+        where = "to" if verb == "push" else "from"
+        raise LineRefused(f"`docker {verb} {_show(name)}` would {verb} {where} Docker Hub: the grader {verb + ('es' if verb == 'push' else 's')} only "
+                          f"{where} the grading's registry, so name it `{GRADING_REGISTRY}/{_show(ref.path)}…` "
+                          + ("(tag it first: `docker tag " + _show(name) + f" {GRADING_REGISTRY}/{_show(name)}`)"
+                             if verb == "push" else "(the course's base images are on the engine already)"),
+                          RefusalKind.FORBIDDEN)
+    return ref
+
+
+def parse_reference(text: str) -> ImageRef:
+    """[REGISTRY/]PATH[:TAG][@DIGEST] as docker splits it: the first component is a registry host when it holds a
+    `.` or a `:` or is `localhost`. LineRefused when it is no image reference at all."""
+    host, slash, rest = text.partition("/")
+    registry = None
+    if slash and ("." in host or ":" in host or host == "localhost"):
+        if not REGISTRY_HOST.match(host):
+            raise _not_an_image(text)
+        registry, text_path = host.lower(), rest
+    else:
+        text_path = text
+    match = REFERENCE.match(text_path)
+    if not match:
+        raise _not_an_image(text)
+    digest = match["digest"]
+    if digest is not None and not DIGEST.match(digest):
+        raise LineRefused(f"`{_show(text)}`: a digest is `sha256:` followed by 64 hexadecimal digits (lower case), "
+                          "as `docker push` or `docker images --digests` prints it")
+    return ImageRef(registry, match["path"], match["tag"], digest)
+
+
+def _not_an_image(name: str) -> LineRefused:
+    return LineRefused(f"`{_show(name)}` is not an image name the grader runs (a local name such as `notes-app` or "
+                       f"`notes-app:1.0`, or `{GRADING_REGISTRY}/notes-app:1.0`, lower case)", RefusalKind.UNSUPPORTED)
+
+
+def check_format(template: str) -> None:
+    """`inspect --format`: text and the actions the grader evaluates ({{.A.B}}, {{index .A 0}}, {{json .A}})."""
+    rest = FORMAT_ACTION.sub("", template)
+    if "{{" in rest or "}}" in rest:
+        raise LineRefused(f"`--format {_show(template)}`: the grader evaluates `{{{{.Field}}}}`, `{{{{.A.B}}}}`, "
+                          "`{{index .Field 0}}` and `{{json .Field}}` (no other template actions)",
+                          RefusalKind.UNSUPPORTED)
+    for match in FORMAT_ACTION.finditer(template):
+        if bool(match["index"]) != bool(match["position"]):
+            raise LineRefused(f"`--format {_show(template)}`: write `{{{{index .Field N}}}}` (a field and a position)",
+                              RefusalKind.UNSUPPORTED)
 
 
 def _check_env(text: str) -> None:
