@@ -286,8 +286,6 @@ def test_references_are_read_as_docker_reads_them():
     ("docker pull python:3.11-slim", "Docker Hub", RefusalKind.FORBIDDEN),
     ("docker pull docker.io/library/registry:2", "`docker.io`", RefusalKind.FORBIDDEN),
     ("docker pull localhost:5001/shipit:1.0", "`localhost:5001`", RefusalKind.FORBIDDEN),
-    ("docker tag shipit registry.example.com:443/shipit", "grading's own registry", RefusalKind.FORBIDDEN),
-    ("docker run -d example.org/shipit", "grading's own registry", RefusalKind.FORBIDDEN),
     ("docker login localhost:5000", "credentials", RefusalKind.FORBIDDEN),
     ("docker logout", "credentials", RefusalKind.FORBIDDEN),
     ("docker push --insecure localhost:5000/shipit", "no TLS setting", RefusalKind.FORBIDDEN),
@@ -323,3 +321,12 @@ def test_inspect_format_renders_as_docker_templates_do():
         "id=sha256:1 in /app [] <no value>"
     with pytest.raises(CommandFailed, match="index out of range"):
         render_format("{{index .RepoTags 0}}", facts)
+
+
+@pytest.mark.parametrize("text", ["docker tag shipit registry.example.com:443/shipit",
+                                  "docker build -t ghcr.io/my-org/app:3f78 .",
+                                  "docker run --rm ghcr.io/my-org/app:3f78 python -m unittest"])
+def test_any_registry_may_be_part_of_a_local_name(text):
+    """As docker's own: a name only names; a push or a pull talks to a registry (the executor runs nothing it
+    did not build, tag or pull from the grading's registry)."""
+    assert one(text).subcommand in ("tag", "build", "run")

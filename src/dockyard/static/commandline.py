@@ -608,20 +608,22 @@ def _check_name(name: str, what: str) -> None:
 
 
 def _check_image(name: str, digest_ok: bool = False) -> ImageRef:
-    """A reference the grader can carry out: a local name, or one at the grading's registry (never another)."""
+    """A reference the grader can carry out. Any registry may be part of a local name (`docker build -t
+    ghcr.io/org/app:sha` only names an image, as docker's own does); only a push or pull talks to one."""
     ref = parse_reference(name)
     if ref.digest and not digest_ok:
         raise LineRefused(f"`{_show(name)}`: a digest (`@sha256:…`) names content that exists already: it cannot "
                           "be a new name (write NAME:TAG)")
-    if ref.registry is not None and not ref.at_grading_registry:
-        raise LineRefused(f"`{_show(name)}` names the registry `{_show(ref.registry)}`: the grader talks only to the "
-                          f"grading's own registry, `{GRADING_REGISTRY}` (nothing goes to or comes from another "
-                          "machine)", RefusalKind.FORBIDDEN)
     return ref
 
 
 def _registry_only(name: str, verb: str, digest_ok: bool) -> ImageRef:
+    """A push or pull: to or from the grading's registry, never another and never Docker Hub."""
     ref = _check_image(name, digest_ok=digest_ok)
+    if ref.registry is not None and not ref.at_grading_registry:
+        raise LineRefused(f"`{_show(name)}` names the registry `{_show(ref.registry)}`: the grader talks only to the "
+                          f"grading's own registry, `{GRADING_REGISTRY}` (nothing goes to or comes from another "
+                          "machine)", RefusalKind.FORBIDDEN)
     if ref.registry is None:
         where = "to" if verb == "push" else "from"
         raise LineRefused(f"`docker {verb} {_show(name)}` would {verb} {where} Docker Hub: the grader {verb + ('es' if verb == 'push' else 's')} only "
