@@ -32,7 +32,7 @@ def pytest_sessionstart(session):
         from dockyard.engine import gc
 
         try:
-            session.config.stash[_CACHE_BEFORE] = gc.build_cache()
+            session.config.stash[_CACHE_BEFORE] = gc.dangling_images()
         except Exception:  # no engine here (tests/unit): nothing to prune either
             pass
 
