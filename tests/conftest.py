@@ -32,7 +32,7 @@ def pytest_sessionstart(session):
         from dockyard.engine import gc
 
         try:
-            session.config.stash[_CACHE_BEFORE] = gc.dangling_images()
+            session.config.stash[_CACHE_BEFORE] = gc.build_cache()
         except Exception:  # no engine here (tests/unit): nothing to prune either
             pass
 

@@ -58,7 +58,7 @@ def no_build_cache_left(docker_client):
     if os.environ.get("PYTEST_XDIST_WORKER"):
         yield
         return
-    before = gc.dangling_images()
+    before = gc.build_cache()
     yield
     gc.prune_build_cache(keep=before)
 

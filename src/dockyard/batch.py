@@ -283,7 +283,7 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
     grade_one = grade_one or runner.grade
     summary = BatchSummary()
     scratch = Path(tempfile.mkdtemp(prefix=scratches.prefix("batch")))
-    cache_before = gc.dangling_images(engine_url)
+    cache_before = gc.build_cache(engine_url)
     stop = threading.Event()
     notify = progress or (lambda *args: None)
     max_score = rubric_points(exercise.grader)

@@ -66,8 +66,9 @@ class Submission:
         root = self.path.resolve()
         return target if resolved == root or root in resolved.parents else None
 
-    def build_blocker(self) -> str | None:
-        """Why this folder cannot be built at all (one learner-facing line), or None when it can."""
+    def build_blocker(self, builder: str = "auto") -> str | None:
+        """Why this folder cannot be built at all (one learner-facing line), or None when it can, by `builder`
+        (the exercise's: auto, classic or buildkit)."""
         if self.refused or not (self.path / "Dockerfile").is_file():
             return self.no_dockerfile_message()  # which says the refusal first
         if self.dockerfile_problem is not None and self.dockerfile_problem.kind is DockerfileProblem.NOT_TEXT:
@@ -75,7 +76,7 @@ class Submission:
         refused = self.remote_sources()  # the grading host's network: first, whatever else is wrong
         if refused:
             return refused
-        problems = syntax.classic_builder_problems(self.dockerfile) if self.dockerfile is not None else []
+        problems = syntax.builder_problems(self.dockerfile, builder) if self.dockerfile is not None else []
         if problems:
             more = f" (and {len(problems) - 1} more like it)" if len(problems) > 1 else ""
             return problems[0].message + more

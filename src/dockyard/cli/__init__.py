@@ -13,7 +13,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from dockyard.errors import DockyardError, ExitStatus
+from dockyard.course.limits import BUILDERS
+from dockyard.errors import DockyardError, ExitStatus, UsageError
 
 
 @dataclass
@@ -120,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="columns of lms.csv, with --roster (default: canvas)")
     batch.add_argument("--queue", metavar="REDIS_URL",
                        help="grade on the `dockyard worker`s of this queue (redis://HOST:PORT/DB, rediss://…)")
+    for parser_with_builder in (check, grade, batch):
+        parser_with_builder.add_argument(
+            "--builder", choices=BUILDERS, default=None,
+            help="which builder builds the images (default: the exercise's, else auto: BuildKit only for a "
+                 "Dockerfile that needs it, e.g. RUN --mount; see docs/builders.md)")
     for parser_with_queue in (grade, batch):
         parser_with_queue.add_argument("--result-ttl", type=int, default=None, metavar="SECONDS",
                                        help="with --queue: how long the queue keeps each result (default: a week)")
@@ -177,6 +183,18 @@ def _sigterm_as_interrupt(signum, frame):  # so `finally` blocks (sandbox cleanu
     raise KeyboardInterrupt
 
 
+def _choose_builder(args) -> None:
+    """`--builder` reaches every grading of this process (and the children they fork) through the environment,
+    as DOCKYARD_LIMITS does; a queue's workers grade with their own settings, so the two do not mix."""
+    builder = getattr(args, "builder", None)
+    if builder is None:
+        return
+    if getattr(args, "queue", None):
+        raise UsageError("--builder applies to gradings on this machine, not to a queue's workers",
+                         hint="set `builder` in the exercise's [sandbox] table, or DOCKYARD_BUILDER on the workers")
+    os.environ["DOCKYARD_BUILDER"] = builder
+
+
 def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     env = env or Environment()
     parser = build_parser()
@@ -186,6 +204,7 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
         return int(exc.code or 0)
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     try:
+        _choose_builder(args)
         return int(program(args, env))
     except DockyardError as error:
         print(f"dockyard: {error.one_line()}", file=env.stderr)

@@ -75,7 +75,7 @@ def cmd_clean(args, env) -> ExitStatus:
     if getattr(args, "run", None) is not None:
         return _clean_run(args, env)
     removed = gc.sweep(engine_url(args), everything=args.all)
-    cache = gc.prune_build_cache(engine_url(args))
+    cache = gc.prune_build_cache(engine_url(args), buildkit=args.all)  # BuildKit's records: only with --all
     folders = scratch.sweep()
     left = gc.leftovers(engine_url(args))
     summary = ", ".join(f"{count} {kind}(s)" for kind, count in removed.items())

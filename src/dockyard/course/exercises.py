@@ -69,7 +69,8 @@ def load(exercise_id: str, root: Path | None = None) -> Exercise:
         notebook=meta.get("notebook", ""),
         learner_files=tuple(meta.get("learner_files", ["Dockerfile"])),
         base_images=tuple(meta.get("base_images", [])),
-        limits=DEFAULT_LIMITS.with_overrides(meta.get("sandbox")).with_overrides(limits_from_environment()),
+        limits=DEFAULT_LIMITS.with_overrides(meta.get("sandbox")).with_overrides(limits_from_environment())
+        .with_overrides(builder_from_environment()),
         folder=folder,
         grader=root / "graders" / exercise_id,
         solution=root / "solutions" / exercise_id,
@@ -82,6 +83,12 @@ def _names(meta: dict, key: str, meta_file: Path) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
         raise UsageError(f"{meta_file}: `{key}` must be a list of names, e.g. {key} = [\"image_size\"]")
     return tuple(value)
+
+
+def builder_from_environment() -> dict:
+    """`dockyard grade/check/batch --builder NAME` (or DOCKYARD_BUILDER=NAME): the run's builder, over the exercise's."""
+    builder = os.environ.get("DOCKYARD_BUILDER", "").strip().lower()
+    return {"builder": builder} if builder else {}
 
 
 def limits_from_environment() -> dict:

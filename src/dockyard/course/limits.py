@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from dockyard.errors import UsageError
 
 MiB = 2**20
+BUILDERS = ("auto", "classic", "buildkit")
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,11 @@ class Limits:
     # installed (not root, a remote engine) the grader refuses to build, unless this is False: then it builds
     # anyway and the report says builds were not isolated.
     require_build_isolation: bool = True
+    # Which builder builds learner images (docs/builders.md): "auto" takes BuildKit only for a Dockerfile that
+    # needs it (`RUN --mount`, `COPY --chmod/--link`), "classic" always the legacy builder, "buildkit" always BuildKit.
+    builder: str = "auto"
+    # Build secrets an exercise offers (`RUN --mount=type=secret,id=NAME`): NAME -> a file of the exercise's folder.
+    build_secrets: dict = dataclasses.field(default_factory=dict)
 
     def with_overrides(self, overrides: dict | None) -> "Limits":
         if not overrides:
@@ -43,6 +49,8 @@ class Limits:
         unknown = sorted(set(overrides) - set(known))
         if unknown:
             raise UsageError(f"unknown sandbox setting(s): {', '.join(unknown)}", hint="known: " + ", ".join(known))
+        if "builder" in overrides and overrides["builder"] not in BUILDERS:
+            raise UsageError(f"unknown builder {overrides['builder']!r}", hint="use " + ", ".join(BUILDERS))
         return dataclasses.replace(self, **overrides)
 
 

@@ -62,9 +62,25 @@ def doctor(base_url: str | None = None) -> list[Finding]:
                             "run dockyard as root next to a local engine so it can add the build network's "
                             "iptables rules (gradings refuse to build until then, unless require_build_isolation "
                             "is false)", required=False))
+    findings.append(_buildkit_finding(base_url))
     runtimes = sorted(info.get("Runtimes", {}))
     findings.append(Finding("gVisor (runsc)", "runsc" in runtimes,
                             "available: `--runtime runsc` runs learner containers under it" if "runsc" in runtimes
                             else "not installed (optional stronger isolation)",
                             "install gVisor and register runsc with dockerd", required=False))
     return findings
+
+
+def _buildkit_finding(base_url: str | None) -> Finding:
+    """BuildKit builds (docs/builders.md): what `auto` picks for `RUN --mount`/`COPY --chmod` Dockerfiles. Its RUN
+    steps run on docker0 under the engine's own cgroups: contained only with docker0's rules and the cgroup guard."""
+    from dockyard.sandbox import buildkit_cgroups
+
+    isolated, why = firewall.buildkit_isolation(base_url)
+    bounded = buildkit_cgroups.available()
+    missing = [what for what, ok in (("network rules", isolated), ("memory/pids/disk bounds", bounded)) if not ok]
+    detail = (f"{why}; each step's memory, pids and disk are bounded while it runs" if not missing
+              else f"BuildKit builds lack {' and '.join(missing)}" + ("" if isolated else f": {why}"))
+    return Finding("BuildKit builds", not missing, detail,
+                   "run dockyard as root next to a local engine (docker0's iptables rules, /sys/fs/cgroup); until "
+                   "then use `--builder classic`", required=False)

@@ -162,3 +162,63 @@ def _rootless(engine_url: str | None) -> bool:
             return False
         _ROOTLESS[url] = "rootless" in security
     return _ROOTLESS[url]
+
+
+# ---- BuildKit's steps on docker0 --------------------------------------------------------------------
+# Engine 20.10's built-in BuildKit runs RUN steps on the default bridge (docker0) whatever network the build
+# asks for. While the grader builds with BuildKit, docker0 gets the build bridge's rules: the internet yes;
+# the host itself, the other bridges, another container on docker0 (another build) and 169.254.0.0/16 no.
+# They are installed once, on the first BuildKit build (never for a run that only uses the classic builder),
+# and stay, like the others: a container on docker0 is then as contained as a build step.
+DEFAULT_BRIDGE = "docker0"
+_DOCKER0_IN = ["-i", DEFAULT_BRIDGE]
+BUILDKIT_RULES = (
+    ("INPUT", [*_DOCKER0_IN, "-m", "conntrack", "--ctstate", "NEW",
+               "-j", "REJECT", "--reject-with", "icmp-port-unreachable"]),
+    ("DOCKER-USER", [*_DOCKER0_IN, "-d", "169.254.0.0/16", *_NET_UNREACHABLE]),
+    ("DOCKER-USER", [*_DOCKER0_IN, "-o", DEFAULT_BRIDGE, *_NET_UNREACHABLE]),
+    ("DOCKER-USER", [*_DOCKER0_IN, "-o", BRIDGE_PREFIX + "+", *_NET_UNREACHABLE]),
+    ("DOCKER-USER", [*_DOCKER0_IN, "-o", BUILD_BRIDGE_PREFIX + "+", *_NET_UNREACHABLE]),
+    ("DOCKER-USER", [*_DOCKER0_IN, "-o", "br-+", *_NET_UNREACHABLE]),
+)
+_buildkit_verified_until = 0.0
+
+
+def buildkit_rules_active() -> bool:
+    iptables = _iptables()
+    return bool(iptables) and all(_iptables_run([iptables, "-C", chain, *rule]) == 0 for chain, rule in BUILDKIT_RULES)
+
+
+def ensure_buildkit() -> bool:
+    """Install docker0's rules for BuildKit's steps when we may (idempotent); True when all are in place."""
+    global _buildkit_verified_until
+    import time
+
+    if time.monotonic() < _buildkit_verified_until:
+        return True
+    iptables = _iptables()
+    if not iptables:
+        return False
+    for chain, rule in reversed(BUILDKIT_RULES):
+        if _iptables_run([iptables, "-C", chain, *rule]) != 0:
+            if _iptables_run([iptables, "-I", chain, "1", *rule]) != 0:
+                return False
+    if not buildkit_rules_active():
+        return False
+    _buildkit_verified_until = time.monotonic() + VERIFIED_FOR_S
+    return True
+
+
+def buildkit_isolation(engine_url: str | None = None, install: bool = True) -> tuple[bool, str]:
+    """(isolated, why) for BuildKit's RUN steps, which run on docker0 (see BUILDKIT_RULES)."""
+    isolated, why = build_isolation(engine_url, install=install)
+    if not isolated:
+        return False, why.replace("the build network's", "docker0's")
+    try:
+        in_place = ensure_buildkit() if install else buildkit_rules_active()
+    except (OSError, subprocess.SubprocessError) as exc:
+        return False, f"iptables could not be run ({exc}), so docker0's rules for BuildKit cannot be checked"
+    if not in_place:
+        return False, "docker0's iptables rules for BuildKit's RUN steps are not in place (iptables refused them)"
+    return True, ("BuildKit's RUN steps run on docker0, which reaches the internet but not this host, "
+                  "another container on docker0, the other bridges or 169.254.0.0/16")

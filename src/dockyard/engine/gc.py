@@ -166,7 +166,60 @@ def dangling_images(engine_url: str | None = None) -> set[str]:
     return {image["Id"] for image in engine.client(engine_url).api.images(filters={"dangling": True})}
 
 
-def prune_build_cache(engine_url: str | None = None, keep: set[str] | frozenset = frozenset()) -> int:
+BUILDKIT_RECORD = "buildkit:"  # a BuildKit cache record's id, as build_cache() lists it beside image ids
+
+
+def buildkit_cache_ids(engine_url: str | None = None) -> set[str]:
+    """The ids of BuildKit's cache records (`docker system df -v`'s Build cache): the steps BuildKit builds keep."""
+    try:
+        records = engine.client(engine_url).api.df().get("BuildCache") or []
+    except Exception:
+        return set()
+    return {record["ID"] for record in records if record.get("ID")}
+
+
+def build_cache(engine_url: str | None = None) -> set[str]:
+    """Every build cache entry there is now, of both builders: dangling images (the classic builder's steps) and
+    BuildKit's cache records (`buildkit:<id>`). What `prune_build_cache(keep=…)` is given to spare."""
+    return dangling_images(engine_url) | {BUILDKIT_RECORD + record for record in buildkit_cache_ids(engine_url)}
+
+
+def prune_buildkit_cache(engine_url: str | None = None, keep: set[str] | frozenset = frozenset()) -> int:
+    """Remove BuildKit's cache records but those in `keep` (`buildkit:<id>`), by id (the engine's /build/prune
+    takes an `id` filter): never a blanket `docker builder prune`, so what others' builds hold stays. A record
+    with a child cannot go before it: leaves first, round by round."""
+    import json
+
+    api = engine.client(engine_url).api
+    try:
+        records = api.df().get("BuildCache") or []
+    except Exception:
+        return 0
+    doomed = {record["ID"]: record.get("Parent") or "" for record in records
+              if record.get("ID") and BUILDKIT_RECORD + record["ID"] not in keep}
+    removed = 0
+    for _round in range(8):  # a record whose child is still there stays: leaves first, then their parents
+        parents = set(doomed.values())
+        leaves = sorted(record for record in doomed if record not in parents) or sorted(doomed)
+        if not leaves:
+            break
+        deleted: set[str] = set()
+        for record in leaves:  # one id a call: the engine's filter matches one id only when given several
+            try:
+                response = api._post(api._url("/build/prune"), params={
+                    "all": "true", "filters": json.dumps({"id": [record]})})
+                deleted |= set(api._result(response, True).get("CachesDeleted") or [])
+            except Exception:
+                continue  # in use by a running build: next time
+        if not deleted:
+            break
+        removed += len(deleted)
+        doomed = {record: parent for record, parent in doomed.items() if record not in deleted}
+    return removed
+
+
+def prune_build_cache(engine_url: str | None = None, keep: set[str] | frozenset = frozenset(),
+                      buildkit: bool = True) -> int:
     """Remove the build cache gradings leave: dangling images built on the course's stand-in bases.
 
     A grading keeps the learner's build steps as cache, so re-checking after a one-line edit
@@ -188,4 +241,5 @@ def prune_build_cache(engine_url: str | None = None, keep: set[str] | frozenset 
                 removed += 1
             except Exception:
                 pass  # in use by a running build or container: next time
-    return removed
+    # BuildKit's records name no image, so no record says it is a grading's: all but `keep` go (`buildkit`)
+    return removed + (prune_buildkit_cache(engine_url, keep) if buildkit else 0)

@@ -134,7 +134,7 @@ def image(sandbox, submission, pytestconfig):
     Its build, step by step, goes into the report (`Report.build`: the picture the Check result draws)."""
     __tracebackhide__ = True
 
-    blocker = submission.build_blocker()
+    blocker = submission.build_blocker(sandbox.limits.builder)
     if blocker:
         pytest.fail(blocker, pytrace=False)
     prefetched = prefetch.current()

@@ -130,7 +130,7 @@ class Prefetch:
             self.container.set_result(None)
             return
         self.submission.set_result(submission)
-        if "image" not in self.wants or submission.build_blocker() is not None:
+        if "image" not in self.wants or submission.build_blocker(self.exercise.limits.builder) is not None:
             self.image.set_result(None)
             self.container.set_result(None)
             return

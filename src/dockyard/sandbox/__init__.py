@@ -12,6 +12,7 @@ import collections
 import contextlib
 import ipaddress
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +20,9 @@ from dockyard import bounded, engine
 from dockyard.course.limits import CAP_DROP, DEFAULT_LIMITS, Limits
 from dockyard.engine import firewall, gc
 from dockyard.engine.labels import EXERCISE_LABEL, OWNER_LABEL, RUN_LABEL, new_run_id, owner_label, owner_labels
-from dockyard.errors import BuildNotIsolated, DiskFull, DockyardError, EngineLost
+from dockyard.errors import BuildFailed, BuildNotIsolated, DiskFull, DockyardError, EngineLost
 from dockyard.sandbox import build as builds
-from dockyard.sandbox import knobs
+from dockyard.sandbox import buildkit, buildkit_cgroups, knobs
 from dockyard.sandbox.compose import ComposeProject
 from dockyard.sandbox.watchdog import DiskWatchdog
 from dockyard.text import tail
@@ -75,6 +76,7 @@ class Sandbox:
         self._compose_projects: list = []
         self._watchdog: DiskWatchdog | None = None
         self.closed = False
+        self.builders_used: list[str] = []  # which builder built each image of this run, in order
 
     # -- identity -------------------------------------------------------------------
     @property
@@ -188,6 +190,12 @@ class Sandbox:
               buildargs: dict | None = None, target: str | None = None) -> builds.BuildResult:
         self.check_disk()
         builds.refuse_remote_sources(Path(context) / dockerfile)  # before any network is made for it
+        builder = buildkit.choose(self.limits.builder, Path(context) / dockerfile)
+        buildkit.refuse_unsupported(Path(context) / dockerfile, builder)  # one line, not a raw build log
+        self.builders_used.append(builder)
+        if builder == "buildkit":
+            return self._build_with_buildkit(Path(context), dockerfile=dockerfile, tag=tag, buildargs=buildargs,
+                                             target=target)
         self.ensure_build_isolation()
         tag = tag or f"dockyard/{self.exercise_id}:{self.run_id}-{len(self._created['image'])}"
         self._created["image"].append(tag)
@@ -200,6 +208,47 @@ class Sandbox:
                 context_max_files=self.limits.context_max_files, network_mode=self.build_network(),
                 disk_max_bytes=self.limits.disk_max_bytes,
             )
+
+    def _build_with_buildkit(self, context: Path, *, dockerfile: str, tag: str | None, buildargs: dict | None,
+                             target: str | None) -> builds.BuildResult:
+        """The BuildKit path (sandbox/buildkit.py): the same context checks, then its RUN steps on docker0 under
+        the firewall's docker0 rules and the cgroup guard's memory/pids bound (docs/builders.md)."""
+        builds.check_context(context, self.limits.context_max_bytes, dockerfile, self.limits.context_max_files)
+        builds.refuse_grader_bases(self.client, context / dockerfile)
+        self.ensure_buildkit_isolation()
+        tag = tag or f"dockyard/{self.exercise_id}:{self.run_id}-{len(self._created['image'])}"
+        self._created["image"].append(tag)
+        started = time.monotonic()
+        with buildkit_cgroups.bounded(self.limits.build_memory, self.limits.pids, self.limits.disk_max_bytes) as guard:
+            try:
+                return buildkit.build_image(
+                    context, tag=tag, labels=self.labels, dockerfile=dockerfile, buildargs=buildargs, target=target,
+                    timeout_s=self.limits.build_timeout_s, max_log_bytes=self.limits.build_log_max_bytes,
+                    tail_lines=self.limits.log_tail_lines, secrets=self.build_secrets(context),
+                    engine_url=self.engine_url, api=self.client.api)
+            except BuildFailed as failed:
+                raise buildkit.explained_kill(failed, guard.noted_since(started), self.limits) from None
+
+    def build_secrets(self, context: Path) -> dict[str, Path]:
+        """The exercise's build secrets (`build_secrets = {id = "file"}` in [sandbox]) that the learner's folder
+        has: a file inside the folder (a link out of it is never offered)."""
+        offered = {}
+        root = Path(context).resolve()
+        for name, relative in sorted((self.limits.build_secrets or {}).items()):
+            path = (Path(context) / str(relative)).resolve()
+            if path.is_file() and (path == root or root in path.parents):
+                offered[str(name)] = path
+        return offered
+
+    def ensure_buildkit_isolation(self) -> None:
+        """BuildKit's RUN steps use docker0: its rules (firewall.BUILDKIT_RULES) must be in place, as the build
+        bridge's are for the classic builder; BuildNotIsolated when they cannot be and the limits require them."""
+        isolated, why = firewall.buildkit_isolation(self.engine_url)
+        if not isolated and self.limits.require_build_isolation:
+            raise BuildNotIsolated(why)
+        self.build_isolated = isolated if self.build_isolated is None else (self.build_isolated and isolated)
+        if not isolated:
+            self.build_isolation_note = f"builds were not isolated: {why}"
 
     def tag(self, image: str, repository: str, tag: str) -> str:
         """Tag an image of this run again (it keeps the run's label, so the sweep removes it with the image)."""

@@ -1,10 +1,12 @@
 """Dockerfile syntax the grader's builder cannot build, found before the build, at the learner's line.
 
-The grader builds with Docker's classic builder (BuildKit cannot yet be bounded and cut off from
-the host the same way on every engine the course supports). Without this check, BuildKit-only
-syntax fails deep in the build with the engine's words ("the --mount option requires BuildKit",
-"unknown instruction: ECHO" for a heredoc's body); here it gets one line that says what to write
-instead. Pure: reads `DockerfileFacts`, talks to nothing.
+Two builders grade (docs/builders.md): Docker's classic builder, and the engine's built-in BuildKit, which
+`builder = "auto"` takes for a Dockerfile that needs it (`RUN --mount`, `COPY/ADD --chmod`: `buildkit_reason`).
+Engine 20.10's BuildKit carries an older Dockerfile frontend: no heredocs, no `COPY --link`, no `ADD
+--checksum` (a newer one would need a `# syntax=` line, pulled from a registry). Without this check such
+syntax fails deep in the build with the engine's words ("the --mount option requires BuildKit", "unknown
+instruction: ECHO" for a heredoc's body); here it gets one line that says what to write instead.
+Pure: reads `DockerfileFacts`, talks to nothing.
 """
 
 from __future__ import annotations
@@ -45,11 +47,40 @@ def _flag_problem(instruction: Instruction, flag: str) -> str | None:
     return None
 
 
-def classic_builder_problems(facts: DockerfileFacts) -> list[SyntaxProblem]:
-    """Every instruction the classic builder would refuse or misread, in file order."""
+# What the engine's built-in BuildKit builds and the classic builder refuses: `auto` takes BuildKit for these.
+BUILDKIT_FLAGS = {"RUN": ("mount", "network"), "COPY": ("chmod",), "ADD": ("chmod",)}
+
+
+def buildkit_reason(facts: DockerfileFacts) -> str | None:
+    """Why this Dockerfile needs BuildKit (`line 5: RUN --mount`), or None when the classic builder builds it."""
+    for instruction in facts.instructions:
+        for flag, _ in instruction.flag_items:
+            if flag in BUILDKIT_FLAGS.get(instruction.keyword, ()):
+                return f"line {instruction.line}: `{instruction.keyword} --{flag}`"
+    return None
+
+
+def resolve_builder(builder: str, facts: DockerfileFacts) -> str:
+    """`auto` -> "buildkit" for a Dockerfile that needs it, else "classic"; the others as they are."""
+    if builder == "auto":
+        return "buildkit" if buildkit_reason(facts) else "classic"
+    return builder
+
+
+def builder_problems(facts: DockerfileFacts, builder: str = "auto") -> list[SyntaxProblem]:
+    """Every instruction the builder that will build this Dockerfile would refuse or misread, in file order."""
+    if resolve_builder(builder, facts) == "classic":
+        return classic_builder_problems(facts)
+    return classic_builder_problems(facts, buildkit=True)
+
+
+def classic_builder_problems(facts: DockerfileFacts, buildkit: bool = False) -> list[SyntaxProblem]:
+    """Every instruction the classic builder (or, `buildkit`, Engine 20.10's BuildKit) would refuse or misread."""
     problems = []
     for instruction in facts.instructions:
         for flag, _ in instruction.flag_items:
+            if buildkit and flag in BUILDKIT_FLAGS.get(instruction.keyword, ()):
+                continue
             message = _flag_problem(instruction, flag)
             if message:
                 problems.append(SyntaxProblem(instruction.line, f"Dockerfile line {instruction.line}: {message}"))
