@@ -64,13 +64,14 @@ def test_requirements_first(image, probe):
         "found no `pip install` step in the build: install the dependencies with "
         "`RUN pip install --no-cache-dir -r requirements.txt`")
     # a unique edit: an edit seen before (by an earlier grading) could still be in the build cache
-    after_code = probe.rebuild_after_change("app.py", append=f"\n# changed {uuid.uuid4().hex}\n")
+    after_code = probe.rebuild_after_change("app.py", append=f"\n# changed {uuid.uuid4().hex}\n", cache_from=image)
     step = after_code.step_matching(PIP_INSTALL)
     assert step is not None and step.cached, (
         f"after editing app.py, the rebuild ran `{install.instruction}` again instead of taking it from the cache: "
         "the code is copied before the dependencies are installed. "
         "Do `COPY requirements.txt .` and the `pip install` first, then copy the code")
-    after_requirements = probe.rebuild_after_change("requirements.txt", append=f"\n# changed {uuid.uuid4().hex}\n")
+    after_requirements = probe.rebuild_after_change("requirements.txt", append=f"\n# changed {uuid.uuid4().hex}\n",
+                                                     cache_from=image)
     step = after_requirements.step_matching(PIP_INSTALL)
     assert step is not None and not step.cached, (
         f"after editing requirements.txt, the rebuild still took `{install.instruction}` from the cache: "

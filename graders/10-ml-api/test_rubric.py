@@ -53,7 +53,7 @@ def test_deps_before_code(image, probe):
     assert first is not None, (
         "expected a `RUN pip install --no-cache-dir -r requirements.txt` step, found none in the build."
     )
-    rebuild = probe.rebuild_after_change("main.py")
+    rebuild = probe.rebuild_after_change("main.py", cache_from=image)
     step = rebuild.step_matching(PIP_INSTALL)
     assert step is not None and step.cached, (
         "expected a rebuild after editing main.py to take `pip install` from the cache, but it ran again: "

@@ -9,6 +9,7 @@ import sys
 import textwrap
 import time
 
+import docker.errors
 import pytest
 
 from dockyard.course.limits import Limits
@@ -17,7 +18,7 @@ from dockyard.engine.labels import KINDS, RUN_LABEL
 from dockyard.errors import BuildFailed, BuildTimedOut, ContextRefused
 from dockyard.polling import wait_until
 from dockyard.sandbox import Sandbox
-from tests.helpers import engine_responds_quickly
+from tests.helpers import TEST_BASE, engine_responds_quickly
 
 PYTHON = "python:3.11-slim"
 DOCKYARD = [sys.executable, "-m", "dockyard"]
@@ -269,3 +270,23 @@ def test_sweep_removes_what_a_reused_pid_seemed_to_own(docker_client):
     docker_client.containers.create(PYTHON, ["true"], labels=owned, name=f"dockyard-test-reused-{run_id}")
     gc.sweep()
     assert gc.leftovers(run_ids=[run_id]) == dict.fromkeys(KINDS, 0)
+
+
+def test_a_rebuild_with_cache_from_follows_its_own_image_not_a_newer_half_built_chain(no_leaks, tmp_path):
+    """The classic builder's local cache takes the newest matching child of a step. Another grading that built the
+    same first steps since, and has not committed its RUN yet (here: its RUN failed), leaves a newer chain with no
+    RUN on it: a plain rebuild steps onto it and finds the install uncached. `cache_from` keeps to the image's own."""
+    first, rival = tmp_path / "first", tmp_path / "rival"
+    for folder, run in ((first, f"RUN echo installed {os.getpid()} > /installed"), (rival, "RUN false")):
+        folder.mkdir()
+        (folder / "requirements.txt").write_text(f"pinned {tmp_path.name}\n")
+        (folder / "Dockerfile").write_text(f"FROM {TEST_BASE}\nWORKDIR /app\nCOPY requirements.txt .\n{run}\n")
+    with Sandbox("test-cache-from", Limits(builder="classic")) as box:
+        built = box.build(first)
+        with pytest.raises(docker.errors.BuildError):  # the newer chain, its RUN never committed
+            box.client.images.build(path=str(rival), nocache=True, rm=True)
+        plain = box.build(first)
+        own = box.build(first, cache_from=built.image_id)
+    run_step = len(plain.steps)  # the RUN is the last step
+    assert not plain.steps[run_step - 1].cached, "the race this guards against did not happen: the test is void"
+    assert own.steps[run_step - 1].cached, [(step.instruction, step.cached) for step in own.steps]

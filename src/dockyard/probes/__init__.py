@@ -488,11 +488,13 @@ class Probes:
             reader.close()
 
     # -- rebuilds --------------------------------------------------------------------------------
-    def rebuild_after_change(self, filename: str, append: str = "\n# changed\n"):
+    def rebuild_after_change(self, filename: str, append: str = "\n# changed\n", *, cache_from=None):
         """Rebuild a copy of the submission with one file changed; the result tells which steps were cached.
 
         A unique marker goes with the change: build steps persist as cache between gradings, and the
-        same edit made by an earlier grading would otherwise come from cache too."""
+        same edit made by an earlier grading would otherwise come from cache too. `cache_from` (the `image`
+        fixture, or an image id): take the cache from that image's own steps only, so a grading beside another
+        of the same exercise cannot step onto the other's half-built chain (the classic builder's cache)."""
         append = f"{append}\n# dockyard {uuid.uuid4().hex}\n"
 
         if self.submission is None:
@@ -503,7 +505,8 @@ class Probes:
             target.parent.mkdir(parents=True, exist_ok=True)
             with open(target, "a") as handle:
                 handle.write(append)
-            return self.sandbox.build(copy)
+            source = getattr(cache_from, "id", cache_from)
+            return self.sandbox.build(copy, cache_from=source) if source else self.sandbox.build(copy)
         finally:
             shutil.rmtree(copy.parent, ignore_errors=True)
 

@@ -187,7 +187,10 @@ class Sandbox:
 
     # -- images ---------------------------------------------------------------------
     def build(self, context: Path, *, dockerfile: str = "Dockerfile", tag: str | None = None,
-              buildargs: dict | None = None, target: str | None = None) -> builds.BuildResult:
+              buildargs: dict | None = None, target: str | None = None,
+              cache_from: str | None = None) -> builds.BuildResult:
+        """Build the context; `cache_from` (an image id) makes the classic builder take its cache from that image's
+        own steps only, as `docker build --cache-from` does (a rebuild probe's question is about one build)."""
         self.check_disk()
         builds.refuse_remote_sources(Path(context) / dockerfile)  # before any network is made for it
         builder = buildkit.choose(self.limits.builder, Path(context) / dockerfile)
@@ -206,7 +209,7 @@ class Sandbox:
                 memory=self.limits.build_memory, max_log_bytes=self.limits.build_log_max_bytes,
                 tail_lines=self.limits.log_tail_lines, context_max_bytes=self.limits.context_max_bytes,
                 context_max_files=self.limits.context_max_files, network_mode=self.build_network(),
-                disk_max_bytes=self.limits.disk_max_bytes,
+                disk_max_bytes=self.limits.disk_max_bytes, cache_from=cache_from,
             )
 
     def _build_with_buildkit(self, context: Path, *, dockerfile: str, tag: str | None, buildargs: dict | None,
