@@ -286,7 +286,7 @@ def test_a_rebuild_with_cache_from_follows_its_own_image_not_a_newer_half_built_
         with pytest.raises(docker.errors.BuildError):  # the newer chain, its RUN never committed
             box.client.images.build(path=str(rival), nocache=True, rm=True)
         plain = box.build(first)
-        own = box.build(first, cache_from=built.image_id)
+        own = box.build(first, cache_from=(built.image_id, *built.layer_ids))
     run_step = len(plain.steps)  # the RUN is the last step
     assert not plain.steps[run_step - 1].cached, "the race this guards against did not happen: the test is void"
     assert own.steps[run_step - 1].cached, [(step.instruction, step.cached) for step in own.steps]

@@ -493,7 +493,7 @@ class Probes:
 
         A unique marker goes with the change: build steps persist as cache between gradings, and the
         same edit made by an earlier grading would otherwise come from cache too. `cache_from` (the `image`
-        fixture, or an image id): take the cache from that image's own steps only, so a grading beside another
+        fixture): take the cache from that build's own steps only (every stage's), so a grading beside another
         of the same exercise cannot step onto the other's half-built chain (the classic builder's cache)."""
         append = f"{append}\n# dockyard {uuid.uuid4().hex}\n"
 
@@ -505,8 +505,8 @@ class Probes:
             target.parent.mkdir(parents=True, exist_ok=True)
             with open(target, "a") as handle:
                 handle.write(append)
-            source = getattr(cache_from, "id", cache_from)
-            return self.sandbox.build(copy, cache_from=source) if source else self.sandbox.build(copy)
+            sources = () if cache_from is None else (cache_from.id, *cache_from.build.layer_ids)
+            return self.sandbox.build(copy, cache_from=sources)
         finally:
             shutil.rmtree(copy.parent, ignore_errors=True)
 

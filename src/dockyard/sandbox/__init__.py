@@ -188,8 +188,8 @@ class Sandbox:
     # -- images ---------------------------------------------------------------------
     def build(self, context: Path, *, dockerfile: str = "Dockerfile", tag: str | None = None,
               buildargs: dict | None = None, target: str | None = None,
-              cache_from: str | None = None) -> builds.BuildResult:
-        """Build the context; `cache_from` (an image id) makes the classic builder take its cache from that image's
+              cache_from: tuple[str, ...] = ()) -> builds.BuildResult:
+        """Build the context; `cache_from` (image ids) makes the classic builder take its cache from those images'
         own steps only, as `docker build --cache-from` does (a rebuild probe's question is about one build)."""
         self.check_disk()
         builds.refuse_remote_sources(Path(context) / dockerfile)  # before any network is made for it

@@ -119,7 +119,7 @@ def build_image(
     context_max_files: int | None = None,
     network_mode: str | None = None,
     disk_max_bytes: int | None = None,
-    cache_from: str | None = None,
+    cache_from: tuple[str, ...] = (),
 ) -> BuildResult:
     context = Path(context)
     if not (context / dockerfile).is_file():
@@ -142,8 +142,9 @@ def build_image(
     if cache_from:
         # The classic builder's local cache takes the newest matching child of a step: two gradings building
         # the same steps at once make two chains, and a rebuild could step onto the other's half-built one
-        # (a RUN not committed yet looks uncached). Cache from one image follows that image's chain only.
-        params["cachefrom"] = json.dumps([cache_from])
+        # (a RUN not committed yet looks uncached). Cache from one build's step images (every stage's, not only
+        # the final image's chain) follows that build only.
+        params["cachefrom"] = json.dumps(list(cache_from))
     if network_mode:  # the network RUN steps run on (the sandbox's build network)
         params["networkmode"] = network_mode
     if memory:
