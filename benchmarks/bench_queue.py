@@ -20,7 +20,6 @@ Redis runs on 127.0.0.1 and a free port, in a temporary folder, and is stopped a
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile

@@ -1,6 +1,5 @@
 """Rubric for 11-secrets: the API key reaches the app at run time and is never baked into the image."""
 
-import re
 
 import pytest
 

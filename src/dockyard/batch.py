@@ -44,7 +44,6 @@ from dockyard.rubric import child, runner
 ARCHIVE_MAX_BYTES = 200 * 2**20  # refuse archives that unpack to more than this
 STATE_FILE = "dockyard-state.json"
 OLD_STATE_FILE = "results.json"  # the name before issue 17: Gradescope's format's name, read once and migrated
-RESULTS_FILE = STATE_FILE  # its old constant's name, kept for callers
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip")
 NO_SUBMISSION = "no submission for this assignment"
 CLASS_FILE = "class.html"  # the class at a glance (report/classview.py)

@@ -12,7 +12,6 @@ import subprocess
 import threading
 
 from dockyard.polling import wait_until
-from dockyard.text import LINE_MAX_CHARS
 
 MiB = 2**20
 LOG_MAX_BYTES = 1 * MiB  # of a container's log, from its tail

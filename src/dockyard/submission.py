@@ -19,8 +19,7 @@ import yaml
 from dockyard import bounded, scratch
 from dockyard.errors import ContextRefused, RefusalKind
 from dockyard.sandbox.context import FOLDER_BYTES_FACTOR, FOLDER_FILES_FACTOR, check_context, scratch_copy
-from dockyard.static import yamlguard
-from dockyard.static import syntax
+from dockyard.static import remote, syntax, yamlguard
 from dockyard.static.dockerfile import DockerfileError, DockerfileProblem, parse_dockerfile
 from dockyard.static.policy import find_compose_file
 from dockyard.text import clean, one_line
@@ -85,10 +84,6 @@ class Submission:
     def remote_sources(self) -> str | None:
         """The Dockerfile's lines that ask the engine for the grading host's network (`ADD <url>`,
         `RUN --network=host`, …): refused before any build, whatever the exercise says."""
-        try:
-            from dockyard.static import remote
-        except ImportError:  # the static checks are not installed: the build refuses them itself
-            return None
         if self.dockerfile is not None:
             found = remote.refusals(self.dockerfile)
         elif self._inside("Dockerfile") is not None:

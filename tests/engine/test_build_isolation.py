@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from dockyard import engine
 from dockyard.course import exercises
 from dockyard.course.limits import DEFAULT_LIMITS
 from dockyard.engine import doctor, firewall, gc

@@ -53,6 +53,3 @@ KNOWN_DIFFERENCES = {
     "digests": "a `FROM image@sha256:…` pin names upstream's bytes, which no offline stand-in can have",
 }
 
-
-def facts_for(image: str) -> OfficialFacts | None:
-    return next((facts for facts in FACTS if facts.image == image), None)

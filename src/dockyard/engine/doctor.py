@@ -11,6 +11,7 @@ from dockyard import baseimages, engine
 from dockyard.baseimages import recipes
 from dockyard.engine import firewall
 from dockyard.errors import ComposeUnavailable, EngineUnavailable
+from dockyard.sandbox import buildkit_cgroups
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,6 @@ def doctor(base_url: str | None = None) -> list[Finding]:
 def _buildkit_finding(base_url: str | None) -> Finding:
     """BuildKit builds (docs/builders.md): what `auto` picks for `RUN --mount`/`COPY --chmod` Dockerfiles. Its RUN
     steps run on docker0 under the engine's own cgroups: contained only with docker0's rules and the cgroup guard."""
-    from dockyard.sandbox import buildkit_cgroups
-
     isolated, why = firewall.buildkit_isolation(base_url)
     bounded = buildkit_cgroups.available()
     missing = [what for what, ok in (("network rules", isolated), ("memory/pids/disk bounds", bounded)) if not ok]

@@ -14,6 +14,8 @@ import os
 import shutil
 import subprocess
 
+from dockyard import engine
+
 BRIDGE_PREFIX = "dy"
 RULES = (
     ("DOCKER-USER", ["-i", BRIDGE_PREFIX + "+", "!", "-o", BRIDGE_PREFIX + "+",
@@ -117,8 +119,6 @@ def ensure_build() -> bool:
 
 def engine_is_local(engine_url: str | None) -> bool:
     """The engine runs on this machine (its iptables are ours): a unix socket, or tcp to loopback."""
-    from dockyard import engine
-
     url = engine.engine_url(engine_url)
     if url.startswith(("unix://", "npipe://")) or url.startswith("/"):
         return True
@@ -129,8 +129,6 @@ def engine_is_local(engine_url: str | None) -> bool:
 def build_isolation(engine_url: str | None = None, install: bool = True) -> tuple[bool, str]:
     """(isolated, why): whether graded builds run on a network that cannot reach this host's services."""
     if not engine_is_local(engine_url):
-        from dockyard import engine
-
         return False, f"the engine at {engine.engine_url(engine_url)} is not on this machine, so its build network cannot be firewalled from here"
     if os.geteuid() != 0:
         return False, "not running as root, so the build network's iptables rules cannot be installed"
@@ -152,8 +150,6 @@ _ROOTLESS: dict[str, bool] = {}  # engine URL -> it runs rootless (asked once: `
 
 
 def _rootless(engine_url: str | None) -> bool:
-    from dockyard import engine
-
     url = engine.engine_url(engine_url)
     if url not in _ROOTLESS:
         try:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import ipywidgets as W
 
+from dockyard.errors import DockyardError
 from dockyard.notebook.questions import (AnswerBook, Attempt, Question, QuizError, QuizState, Verdict, learner_id,
                                          shown_order)
 from dockyard.report.html import FAIL, PASS, report_html
@@ -68,8 +69,7 @@ def grade_report(exercise_id: str, folder: str | Path, progress=None):
     try:
         return grade(exercise_id, Path(folder), progress=progress, self_check=True)
     except Exception as exc:  # a Report is the only thing the widget shows
-        message = getattr(exc, "one_line", None)
-        text = message() if callable(message) else f"{type(exc).__name__}: {exc}"
+        text = exc.one_line() if isinstance(exc, DockyardError) else f"{type(exc).__name__}: {exc}"
         return Report.failed(exercise_id, text, time.monotonic() - started)
 
 

@@ -17,7 +17,7 @@ import io
 import json
 import tarfile
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO, Callable
 
 TAR_MAGIC_OFFSET, TAR_MAGIC = 257, b"ustar"
 GZIP_MAGIC = b"\x1f\x8b"

@@ -168,7 +168,6 @@ def _exists(client, image: str) -> bool:
 # -- the RQ worker ----------------------------------------------------------------------------------
 def worker_class():
     from rq import Worker
-    from rq.job import JobStatus
 
     class GradingWorker(Worker):
         """RQ's forking worker that runs only grade_job, and only while its engine is healthy."""

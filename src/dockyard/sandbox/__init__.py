@@ -19,7 +19,7 @@ from pathlib import Path
 from dockyard import bounded, engine
 from dockyard.course.limits import CAP_DROP, DEFAULT_LIMITS, Limits
 from dockyard.engine import firewall, gc
-from dockyard.engine.labels import EXERCISE_LABEL, OWNER_LABEL, RUN_LABEL, new_run_id, owner_label, owner_labels
+from dockyard.engine.labels import EXERCISE_LABEL, RUN_LABEL, new_run_id, owner_labels
 from dockyard.errors import BuildFailed, BuildNotIsolated, DiskFull, DockyardError, EngineLost
 from dockyard.sandbox import build as builds
 from dockyard.sandbox import buildkit, buildkit_cgroups, knobs

@@ -15,7 +15,6 @@ cgroup guard (`buildkit_cgroups.py`) bounds each step's memory and pids while a 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import signal

@@ -26,7 +26,7 @@ from pathlib import Path
 from dockyard import bounded
 from dockyard.errors import BuildFailed, BuildNotIsolated, DiskFull, DockyardError, EngineLost, EngineUnavailable
 from dockyard.polling import wait_until
-from dockyard.static.commandline import GRADING_REGISTRY, Command, Script, parse_reference
+from dockyard.static.commandline import FORMAT_ACTION, GRADING_REGISTRY, Command, Script, parse_reference
 from dockyard.text import clean, tail
 
 FOREGROUND_S = 8.0  # how long a `docker run` without -d may hold the "terminal" before the grader moves on
@@ -626,8 +626,6 @@ def _progress(messages: list[dict]) -> list[str]:
 
 def render_format(template: str, facts: dict) -> str:
     """`--format` as docker's Go template has it, for the actions the parser accepts (static/commandline.py)."""
-    from dockyard.static.commandline import FORMAT_ACTION
-
     def value(match) -> str:
         found = facts
         if match["field"] != ".":

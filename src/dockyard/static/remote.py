@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass
 
 from dockyard.errors import BuildFailed
+from dockyard.static.dockerfile import (DockerfileError, _parse_arg, _split_words, parse_dockerfile, parse_key_values,
+                                        read_source, substitute)
 
 BASICS = "04-dockerfile.ipynb"
 LESSON = f"{BASICS}#copy-vs-add"
@@ -71,8 +73,6 @@ def is_remote(source: str) -> bool:
 
 def _image_references(instruction, variables: dict[str, str]) -> list[str]:
     """Image references the engine would pull for this instruction: FROM's base, COPY --from=, RUN --mount from=."""
-    from dockyard.static.dockerfile import _split_words, substitute
-
     references = []
     if instruction.keyword == "FROM":
         words = _split_words(instruction.value)
@@ -114,8 +114,6 @@ def _is_git(source: str) -> bool:
 
 def _variables(facts) -> dict[str, str]:
     """Every ARG default and ENV value of the file (more than any one stage sees: a refusal errs on the safe side)."""
-    from dockyard.static.dockerfile import _parse_arg, parse_key_values
-
     variables = {key: value for key, value in facts.global_args.items() if value is not None}
     for instruction in facts.instructions:
         if instruction.keyword == "ARG":
@@ -128,8 +126,6 @@ def _variables(facts) -> dict[str, str]:
 def _sources(instruction) -> list[str]:
     """ADD's source arguments (everything but the destination); a heredoc's body is not one."""
     import json
-
-    from dockyard.static.dockerfile import _split_words
 
     first_line = instruction.value.split("\n", 1)[0]
     if instruction.json_form:
@@ -144,8 +140,6 @@ def _sources(instruction) -> list[str]:
 
 def _nested(instruction):
     """`ONBUILD ADD …` / `ONBUILD RUN …` as the instruction it would run, or None."""
-    from dockyard.static.dockerfile import DockerfileError, parse_dockerfile
-
     try:
         inner = parse_dockerfile(f"FROM scratch\n{instruction.value}\n").instructions[-1]
     except DockerfileError:
@@ -157,8 +151,6 @@ def _nested(instruction):
 
 def refusals(facts) -> list[Refusal]:
     """Every line of the Dockerfile (parsed `DockerfileFacts`) that the grader refuses to build, in line order."""
-    from dockyard.static.dockerfile import substitute
-
     variables = _variables(facts)
     found: list[Refusal] = []
     for instruction in facts.instructions:
@@ -228,8 +220,6 @@ def scan_text(text: str) -> list[Refusal]:
 
 def check(path_or_text) -> list[Refusal]:
     """Refusals for a Dockerfile given as a path or as text ([] when it may be built)."""
-    from dockyard.static.dockerfile import DockerfileError, parse_dockerfile, read_source
-
     try:
         return refusals(parse_dockerfile(path_or_text))
     except DockerfileError:
