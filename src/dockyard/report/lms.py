@@ -63,7 +63,8 @@ def read_roster(path) -> list[dict]:
     key = next((columns[name] for name in _KEY_COLUMNS if name in columns), None)
     if key is None:
         raise BadRoster(path, f"roster {path} has no 'submission' column (the folder or archive name of each learner)")
-    wanted = {field: next((columns[a] for a in aliases if a in columns), None) for field, aliases in _ALIASES.items()}
+    wanted = {heading: next((columns[a] for a in aliases if a in columns), None)
+              for heading, aliases in _ALIASES.items()}
     roster, seen = [], set()
     for line, row in enumerate(reader, start=2):
         submission = (row.get(key) or "").strip()
@@ -73,8 +74,8 @@ def read_roster(path) -> list[dict]:
             raise BadRoster(path, f"roster {path}:{line}: submission {submission!r} is listed twice", line)
         seen.add(submission)
         entry = {"submission": submission}
-        for field, column in wanted.items():
-            entry[field] = (row.get(column) or "").strip() if column else ""
+        for heading, column in wanted.items():
+            entry[heading] = (row.get(column) or "").strip() if column else ""
         roster.append(entry)
     if not roster:
         raise BadRoster(path, f"roster {path} lists no students")
