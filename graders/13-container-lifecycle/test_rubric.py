@@ -9,6 +9,8 @@ import json
 
 import pytest
 
+from dockyard.static.commandline import port_mismatch
+
 NB = "03-containers.ipynb"
 pytestmark = pytest.mark.lesson(NB)
 NAME = "notes"
@@ -114,16 +116,7 @@ def test_port_published(command_line, command_observer):
             f"expected the app's page through the host's port {HOST_PORT}, seen: "
             + (answer.explain("Notes of …") if answer is not None else "the container was not running"))
         return
-    if not asked:
-        found = "no `-p` at all: without it nothing outside the container reaches the app"
-    elif APP_PORT in asked:
-        found = f"the app's port {APP_PORT} published on the host's port {asked[APP_PORT] or '(any)'}"
-    else:
-        found = ", ".join(f"`-p {port.text}` (the container's port {port.container}, where nothing listens)"
-                          for port in step.command.ports)
-    listening = command_observer.listening
-    assert False, (f"expected `-p {HOST_PORT}:{APP_PORT}` (HOST:CONTAINER: the app listens on {APP_PORT}), found "
-                   + found + (f"; the app listens on {', '.join(map(str, listening))}" if listening else ""))
+    assert False, port_mismatch(step.command.ports, HOST_PORT, APP_PORT, command_observer.listening)
 
 
 @pytest.mark.points(1)

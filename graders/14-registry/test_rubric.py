@@ -10,7 +10,7 @@ import pytest
 
 from dockyard import partial
 from dockyard.sandbox import registry as grading_registry
-from dockyard.static.commandline import GRADING_REGISTRY, parse_reference
+from dockyard.static.commandline import GRADING_REGISTRY, parse_reference, port_mismatch
 
 NB = "02-images-and-layers.ipynb"
 pytestmark = pytest.mark.lesson(NB)
@@ -181,11 +181,4 @@ def test_answers_on_port(command_line, command_observer):
             f"expected the app's page through the host's port {HOST_PORT}, seen: "
             + (answer.explain("shipit …") if answer is not None else "the container was not running"))
         return
-    if not asked:
-        found = "no `-p` at all: without it nothing outside the container reaches the app"
-    elif APP_PORT in asked:
-        found = f"the app's port {APP_PORT} published on the host's port {asked[APP_PORT] or '(any)'}"
-    else:
-        found = ", ".join(f"`-p {port.text}` (the container's port {port.container}, where nothing listens)"
-                          for port in step.command.ports)
-    assert False, f"expected `-p {HOST_PORT}:{APP_PORT}` (HOST:CONTAINER: the app listens on {APP_PORT}), found " + found
+    assert False, port_mismatch(step.command.ports, HOST_PORT, APP_PORT)

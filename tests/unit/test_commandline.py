@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.static.commandline import RefusalKind, parse_file, parse_script
+from dockyard.static.commandline import RefusalKind, parse_file, parse_script, port_mismatch
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -330,3 +330,16 @@ def test_any_registry_may_be_part_of_a_local_name(text):
     """As docker's own: a name only names; a push or a pull talks to a registry (the executor runs nothing it
     did not build, tag or pull from the grading's registry)."""
     assert one(text).subcommand in ("tag", "build", "run")
+
+
+@pytest.mark.parametrize("flags,listening,found", [
+    ("", (), "found no `-p` at all"),
+    ("-p 9090:8000", (), "found the app's port 8000 published on the host's port 9090"),
+    ("-p 8000", (), "published on the host's port (any)"),
+    ("-p 8080:80", (8000,), "found `-p 8080:80` (the container's port 80, where nothing listens); the app listens on 8000"),
+])
+def test_port_mismatch_says_what_the_flags_publish_instead(flags, listening, found):
+    ports = parse_script(f"docker run -d {flags} --name notes notes:1\n").commands[0].ports
+    message = port_mismatch(ports, 8080, 8000, listening)
+    assert message.startswith("expected `-p 8080:8000` (HOST:CONTAINER: the app listens on 8000), ")
+    assert found in message

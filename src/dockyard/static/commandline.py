@@ -692,6 +692,22 @@ def parse_port(text: str) -> Port:
     return Port(container, host, match["proto"] or "tcp", text)
 
 
+def port_mismatch(ports: tuple[Port, ...] | list[Port], host_port: int, app_port: int,
+                  listening: tuple[int, ...] | list[int] = ()) -> str:
+    """Rubric feedback for a `docker run` whose `-p` flags do not lead the host's `host_port` to the app's
+    `app_port`: what was expected, what the flags publish instead, and where the app listens when known."""
+    asked = {port.container: port.host for port in ports}
+    if not asked:
+        found = "no `-p` at all: without it nothing outside the container reaches the app"
+    elif app_port in asked:
+        found = f"the app's port {app_port} published on the host's port {asked[app_port] or '(any)'}"
+    else:
+        found = ", ".join(f"`-p {port.text}` (the container's port {port.container}, where nothing listens)"
+                          for port in ports)
+    heard = f"; the app listens on {', '.join(map(str, listening))}" if listening else ""
+    return f"expected `-p {host_port}:{app_port}` (HOST:CONTAINER: the app listens on {app_port}), found {found}{heard}"
+
+
 def parse_mount(text: str) -> Mount:
     parts = text.split(":")
     if len(parts) == 1:
