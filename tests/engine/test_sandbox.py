@@ -284,7 +284,8 @@ def test_a_rebuild_with_cache_from_follows_its_own_image_not_a_newer_half_built_
     with Sandbox("test-cache-from", Limits(builder="classic")) as box:
         built = box.build(first)
         with pytest.raises(docker.errors.BuildError):  # the newer chain, its RUN never committed
-            box.client.images.build(path=str(rival), nocache=True, rm=True)
+            # forcerm: the failed RUN's container goes too (rm alone keeps it)
+            box.client.images.build(path=str(rival), nocache=True, rm=True, forcerm=True)
         plain = box.build(first)
         own = box.build(first, cache_from=(built.image_id, *built.layer_ids))
     run_step = len(plain.steps)  # the RUN is the last step

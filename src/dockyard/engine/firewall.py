@@ -75,7 +75,7 @@ BUILD_RULES = (
 
 
 VERIFIED_FOR_S = 30.0  # a grading checks the rules once (its forked child inherits the check), not per build
-_verified_until = 0.0
+_verified_until: dict[str, float] = {}  # rule set ("build", "buildkit") -> checked in place until
 
 
 def _iptables_run(argv: list[str]) -> int:
@@ -92,29 +92,38 @@ def _iptables_run(argv: list[str]) -> int:
     return 1
 
 
-def build_rules_active() -> bool:
+def _rules_active(rules) -> bool:
     iptables = _iptables()
-    return bool(iptables) and all(_iptables_run([iptables, "-C", chain, *rule]) == 0 for chain, rule in BUILD_RULES)
+    return bool(iptables) and all(_iptables_run([iptables, "-C", chain, *rule]) == 0 for chain, rule in rules)
 
 
-def ensure_build() -> bool:
-    """Install the build-network rules when we may (idempotent); True when all are in place."""
-    global _verified_until
+def _ensure(name: str, rules) -> bool:
+    """Install `rules` when we may (idempotent), each first in its chain; True when all are in place. A set found
+    in place is not asked again for VERIFIED_FOR_S (iptables is slow, and a grading asks before every build)."""
     import time
 
-    if time.monotonic() < _verified_until:
+    if time.monotonic() < _verified_until.get(name, 0.0):
         return True
     iptables = _iptables()
     if not iptables:
         return False
-    for chain, rule in reversed(BUILD_RULES):  # each goes first in its chain: keep the listed order
+    for chain, rule in reversed(rules):  # each goes first in its chain: keep the listed order
         if _iptables_run([iptables, "-C", chain, *rule]) != 0:
             if _iptables_run([iptables, "-I", chain, "1", *rule]) != 0:
                 return False
-    if not build_rules_active():
+    if not _rules_active(rules):
         return False
-    _verified_until = time.monotonic() + VERIFIED_FOR_S
+    _verified_until[name] = time.monotonic() + VERIFIED_FOR_S
     return True
+
+
+def build_rules_active() -> bool:
+    return _rules_active(BUILD_RULES)
+
+
+def ensure_build() -> bool:
+    """Install the build-network rules when we may (idempotent); True when all are in place."""
+    return _ensure("build", BUILD_RULES)
 
 
 def engine_is_local(engine_url: str | None) -> bool:
@@ -177,32 +186,15 @@ BUILDKIT_RULES = (
     ("DOCKER-USER", [*_DOCKER0_IN, "-o", BUILD_BRIDGE_PREFIX + "+", *_NET_UNREACHABLE]),
     ("DOCKER-USER", [*_DOCKER0_IN, "-o", "br-+", *_NET_UNREACHABLE]),
 )
-_buildkit_verified_until = 0.0
 
 
 def buildkit_rules_active() -> bool:
-    iptables = _iptables()
-    return bool(iptables) and all(_iptables_run([iptables, "-C", chain, *rule]) == 0 for chain, rule in BUILDKIT_RULES)
+    return _rules_active(BUILDKIT_RULES)
 
 
 def ensure_buildkit() -> bool:
     """Install docker0's rules for BuildKit's steps when we may (idempotent); True when all are in place."""
-    global _buildkit_verified_until
-    import time
-
-    if time.monotonic() < _buildkit_verified_until:
-        return True
-    iptables = _iptables()
-    if not iptables:
-        return False
-    for chain, rule in reversed(BUILDKIT_RULES):
-        if _iptables_run([iptables, "-C", chain, *rule]) != 0:
-            if _iptables_run([iptables, "-I", chain, "1", *rule]) != 0:
-                return False
-    if not buildkit_rules_active():
-        return False
-    _buildkit_verified_until = time.monotonic() + VERIFIED_FOR_S
-    return True
+    return _ensure("buildkit", BUILDKIT_RULES)
 
 
 def buildkit_isolation(engine_url: str | None = None, install: bool = True) -> tuple[bool, str]:
