@@ -9,19 +9,28 @@ Real exceptions from real sockets and the real docker SDK; no engine (the unit t
 from __future__ import annotations
 
 import http.client
+import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import docker.errors
 import pytest
 
 from dockyard import engine
+from dockyard.course import exercises
 from dockyard.engine import gc
 from dockyard.errors import ComposeError, EngineLost, EngineUnavailable, caused_by, causes
 from dockyard.probes import _net_error
 from dockyard.sandbox.compose import run_compose
+from tests.unit.conftest import NO_ENGINE
+
+FIRST = exercises.load("01-first-image")
 
 
 def closed_port() -> int:
@@ -108,3 +117,33 @@ def test_compose_failing_against_a_dead_engine_is_engine_lost_and_config_is_the_
     with pytest.raises(ComposeError) as broken:  # config never asks the engine: a broken file is the file's fault
         run_compose(["-f", str(tmp_path / "compose.yaml"), "config"], cwd=tmp_path, engine_url=dead, timeout_s=60)
     assert not isinstance(broken.value, EngineLost)
+
+
+
+def _grade_static_items(folder: Path, tmp_path: Path) -> dict:
+    """01's two Dockerfile-only items, graded by the rubric plugin as the grading child runs it, against an
+    engine that does not answer (the unit tier's): the engine went while the grading ran."""
+    report = tmp_path / "report.json"
+    subprocess.run([sys.executable, "-m", "pytest", "-p", "dockyard.rubric.plugin", str(FIRST.grader), "-q",
+                    "-p", "no:cacheprovider", "-c", os.devnull, "--rootdir", str(FIRST.grader), "--import-mode=importlib",
+                    "--dockyard-exercise", FIRST.id, "--dockyard-submission", str(folder),
+                    "--dockyard-report", str(report), "--dockyard-engine", NO_ENGINE, "-k", "pinned_base or workdir"],
+                   capture_output=True, timeout=120,
+                   env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTEST_ADDOPTS": ""})
+    return json.loads(report.read_text())
+
+
+def test_a_failed_item_with_the_engine_gone_is_retried_not_scored(tmp_path):
+    """A stopping dockerd fails what is in flight with errors that read as the learner's (a build's `Error
+    processing tar file`): with the engine gone by the end, a failure is the engine's to retry."""
+    untagged = FIRST.folder.parents[1] / "tests" / "exercises" / FIRST.id / "mistakes" / "untagged-base"
+    report = _grade_static_items(exercises.materialize(FIRST, FIRST.solution, tmp_path / "untagged", untagged), tmp_path)
+    assert [item["passed"] for item in report["items"]] == [False, True]
+    assert (report["status"], report["retry"]) == ("error", True)
+    assert report["error"] == "the Docker engine stopped answering during the grading"
+
+
+def test_a_grading_whose_items_all_passed_stands_whatever_the_engine_does_after(tmp_path):
+    report = _grade_static_items(exercises.materialize(FIRST, FIRST.solution, tmp_path / "solution"), tmp_path)
+    assert [item["passed"] for item in report["items"]] == [True, True]
+    assert (report["status"], report["retry"], report["score"]) == ("graded", False, 3.0)

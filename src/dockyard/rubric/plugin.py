@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from dockyard import engine
 from dockyard.course import exercises
 from dockyard.rubric.credit import Partial
 from dockyard.errors import (BuildFailed, BuildNotIsolated, ComposeError, DiskFull, DockyardError, EngineLost,
@@ -426,10 +427,19 @@ class Collector:
         exercise_id = self.config.getoption("dockyard_exercise")
         run_id = self.config.getoption("dockyard_run_id")
         report = Report.from_items(exercise_id, items, time.monotonic() - self.started, run_id)
+        if self.error is None and not all(item.passed for item in items) and self._engine_went_away():
+            self.error, self.retry = "the Docker engine stopped answering during the grading", True
         if self.error:
             report = dataclasses.replace(report, status="error", error=self.error, retry=self.retry)
         notes = tuple(getattr(self.config, "dockyard_notes", None) or ())
         return dataclasses.replace(report, notes=notes, build=self.build)
+
+    def _engine_went_away(self) -> bool:
+        """Did the engine go while we graded? A stopping dockerd closes its listener first and then fails what
+        is in flight with errors of its own (a build's `Error processing tar file`, a step killed, a container
+        gone), which would read as the learner's mistakes. So a grading with a failed item asks once, on a new
+        connection: no answer means every failure may be the engine's, and the grading is retried, not scored."""
+        return not engine.answers(self.config.getoption("dockyard_engine", None), timeout_s=5)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session, exitstatus):
