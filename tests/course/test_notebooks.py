@@ -90,7 +90,7 @@ def test_notebook_executes_and_leaves_nothing(path, tmp_path, docker_client, mon
 def seed_answer_book(workdir: Path, path: Path) -> str:
     """A learner's answer to the notebook's first quiz question, in `<notebook>.answers.json` beside it; its id."""
     code = "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code")
-    question_id = re.search(r'quiz\(NB, (?:\[\s*\{"id": )?"([a-z0-9-]+)"', code).group(1)
+    question_id = re.search(r'quiz(?:zes)?\(NB, (?:\[\s*\{"id": )?"([a-z0-9-]+)"', code).group(1)
     book = {"format": 1, "notebook": path.stem, "learners": {"seeded-learner": {"questions": {question_id: {
         "attempts": [{"chosen": "an earlier choice", "right": False, "at": "2026-01-01T00:00:00+00:00"}],
         "result": "wrong once, may retry"}}}}}

@@ -1,5 +1,7 @@
 """The compose file checked by the real `docker compose config`, its errors mapped to the learner's line."""
 
+import json
+import shutil
 import uuid
 from pathlib import Path
 
@@ -48,3 +50,32 @@ def test_a_build_that_prints_the_engines_words_is_the_learners_failure(tmp_path,
     assert not isinstance(caught.value, EngineLost), caught.value.one_line()
     assert "Cannot connect to the Docker daemon" in caught.value.stderr  # the learner's words were there
     assert not docker_client.images.list(name=f"{project}-web")
+
+
+def test_the_notebooks_compose_labels_everything_it_makes_and_leaves_the_learners_files_alone(tmp_path):
+    """`nb.compose` adds the notebook's labels through one override file (from the real `docker compose config`):
+    every service, every build, every network and volume the project owns; nothing external; no file of the
+    learner's touched."""
+    from dockyard import notebook as nb
+
+    text = ("services:\n  web:\n    build: .\n    networks: [back, outside]\n"
+            "  db:\n    image: redis:7\n    networks: [back]\n    volumes: [data:/data, shared:/s]\n"
+            "networks:\n  back: {}\n  outside: {external: true}\n"
+            "volumes:\n  data: {}\n  shared: {external: true}\n")
+    (tmp_path / "board").mkdir()
+    project = write(tmp_path / "board", text)
+    (tmp_path / "board" / "Dockerfile").write_text(f"FROM {TEST_BASE}\n")
+    try:
+        merged = json.loads(nb.compose("08-compose", "config --format json", project.parent, show=False).stdout)
+    finally:  # the override file's scratch folder (nb.cleanup would also sweep the engine for this notebook)
+        for path in nb._scratch_dirs.pop("08-compose", []):
+            shutil.rmtree(path, ignore_errors=True)
+        nb._benches.pop("08-compose", None)
+    labels = nb.labels("08-compose")
+    for name in ("web", "db"):
+        assert labels.items() <= merged["services"][name]["labels"].items(), name
+    assert labels.items() <= merged["services"]["web"]["build"]["labels"].items()
+    assert labels.items() <= merged["networks"]["back"]["labels"].items()
+    assert labels.items() <= merged["volumes"]["data"]["labels"].items()
+    assert "labels" not in merged["networks"]["outside"] and "labels" not in merged["volumes"]["shared"]
+    assert merged["name"] == "nb08-board" and project.read_text() == text

@@ -137,6 +137,20 @@ def test_the_graph_reader_sees_function_level_imports(tmp_path):
     assert layers({"a": {"b"}, "b": set()}) == [["b"], ["a"]]
 
 
+def shell_calls(tree: ast.AST) -> list[int]:
+    """The lines of every call that passes `shell=` anything but a literal False."""
+    return [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Call) for keyword in node.keywords
+            if keyword.arg == "shell" and not (isinstance(keyword.value, ast.Constant) and keyword.value.value is False)]
+
+
+def test_nothing_in_the_package_runs_a_command_through_a_shell():
+    """Commands are argv lists: a learner's text (a folder name, a tag) is never read by a shell."""
+    found = [f"{path.relative_to(ROOT)}:{line}" for path in sorted(SRC.rglob("*.py"))
+             for line in shell_calls(ast.parse(path.read_text()))]
+    assert found == []
+    assert shell_calls(ast.parse("subprocess.run(cmd, shell=True)\nrun(x, shell=flag)\nrun(y, shell=False)")) == [1, 2]
+
+
 if __name__ == "__main__":  # print the graph, layer by layer
     edges = graph()
     for level, names in enumerate(layers(edges)):

@@ -24,19 +24,19 @@ def literal(node, notebook: str):
 
 
 def quiz_calls(path):
-    """(cell index, Question) for every `nb.quiz(NB, …)` / `nbx.quiz(NB, [...])` in the notebook."""
+    """(cell index, Question) for every `nb.quiz(NB, …)` / `nb.quizzes(NB, [...])` in the notebook."""
     notebook = path.stem
     found = []
     for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
-        if cell.cell_type != "code" or "quiz(" not in cell.source:
+        if cell.cell_type != "code" or "quiz" not in cell.source:
             continue
         for node in ast.walk(ast.parse(cell.source)):
-            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "quiz"):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("quiz", "quizzes")):
                 continue
             args = [literal(arg, notebook) for arg in node.args]
             keywords = {kw.arg: literal(kw.value, notebook) for kw in node.keywords}
             assert args and args[0] == notebook, f"{path.name} cell {index}: a quiz's first argument is NB"
-            if node.func.value.id == "nbx":
+            if node.func.attr == "quizzes":
                 items = args[1]
             else:
                 _, qid, text, options, answer, why = args

@@ -39,7 +39,7 @@ def test_outputs_are_stripped(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
 def test_has_quiz_picture_and_cleanup(path):
     code = source(path)
-    assert re.search(r"\bquiz(_widget)?\(", code), f"{path.name} has no quiz (nb.quiz)"
+    assert re.search(r"\bquiz(zes|_widget)?\(", code), f"{path.name} has no quiz (nb.quiz or nb.quizzes)"
     assert any(call in code for call in PICTURE_CALLS), f"{path.name} draws no picture"
     notebook = nbformat.read(path, as_version=4)
     last_code = [cell for cell in notebook.cells if cell.cell_type == "code"][-1].source

@@ -11,7 +11,6 @@ import sys
 import pytest
 
 from dockyard import notebook as nb
-from dockyard.notebook import lab as nbx
 from dockyard.notebook.questions import (AnswerBook, Question, QuizError, QuizState, learner_id, shown_order)
 from dockyard.notebook.widgets import QuizCell, quiz_widget
 from tests.helpers import ROOT
@@ -222,9 +221,9 @@ def test_an_unwritable_folder_keeps_the_quiz_working(tmp_path):
 
 
 def test_the_notebook_helpers_build_the_cell(tmp_path):
-    cell = nbx.quiz("06-volumes", [{"id": "a", "q": "?", "options": ["x", "y", "z"], "answer": "y", "why": "."},
-                                   {"id": "b", "q": "??", "options": ["x", "y"], "answer": 0, "why": ".",
-                                    "predict": True}])
+    cell = nb.quizzes("06-volumes", [{"id": "a", "q": "?", "options": ["x", "y", "z"], "answer": "y", "why": "."},
+                                      {"id": "b", "q": "??", "options": ["x", "y"], "answer": 0, "why": ".",
+                                       "predict": True}])
     assert len(cell.questions) == 2 and cell.record is None
     assert cell.questions[1].state.question.predict
     single = nb.quiz("06-volumes", "c", "?", ["x", "y"], 1, ".")

@@ -11,11 +11,13 @@ imports cheaply (and in tests without a front end).
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shlex
 import shutil
 import subprocess
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -24,6 +26,7 @@ from dockyard import engine
 from dockyard.course import exercises
 from dockyard.engine import gc
 from dockyard.engine.labels import EXERCISE_LABEL, RUN_LABEL, owner_labels
+from dockyard.errors import DockyardError
 from dockyard.polling import wait_until
 from dockyard.sandbox.build import BuildResult, build_image
 
@@ -31,6 +34,7 @@ SOLUTIONS_ENV = "DOCKYARD_SOLUTIONS"  # "1": exercise cells lay the reference so
 AUTOCHECK_ENV = "DOCKYARD_AUTOCHECK"  # "1": Check widgets grade at once (headless runs), no click needed
 
 _scratch_dirs: dict[str, list[Path]] = {}
+_benches: dict[str, Path] = {}  # notebook -> its folder of named scratch folders (`folder`)
 _built_layers: dict[str, list[str]] = {}
 
 
@@ -77,9 +81,31 @@ def solutions_mode() -> bool:
     return os.environ.get(SOLUTIONS_ENV, "") not in ("", "0", "false", "no")
 
 
+def require_images(images) -> None:
+    """Fail early, with the fix, when a base image is missing (the engine would otherwise try a registry)."""
+    import docker.errors
+
+    missing = []
+    for image in images:
+        try:
+            client().images.get(image)
+        except docker.errors.ImageNotFound:
+            missing.append(image)
+    if missing:
+        raise MissingImages(missing)
+
+
 # -- the docker CLI -----------------------------------------------------------------------
-class CommandFailed(RuntimeError):
-    pass
+class CommandFailed(DockyardError, RuntimeError):
+    """A command a cell ran failed: the notebook stops where it broke, with the command's own last words."""
+
+
+class MissingImages(DockyardError, RuntimeError):
+    def __init__(self, images: list[str]):
+        super().__init__(f"base image(s) missing: {', '.join(images)}",
+                         hint="run `.venv/bin/dockyard images` (or `make lab`), which provides them without a "
+                              "registry, then run this cell again")
+        self.images = tuple(images)
 
 
 class Result(subprocess.CompletedProcess):
@@ -105,7 +131,7 @@ def run(cmd: str | list[str], timeout: float = 120, check: bool = True, quiet: b
     """
     argv = shlex.split(cmd) if isinstance(cmd, str) else list(cmd)
     if show and not quiet:
-        print("$ " + " ".join(shlex.quote(a) if " " in a else a for a in argv))
+        print("$ " + shown(argv))
     full_env = dict(os.environ, **(env or {}))
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=full_env,
@@ -125,6 +151,23 @@ def run(cmd: str | list[str], timeout: float = 120, check: bool = True, quiet: b
         raise CommandFailed(f"`{' '.join(argv)}` exited with {done.returncode}: "
                             f"{(done.stderr or done.stdout).strip()[-500:]}")
     return Result(done.args, done.returncode, done.stdout, done.stderr)
+
+
+def shown(argv: list[str]) -> str:
+    """The command as the learner reads it: the notebook's own `--label dockyard.…` flags (there for cleanup,
+    the same on every command) shown once as `--label …`."""
+    words, skip = [], False
+    for index, word in enumerate(argv):
+        if skip:
+            skip = False
+            continue
+        if word == "--label" and index + 1 < len(argv) and argv[index + 1].startswith("dockyard."):
+            skip = True
+            if words[-1:] != ["--label …"]:
+                words.append("--label …")
+            continue
+        words.append(shlex.quote(word) if " " in word or not word else word)
+    return " ".join(words)
 
 
 def buildkit(cmd: str, **kwargs) -> subprocess.CompletedProcess:
@@ -155,6 +198,14 @@ def write_files(folder: str | Path, files: dict[str, str], show: bool = True) ->
     if show:
         print(f"wrote {', '.join(files)} in {folder}")
     return folder
+
+
+def folder(notebook: str, name: str, files: dict[str, str] | None = None) -> Path:
+    """A scratch folder called exactly `name` (compose names its project after it), holding `files`;
+    removed by `cleanup(notebook)`."""
+    if notebook not in _benches:
+        _benches[notebook] = scratch(notebook, "bench")
+    return write_files(_benches[notebook] / name, files or {}, show=False)
 
 
 def show_file(path: str | Path, title: str | None = None) -> None:
@@ -312,11 +363,96 @@ def http_get(url: str, timeout_s: float = 20, show: bool = True) -> str:
     return answer
 
 
+# -- compose -------------------------------------------------------------------------------------
+COMPOSE_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+COMPOSE_OVERRIDES = ("compose.override.yaml", "compose.override.yml", "docker-compose.override.yml",
+                     "docker-compose.override.yaml")
+
+
+def compose(notebook: str, args: str | list[str], folder: str | Path, *, project: str | None = None,
+            files: tuple[str, ...] = (), check: bool = True, show: bool = True, env: dict | None = None,
+            timeout: float = 300) -> subprocess.CompletedProcess:
+    """`docker compose <args>` in `folder`, every service, network, volume and image labelled for `notebook`.
+
+    The labels come in through one extra override file (`-f`), written from the project's own
+    `docker compose config`; the learner's compose files are left as they are. The project is named
+    `nbNN-<folder name>` unless `project` says otherwise.
+    """
+    folder = Path(folder)
+    project = project or f"nb{notebook[:2]}-{folder.name}"
+    argv = shlex.split(args) if isinstance(args, str) else list(args)
+    chosen = [flag for name in files for flag in ("-f", name)]
+    if not files:
+        # compose reads compose.override.yaml by itself only when no -f is given: keep that behaviour
+        default = next((name for name in COMPOSE_FILES if (folder / name).is_file()), COMPOSE_FILES[0])
+        override = next((name for name in COMPOSE_OVERRIDES if (folder / name).is_file()), None)
+        chosen = ["-f", default] + (["-f", override] if override else [])
+    base = [engine.compose_binary(), "-p", project, *chosen]  # the Compose v2 binary `docker compose` runs
+    labelled = _label_override(notebook, folder, base, project, env)
+    if show:
+        print("$ docker compose " + " ".join(shlex.quote(arg) for arg in argv))
+    # the classic builder: the notebooks' compose builds are the ones the course's outputs show
+    full_env = {**(env or {}), "DOCKER_BUILDKIT": "0", "COMPOSE_DOCKER_CLI_BUILD": "0"}
+    return run([*base, "-f", str(labelled), *argv], cwd=folder, env=full_env,
+               check=check, quiet=not show, show=False, timeout=timeout)
+
+
+def _label_override(notebook: str, project_folder: Path, base: list[str], project: str, env: dict | None) -> Path:
+    """An override file giving every service, build, network and volume of the project `notebook`'s labels."""
+    full_env = {**os.environ, **(env or {})}
+    argv = [*base, "config", "--format", "json"]
+    every_profile = [] if "COMPOSE_PROFILES" in full_env else ["--profile", "*"]
+    result = subprocess.run(argv + every_profile, cwd=project_folder, env=full_env, capture_output=True, text=True)
+    if result.returncode != 0 and every_profile:  # a compose without `--profile '*'`: try plainly
+        result = subprocess.run(argv, cwd=project_folder, env=full_env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise CommandFailed(f"`docker compose config` failed in {project_folder}: {result.stderr.strip()[-500:]}")
+    model = json.loads(result.stdout)
+    marks = labels(notebook)
+    override: dict = {"services": {}, "networks": {}, "volumes": {}}
+    for name, service in (model.get("services") or {}).items():
+        override["services"][name] = {"labels": dict(marks), **({"build": {"labels": dict(marks)}}
+                                                                 if service.get("build") else {})}
+    for kind in ("networks", "volumes"):
+        for name, entry in (model.get(kind) or {}).items():
+            if not (entry or {}).get("external"):
+                override[kind][name] = {"labels": dict(marks)}
+    path = folder(notebook, ".labels") / f"{project}.json"  # ours: the learner's folder stays as it is
+    path.write_text(json.dumps({key: value for key, value in override.items() if value}, indent=1))
+    return path
+
+
+def containers(notebook: str, all: bool = True):
+    """The containers `notebook` made (compose's included), as SDK objects."""
+    return client().containers.list(all=all, filters={"label": f"{RUN_LABEL}={run_id(notebook)}"})
+
+
+def wait_healthy(container, timeout: float = 60) -> float:
+    """Seconds until the container's HEALTHCHECK says healthy (raises when it turns unhealthy or times out)."""
+    start = time.monotonic()
+
+    def healthy() -> bool:
+        container.reload()
+        status = (container.attrs["State"].get("Health") or {}).get("Status")
+        if status == "unhealthy":
+            raise CommandFailed(f"{container.name} turned unhealthy")
+        return status == "healthy"
+
+    if not wait_until(healthy, timeout, 0.25):
+        raise CommandFailed(f"{container.name} was not healthy within {timeout:.0f} s")
+    return time.monotonic() - start
+
+
 # -- exercises ----------------------------------------------------------------------------------
-def exercise_folder(exercise_id: str, notebook: str | None = None, show: bool = True) -> Path:
+def exercise_folder(exercise_id: str, notebook: str | None = None, show: bool = True, readme: bool = False) -> Path:
     """The folder the Check grades: the learner's `exercises/<id>/`, or (DOCKYARD_SOLUTIONS=1) the reference
-    solution laid over a temporary copy of it. Prints the task's files so the learner sees what to edit."""
+    solution laid over a temporary copy of it. Prints the task's files so the learner sees what to edit;
+    `readme=True` shows the task itself (the exercise's README) and links that open its files in the editor."""
     exercise = exercises.load(exercise_id)
+    if readme and exercise.readme.is_file():
+        from IPython.display import Markdown, display
+
+        display(Markdown(exercise.readme.read_text()))
     if solutions_mode():
         destination = scratch(notebook or exercise_id, "solution") / exercise_id
         folder = exercises.materialize(exercise, exercise.solution, destination)
@@ -330,6 +466,9 @@ def exercise_folder(exercise_id: str, notebook: str | None = None, show: bool = 
             path = folder / name
             print()
             show_file(path, f"{name} (you write this)")
+    if readme and not solutions_mode():
+        for name in exercise.learner_files:
+            open_in_lab(Path(folder) / name)
     return folder
 
 
@@ -417,6 +556,7 @@ def cleanup(notebook: str, quiet: bool = False) -> Removed:
             pass
     for path in _scratch_dirs.pop(notebook, []):
         shutil.rmtree(path, ignore_errors=True)
+    _benches.pop(notebook, None)
     if not quiet:
         if any(removed.values()):
             for kind, names in removed.items():
