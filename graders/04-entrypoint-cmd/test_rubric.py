@@ -35,9 +35,9 @@ def _shown(result) -> str:
 
 @pytest.mark.points(2)
 @pytest.mark.lesson(f"{NB}#cmd")
-def test_default_run(image, probe):
+def test_default_run(dockyard_image, dockyard_probe):
     """`docker run img` prints `Hello, World!`"""
-    result = _run(probe, image)
+    result = _run(dockyard_probe, dockyard_image)
     assert (result.stdout or "").strip() == "Hello, World!" and result.exit_code == 0, (
         f"`docker run img` should print `Hello, World!`, it printed {_shown(result)}. "
         "The image needs `ENV GREETING=Hello`, an exec-form ENTRYPOINT running greet.py and `CMD [\"World\"]`")
@@ -45,9 +45,9 @@ def test_default_run(image, probe):
 
 @pytest.mark.points(2)
 @pytest.mark.lesson(f"{NB}#entrypoint")
-def test_name_argument(image, probe):
+def test_name_argument(dockyard_image, dockyard_probe):
     """`docker run img Alice` prints `Hello, Alice!`"""
-    result = _run(probe, image, ["Alice"])
+    result = _run(dockyard_probe, dockyard_image, ["Alice"])
     assert (result.stdout or "").strip() == "Hello, Alice!" and result.exit_code == 0, (
         f"`docker run img Alice` should print `Hello, Alice!`, it printed {_shown(result)}. "
         "Arguments after the image name replace CMD and are appended to ENTRYPOINT: put the fixed command in "
@@ -56,9 +56,9 @@ def test_name_argument(image, probe):
 
 @pytest.mark.points(2)
 @pytest.mark.lesson(f"{NB}#env")
-def test_greeting_override(image, probe):
+def test_greeting_override(dockyard_image, dockyard_probe):
     """`docker run -e GREETING=Hi img Bob` prints `Hi, Bob!`"""
-    result = _run(probe, image, ["Bob"], environment={"GREETING": "Hi"})
+    result = _run(dockyard_probe, dockyard_image, ["Bob"], environment={"GREETING": "Hi"})
     assert (result.stdout or "").strip() == "Hi, Bob!" and result.exit_code == 0, (
         f"`docker run -e GREETING=Hi img Bob` should print `Hi, Bob!`, it printed {_shown(result)}. "
         "The greeting must come from the environment (an `ENV` default that `-e` can override), "
@@ -67,9 +67,9 @@ def test_greeting_override(image, probe):
 
 @pytest.mark.points(2)
 @pytest.mark.lesson(f"{NB}#entrypoint")
-def test_exec_entrypoint(image, probe):
+def test_exec_entrypoint(dockyard_image, dockyard_probe):
     """ENTRYPOINT is set, in exec form"""
-    entrypoint = list(probe.image_config(image).entrypoint or [])
+    entrypoint = list(dockyard_probe.image_config(dockyard_image).entrypoint or [])
     assert entrypoint, (
         "the image has no ENTRYPOINT: with CMD alone, `docker run img Alice` tries to run a program called `Alice`. "
         "Add `ENTRYPOINT [\"python\", \"greet.py\"]`")
@@ -80,9 +80,9 @@ def test_exec_entrypoint(image, probe):
 
 @pytest.mark.points(1)
 @pytest.mark.lesson(f"{NB}#env")
-def test_greeting_env(image, probe):
+def test_greeting_env(dockyard_image, dockyard_probe):
     """GREETING=Hello is in the image's environment"""
-    env = probe.image_config(image).env or {}
+    env = dockyard_probe.image_config(dockyard_image).env or {}
     value = env.get("GREETING")
     assert value == "Hello", (
         f"expected `GREETING=Hello` in the image's environment, found "
@@ -91,9 +91,9 @@ def test_greeting_env(image, probe):
 
 @pytest.mark.points(1)
 @pytest.mark.lesson(f"{NB}#cmd")
-def test_cmd_default(image, probe):
+def test_cmd_default(dockyard_image, dockyard_probe):
     """CMD supplies the default argument (World)"""
-    config = probe.image_config(image)
+    config = dockyard_probe.image_config(dockyard_image)
     cmd = list(config.cmd or [])
     entrypoint = list(config.entrypoint or [])
     assert cmd, (

@@ -31,15 +31,15 @@ def _copy_from(instruction) -> str | None:
 
 
 @pytest.mark.points(2)
-def test_named_builder(dockerfile):
+def test_named_builder(dockyard_dockerfile):
     """At least two stages, the final one copying from a named builder stage"""
-    stages = dockerfile.stages
+    stages = dockyard_dockerfile.stages
     assert len(stages) >= 2, (
         f"expected a multi-stage Dockerfile (a builder stage and a final stage), found {len(stages)} stage(s). "
         "Start with `FROM python:3.11 AS builder`, then a second `FROM python:3.11-slim`."
     )
-    earlier = {name for name in _stage_names(dockerfile)[:-1] if name}
-    final = dockerfile.final_stage
+    earlier = {name for name in _stage_names(dockyard_dockerfile)[:-1] if name}
+    final = dockyard_dockerfile.final_stage
     sources = [source for stage in final.lineage() for ins in stage.all("COPY")
                for source in [_copy_from(ins)] if source is not None]
     assert earlier, (
@@ -54,9 +54,9 @@ def test_named_builder(dockerfile):
 
 
 @pytest.mark.points(2)
-def test_final_stage_slim(dockerfile):
+def test_final_stage_slim(dockyard_dockerfile):
     """The final stage is based on python:3.11-slim"""
-    base = _resolve_base(dockerfile.final_stage)
+    base = _resolve_base(dockyard_dockerfile.final_stage)
     name, _, tag = base.partition(":")
     ok = name.split("/")[-1] == "python" and tag.startswith("3.11") and "slim" in tag
     assert ok, (
@@ -66,9 +66,9 @@ def test_final_stage_slim(dockerfile):
 
 
 @pytest.mark.points(1)
-def test_no_compiler(image, probe):
+def test_no_compiler(dockyard_image, dockyard_probe):
     """No compiler in the final image"""
-    found = [f"{folder}/{name}" for folder in COMPILER_DIRS for name in probe.listdir(image, folder)
+    found = [f"{folder}/{name}" for folder in COMPILER_DIRS for name in dockyard_probe.listdir(dockyard_image, folder)
              if name in COMPILERS]
     assert not found, (
         f"expected no C compiler in the final image, found {', '.join(found[:4])}. The compilers belong in the "
@@ -77,10 +77,11 @@ def test_no_compiler(image, probe):
 
 
 @pytest.mark.points(2)
-def test_dependency_imports(image, probe):
+def test_dependency_imports(dockyard_image, dockyard_probe):
     """The dependency (humanize) imports in the final image"""
     # A container of its own, not the app's: an app that crashes at start (for want of humanize) is gone.
-    result = probe.run(image, entrypoint=["python", "-c", "import humanize; print(humanize.__file__)"])
+    result = dockyard_probe.run(dockyard_image,
+                                entrypoint=["python", "-c", "import humanize; print(humanize.__file__)"])
     if result.exit_code == 0:
         return
     error = (result.stderr or result.stdout).strip().splitlines()[-1:] or [f"exit code {result.exit_code}"]
@@ -91,19 +92,19 @@ def test_dependency_imports(image, probe):
 
 
 @pytest.mark.points(2)
-def test_app_answers(container, probe):
+def test_app_answers(dockyard_container, dockyard_probe):
     """The app answers on port 8000"""
-    response = probe.http(container, "/", port=8000)
+    response = dockyard_probe.http(dockyard_container, "/", port=8000)
     assert response.ok and "multi-stage build" in response.text, response.explain(
         "200 with `Hello from a multi-stage build!` (the app needs `humanize`: copy it from the builder)"
     )
 
 
 @pytest.mark.points(1)
-def test_image_size(image, probe):
+def test_image_size(dockyard_image, dockyard_probe):
     """The final image is at most 25 MB larger than python:3.11-slim"""
-    size = probe.image_size(image)
-    base = probe.base_size(SLIM)
+    size = dockyard_probe.image_size(dockyard_image)
+    base = dockyard_probe.base_size(SLIM)
     extra_mb = (size - base) / 1e6
     assert extra_mb <= MAX_EXTRA_MB, (
         f"expected the image to add at most {MAX_EXTRA_MB} MB to {SLIM}, found +{extra_mb:.0f} MB "

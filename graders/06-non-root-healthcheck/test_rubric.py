@@ -15,9 +15,9 @@ def _user_part(user: str | None) -> str:
 
 @pytest.mark.points(2)
 @pytest.mark.lesson("11-production.ipynb#hardening")
-def test_user_not_root(image, probe):
+def test_user_not_root(dockyard_image, dockyard_probe):
     """The image's user is set, and is not root"""
-    user = probe.image_config(image).user
+    user = dockyard_probe.image_config(dockyard_image).user
     name = _user_part(user)
     assert name not in ROOT_NAMES, (
         f"expected the image to switch to an unprivileged user, found User={user or '(not set: root)'}. "
@@ -27,13 +27,13 @@ def test_user_not_root(image, probe):
 
 @pytest.mark.points(2)
 @pytest.mark.lesson("11-production.ipynb#hardening")
-def test_process_not_root(container, probe):
+def test_process_not_root(dockyard_container, dockyard_probe):
     """The app's process runs with a non-zero uid"""
     # Wait for the app first, so that we look at the process that serves it.
-    probe.http(container, "/", port=8000)
-    processes = probe.processes(container)
+    dockyard_probe.http(dockyard_container, "/", port=8000)
+    processes = dockyard_probe.processes(dockyard_container)
     assert processes, "expected the app's process in the running container, found none: did it exit? " \
-        f"Its logs: {probe.logs(container)[-300:]}"
+        f"Its logs: {dockyard_probe.logs(dockyard_container)[-300:]}"
     as_root = [p for p in processes if p.uid == 0]
     assert not as_root, (
         "expected every process of the app to run with a non-zero uid, found running as root (uid 0): "
@@ -44,9 +44,9 @@ def test_process_not_root(container, probe):
 
 @pytest.mark.points(2)
 @pytest.mark.lesson("11-production.ipynb#health-checks")
-def test_healthcheck_defined(image, probe):
+def test_healthcheck_defined(dockyard_image, dockyard_probe):
     """A HEALTHCHECK is defined"""
-    healthcheck = probe.image_config(image).healthcheck
+    healthcheck = dockyard_probe.image_config(dockyard_image).healthcheck
     test = (healthcheck or {}).get("Test") if isinstance(healthcheck, dict) else getattr(healthcheck, "test", healthcheck)
     assert test and list(test)[:1] != ["NONE"], (
         "expected a HEALTHCHECK instruction in the Dockerfile, found none. Add e.g. "
@@ -57,9 +57,9 @@ def test_healthcheck_defined(image, probe):
 
 @pytest.mark.points(2)
 @pytest.mark.lesson("11-production.ipynb#health-checks")
-def test_turns_healthy(container, probe):
+def test_turns_healthy(dockyard_container, dockyard_probe):
     """The container turns healthy within 30 s"""
-    health = probe.wait_healthy(container, timeout_s=30)
+    health = dockyard_probe.wait_healthy(dockyard_container, timeout_s=30)
     last = (health.log or "").strip().splitlines()[-3:] if health.log else []
     details = (" Last check output: " + " | ".join(line[:160] for line in last) + ".") if last else ""
     hint = ""
@@ -76,14 +76,14 @@ def test_turns_healthy(container, probe):
 
 @pytest.mark.points(2)
 @pytest.mark.lesson("11-production.ipynb#health-checks")
-def test_check_detects_failure(container, probe):
+def test_check_detects_failure(dockyard_container, dockyard_probe):
     """The health check notices when /health fails"""
-    assert_check_detects_failure(probe, container)
+    assert_check_detects_failure(dockyard_probe, dockyard_container)
 
 
 @pytest.mark.points(2)
-def test_app_answers(container, probe):
+def test_app_answers(dockyard_container, dockyard_probe):
     """The app answers on port 8000"""
-    response = probe.http(container, "/", port=8000)
+    response = dockyard_probe.http(dockyard_container, "/", port=8000)
     assert response.ok and "Hello from a well-behaved container" in response.text, \
         response.explain("200 with `Hello from a well-behaved container!`; check the app still starts as your new user")

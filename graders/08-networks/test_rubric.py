@@ -12,18 +12,6 @@ pytestmark = pytest.mark.lesson("07-networks.ipynb")
 EXPECTED_ITEMS = "Items: apples, bread, coffee"
 
 
-@pytest.fixture(scope="session")
-def model(submission, sandbox):
-    """The compose file as `docker compose config` normalises it (no build, no start)."""
-    from dockyard.sandbox.compose import config
-
-    assert submission.compose_file is not None, "no compose file found: write `compose.yaml`"
-    try:
-        return config(submission.path, [submission.compose_file], sandbox.engine_url)
-    except Exception as exc:
-        raise AssertionError(str(exc)) from None
-
-
 def _services(model):
     return model.get("services") or {}
 
@@ -37,9 +25,9 @@ def _networks_of(service: dict) -> set[str]:
 
 @pytest.mark.points(1)
 @pytest.mark.lesson("08-compose.ipynb")
-def test_compose_valid(submission, model):
+def test_compose_valid(dockyard_submission, dockyard_compose_model):
     """compose.yaml is valid and defines `web` and `api`"""
-    services = set(_services(model))
+    services = set(_services(dockyard_compose_model))
     missing = {"web", "api"} - services
     assert not missing, (
         f"expected services `web` and `api`, found {', '.join(sorted(services)) or 'none'}: "
@@ -48,9 +36,9 @@ def test_compose_valid(submission, model):
 
 @pytest.mark.points(3)
 @pytest.mark.lesson("07-networks.ipynb#service-discovery")
-def test_web_shows_items(compose_project, probe):
+def test_web_shows_items(dockyard_compose_project, dockyard_probe):
     """`web` shows the items it fetched from `api`"""
-    response = probe.http((compose_project, "web"), "/", port=8000)
+    response = dockyard_probe.http((dockyard_compose_project, "web"), "/", port=8000)
     assert response.ok and EXPECTED_ITEMS in response.text, response.explain(
         f"`{EXPECTED_ITEMS}` from web on port 8000: web must reach api by its service name "
         "(API_URL=http://api:8000) over a network they share (backend)")
@@ -58,9 +46,9 @@ def test_web_shows_items(compose_project, probe):
 
 @pytest.mark.points(2)
 @pytest.mark.lesson("07-networks.ipynb#publishing-ports")
-def test_api_not_published(model):
+def test_api_not_published(dockyard_compose_model):
     """`api` publishes no port on the host"""
-    ports = _services(model).get("api", {}).get("ports") or []
+    ports = _services(dockyard_compose_model).get("api", {}).get("ports") or []
     seen = ", ".join(f"{p.get('published') or '(random)'}:{p.get('target')}" for p in ports)
     assert not ports, (
         f"the api publishes {seen} on the host, so anyone can bypass the web: remove `ports:` from `api` "
@@ -69,10 +57,10 @@ def test_api_not_published(model):
 
 @pytest.mark.points(2)
 @pytest.mark.lesson("07-networks.ipynb#user-defined-networks")
-def test_networks_separated(model):
+def test_networks_separated(dockyard_compose_model):
     """`api` is on `backend` only; `web` is on `frontend` and `backend`"""
-    services = _services(model)
-    declared = set(model.get("networks") or {}) - {"default"}
+    services = _services(dockyard_compose_model)
+    declared = set(dockyard_compose_model.get("networks") or {}) - {"default"}
     missing = {"frontend", "backend"} - declared
     assert not missing, (
         f"expected two user-defined networks `frontend` and `backend`, found "
@@ -106,9 +94,9 @@ def _api_names(model) -> set[str]:
 
 @pytest.mark.points(2)
 @pytest.mark.lesson("07-networks.ipynb#service-discovery")
-def test_api_url_service_name(model):
+def test_api_url_service_name(dockyard_compose_model):
     """`API_URL` names the api service, not an address"""
-    environment = _services(model).get("web", {}).get("environment") or {}
+    environment = _services(dockyard_compose_model).get("web", {}).get("environment") or {}
     api_url = environment.get("API_URL")
     assert api_url, "the web has no API_URL: add `API_URL: http://api:8000` to the web's `environment:`"
     parsed = urlparse(api_url if "//" in api_url else f"http://{api_url}")
@@ -118,7 +106,7 @@ def test_api_url_service_name(model):
         is_address = True
     except ValueError:
         is_address = host in ("localhost",)
-    assert not is_address and host in _api_names(model), (
+    assert not is_address and host in _api_names(dockyard_compose_model), (
         f"API_URL is {api_url}: "
         + ("`localhost` inside the web container is the web itself, not the api; "
            if host in ("localhost", "127.0.0.1") else

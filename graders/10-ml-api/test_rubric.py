@@ -32,9 +32,9 @@ def _option(argv: list[str], name: str) -> str | None:
 
 @pytest.mark.points(1)
 @pytest.mark.lesson("04-dockerfile.ipynb#FROM")
-def test_pinned_slim_base(dockerfile):
+def test_pinned_slim_base(dockyard_dockerfile):
     """The base image is a pinned slim python image"""
-    root = dockerfile.final_stage.lineage()[-1]
+    root = dockyard_dockerfile.final_stage.lineage()[-1]
     base = root.base
     tag = (root.base_tag or "").lower()
     ok = is_python_base(root) and is_pinned(root) and tag not in ("", "latest") and "slim" in tag \
@@ -47,13 +47,13 @@ def test_pinned_slim_base(dockerfile):
 
 @pytest.mark.points(1)
 @pytest.mark.lesson("05-best-practices.ipynb#Order-instructions-by-change-frequency")
-def test_deps_before_code(image, probe):
+def test_deps_before_code(dockyard_image, dockyard_probe):
     """Requirements are installed before the code is copied (editing main.py keeps pip install cached)"""
-    first = image.build.step_matching(PIP_INSTALL)
+    first = dockyard_image.build.step_matching(PIP_INSTALL)
     assert first is not None, (
         "expected a `RUN pip install --no-cache-dir -r requirements.txt` step, found none in the build."
     )
-    rebuild = probe.rebuild_after_change("main.py", cache_from=image)
+    rebuild = dockyard_probe.rebuild_after_change("main.py", cache_from=dockyard_image)
     step = rebuild.step_matching(PIP_INSTALL)
     assert step is not None and step.cached, (
         "expected a rebuild after editing main.py to take `pip install` from the cache, but it ran again: "
@@ -64,10 +64,10 @@ def test_deps_before_code(image, probe):
 
 @pytest.mark.points(1)
 @pytest.mark.lesson("05-best-practices.ipynb#No-cache")
-def test_no_pip_cache(image, dockerfile, probe):
+def test_no_pip_cache(dockyard_image, dockyard_dockerfile, dockyard_probe):
     """pip's cache is off: none left in the image"""
-    homes = ["/root"] + [f"/home/{name}" for name in probe.listdir(image, "/home")]
-    caches = [f"{home}/.cache/pip" for home in homes if probe.listdir(image, f"{home}/.cache/pip")]
+    homes = ["/root"] + [f"/home/{name}" for name in dockyard_probe.listdir(dockyard_image, "/home")]
+    caches = [f"{home}/.cache/pip" for home in homes if dockyard_probe.listdir(dockyard_image, f"{home}/.cache/pip")]
     assert not caches, (
         f"expected no pip cache in the image, found {', '.join(caches)}: the downloaded wheels stay in a layer "
         "for ever. Install with `pip install --no-cache-dir -r requirements.txt` (or ENV PIP_NO_CACHE_DIR=1)."
@@ -75,10 +75,10 @@ def test_no_pip_cache(image, dockerfile, probe):
     # pip only caches what the index lets it cache: the practice is checked too, read as pip reads
     # its options (dockyard.static.pip).
     try:
-        base_env = probe.image_config(dockerfile.final_stage.lineage()[-1].base).env or {}
+        base_env = dockyard_probe.image_config(dockyard_dockerfile.final_stage.lineage()[-1].base).env or {}
     except docker.errors.DockerException:  # the image built, so its base exists
         base_env = {}
-    keeping = pip.runs_keeping_cache(dockerfile, base_env)
+    keeping = pip.runs_keeping_cache(dockyard_dockerfile, base_env)
     assert not keeping, (
         f"expected pip's cache to be disabled, found `{keeping[0].text[:100]}` (line {keeping[0].line}) without "
         "--no-cache-dir: its download cache would be baked into the layer. Use "
@@ -88,15 +88,15 @@ def test_no_pip_cache(image, dockerfile, probe):
 
 @pytest.mark.points(1)
 @pytest.mark.lesson("11-production.ipynb#hardening")
-def test_non_root(image, container, probe):
+def test_non_root(dockyard_image, dockyard_container, dockyard_probe):
     """The API runs as a non-root user"""
-    user = probe.image_config(image).user
+    user = dockyard_probe.image_config(dockyard_image).user
     assert (user or "").split(":", 1)[0].strip() not in ROOT_NAMES, (
         f"expected the image to switch to an unprivileged user, found User={user or '(not set: root)'}. "
         "Add `RUN useradd -m -u 1000 appuser` and `USER appuser` before CMD."
     )
-    probe.http(container, "/health", port=8000)
-    as_root = [p for p in probe.processes(container) if p.uid == 0]
+    dockyard_probe.http(dockyard_container, "/health", port=8000)
+    as_root = [p for p in dockyard_probe.processes(dockyard_container) if p.uid == 0]
     assert not as_root, (
         "expected no process of the API to run as root, found uid 0: "
         + "; ".join(f"`{p.command[:80]}`" for p in as_root[:3]) + ". Put `USER appuser` before CMD."
@@ -105,9 +105,9 @@ def test_non_root(image, container, probe):
 
 @pytest.mark.points(1)
 @pytest.mark.lesson("04-dockerfile.ipynb#EXPOSE")
-def test_port_exposed(image, probe):
+def test_port_exposed(dockyard_image, dockyard_probe):
     """Port 8000 is exposed"""
-    ports = probe.image_config(image).exposed_ports
+    ports = dockyard_probe.image_config(dockyard_image).exposed_ports
     assert 8000 in ports, (
         f"expected `EXPOSE 8000`, found {'EXPOSE ' + ', '.join(map(str, sorted(ports))) if ports else 'no EXPOSE'}. "
         "Document the port uvicorn listens on."
@@ -116,9 +116,9 @@ def test_port_exposed(image, probe):
 
 @pytest.mark.points(1)
 @pytest.mark.lesson("10-ai-ml-apps.ipynb#healthcheck")
-def test_turns_healthy(container, probe):
+def test_turns_healthy(dockyard_container, dockyard_probe):
     """A HEALTHCHECK turns the container healthy within 30 s"""
-    health = probe.wait_healthy(container, timeout_s=30)
+    health = dockyard_probe.wait_healthy(dockyard_container, timeout_s=30)
     assert health.status != "none", (
         "expected a HEALTHCHECK, found none. Add one that calls http://localhost:8000/health with python "
         "(the slim image has no curl), e.g. `HEALTHCHECK --interval=5s CMD [\"python\", \"-c\", "
@@ -135,16 +135,16 @@ def test_turns_healthy(container, probe):
 
 @pytest.mark.points(1)
 @pytest.mark.lesson("11-production.ipynb#health-checks")
-def test_check_detects_failure(container, probe):
+def test_check_detects_failure(dockyard_container, dockyard_probe):
     """The health check notices when /health fails"""
-    assert_check_detects_failure(probe, container)
+    assert_check_detects_failure(dockyard_probe, dockyard_container)
 
 
 @pytest.mark.points(1)
 @pytest.mark.lesson("10-ai-ml-apps.ipynb#fastapi-image")
-def test_uvicorn_cmd(image, probe):
+def test_uvicorn_cmd(dockyard_image, dockyard_probe):
     """An exec-form CMD runs uvicorn on 0.0.0.0:8000"""
-    config = probe.image_config(image)
+    config = dockyard_probe.image_config(dockyard_image)
     entrypoint, cmd = list(config.entrypoint or []), list(config.cmd or [])
     argv = entrypoint + cmd
     shell = any(part[:2] == prefix for part in (entrypoint, cmd) for prefix in SHELL_FORM)
@@ -166,13 +166,13 @@ def test_uvicorn_cmd(image, probe):
 
 
 @pytest.mark.points(2)
-def test_predicts(container, probe):
+def test_predicts(dockyard_container, dockyard_probe):
     """POST /predict answers with a correct label and score"""
     headers = {"Content-Type": "application/json"}
     cases = {"I love this, the course is great and helpful": "positive",
              "terrible, slow and broken": "negative"}
     for text, label in cases.items():
-        response = probe.http(container, "/predict", port=8000, method="POST",
+        response = dockyard_probe.http(dockyard_container, "/predict", port=8000, method="POST",
                               body=json.dumps({"text": text}), headers=headers)
         assert response.ok, response.explain(
             f'200 with {{"label": "{label}", ...}} from POST /predict (is uvicorn listening on 0.0.0.0:8000?)')
@@ -189,10 +189,10 @@ def test_predicts(container, probe):
 
 @pytest.mark.points(1)
 @pytest.mark.lesson("10-ai-ml-apps.ipynb#fastapi-image")
-def test_image_size(image, probe):
+def test_image_size(dockyard_image, dockyard_probe):
     """The image is at most 90 MB larger than python:3.11-slim"""
-    size = probe.image_size(image)
-    extra_mb = (size - probe.base_size(SLIM)) / 1e6
+    size = dockyard_probe.image_size(dockyard_image)
+    extra_mb = (size - dockyard_probe.base_size(SLIM)) / 1e6
     assert extra_mb <= MAX_EXTRA_MB, (
         f"expected the image to add at most {MAX_EXTRA_MB} MB to {SLIM}, found +{extra_mb:.0f} MB "
         f"({size / 1e6:.0f} MB in all). Start from the slim image, skip build-essential (the wheels need no "
@@ -206,10 +206,10 @@ JUNK = ("tests", "__pycache__", ".pytest_cache", "venv", ".venv", ".env")
 
 @pytest.mark.points(1)
 @pytest.mark.lesson("05-best-practices.ipynb#dockerignore")
-def test_context_kept_lean(image, probe):
+def test_context_kept_lean(dockyard_image, dockyard_probe):
     """The image holds no tests, caches, virtual environments or .env files"""
-    appdir = probe.image_config(image).working_dir or "/"
-    found = [name for name in JUNK if probe.file(image, f"{appdir.rstrip('/')}/{name}").exists]
+    appdir = dockyard_probe.image_config(dockyard_image).working_dir or "/"
+    found = [name for name in JUNK if dockyard_probe.file(dockyard_image, f"{appdir.rstrip('/')}/{name}").exists]
     assert not found, (
         f"expected none of tests/, caches, venvs or .env in {appdir}, found {', '.join(found)}: `COPY . .` copies "
         "whatever `.dockerignore` lets through. List them in .dockerignore (`tests/`, `__pycache__/`, `.venv/`, `.env`)")

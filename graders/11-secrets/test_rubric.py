@@ -18,18 +18,18 @@ def _env_key(submission) -> str | None:
 
 
 @pytest.fixture(scope="session")
-def keys(submission) -> list[str]:
+def keys(dockyard_submission) -> list[str]:
     """Every string that is the secret: the key in the learner's .env and the one the exercise shipped."""
     found = [SHIPPED_KEY]
-    learner_key = _env_key(submission)
+    learner_key = _env_key(dockyard_submission)
     if learner_key and learner_key not in found:
         found.append(learner_key)
     return found
 
 
 @pytest.fixture(scope="session")
-def scans(image, probe, keys):
-    return {key: probe.secret_scan(image, key) for key in keys}
+def scans(dockyard_image, dockyard_probe, keys):
+    return {key: dockyard_probe.secret_scan(dockyard_image, key) for key in keys}
 
 
 def _places(scans, prefix: str | tuple[str, ...]) -> list[str]:
@@ -44,10 +44,10 @@ def _places(scans, prefix: str | tuple[str, ...]) -> list[str]:
 
 @pytest.mark.points(2)
 @pytest.mark.lesson("09-env-and-secrets.ipynb#never-bake-secrets")
-def test_not_in_config(image, probe, scans):
+def test_not_in_config(dockyard_image, dockyard_probe, scans):
     """The key is not in the image's configuration (ENV)"""
     places = _places(scans, "config")
-    env = probe.image_config(image).env
+    env = dockyard_probe.image_config(dockyard_image).env
     assert not places and not env.get("API_KEY"), (
         f"the API key is in the image's config ({', '.join(places) or 'ENV API_KEY'}): anyone with the image "
         "reads it with `docker image inspect`; remove `ENV API_KEY=…` from the Dockerfile and pass it at run time")
@@ -80,15 +80,15 @@ def test_not_in_filesystem(scans):
 
 @pytest.mark.points(1)
 @pytest.mark.lesson("05-best-practices.ipynb#dockerignore")
-def test_dockerignore(submission):
+def test_dockerignore(dockyard_submission):
     """`.dockerignore` keeps `.env` out of the build context"""
     from docker.utils.build import exclude_paths
 
-    assert submission.exists(".dockerignore"), (
+    assert dockyard_submission.exists(".dockerignore"), (
         "no `.dockerignore`: without it every `COPY . .` sends `.env` (and the key) into the build; add one with `.env`")
-    patterns = [line.strip() for line in (submission.read(".dockerignore") or "").splitlines()
+    patterns = [line.strip() for line in (dockyard_submission.read(".dockerignore") or "").splitlines()
                 if line.strip() and not line.strip().startswith("#")]
-    included = exclude_paths(str(submission.path), list(patterns), dockerfile="Dockerfile")
+    included = exclude_paths(str(dockyard_submission.path), list(patterns), dockerfile="Dockerfile")
     assert ".env" not in included, (
         f"`.dockerignore` does not exclude `.env` (its patterns: {', '.join(patterns) or 'none'}): add a line `.env`")
     assert "app.py" in included, "`.dockerignore` excludes app.py too: the image needs it; ignore only what it must not hold"
@@ -112,14 +112,14 @@ def _literal_values(compose: dict) -> list[str]:
 
 @pytest.mark.points(1)
 @pytest.mark.lesson("09-env-and-secrets.ipynb#env-file")
-def test_compose_no_literal(submission, keys):
+def test_compose_no_literal(dockyard_submission, keys):
     """The compose file holds no literal key"""
-    assert submission.compose_file is not None, "no compose file found: write `compose.yaml`"
-    text = submission.compose_file.read_text(errors="replace")
-    leaked = [f"{key[:3]}…" for key in keys if key in text] + _literal_values(submission.compose)
+    assert dockyard_submission.compose_file is not None, "no compose file found: write `compose.yaml`"
+    text = dockyard_submission.compose_file.read_text(errors="replace")
+    leaked = [f"{key[:3]}…" for key in keys if key in text] + _literal_values(dockyard_submission.compose)
     assert not leaked, (
-        f"{submission.compose_file.name} holds the key itself ({', '.join(leaked)}): anyone who reads the file "
-        "(or the repo) has it; use `env_file: .env` or `API_KEY: ${API_KEY}`")
+        f"{dockyard_submission.compose_file.name} holds the key itself ({', '.join(leaked)}): anyone who reads the "
+        "file (or the repo) has it; use `env_file: .env` or `API_KEY: ${API_KEY}`")
 
 
 def _app_service(project) -> str:
@@ -132,15 +132,15 @@ def _app_service(project) -> str:
 
 @pytest.mark.points(2)
 @pytest.mark.lesson("09-env-and-secrets.ipynb#env-file")
-def test_authorized_under_compose(submission, compose_project, probe, keys):
+def test_authorized_under_compose(dockyard_submission, dockyard_compose_project, dockyard_probe, keys):
     """Under `docker compose up`, with `.env` present, the app answers `authorized`"""
-    service = _app_service(compose_project)
-    response = probe.http((compose_project, service), "/", port=8000)
+    service = _app_service(dockyard_compose_project)
+    response = dockyard_probe.http((dockyard_compose_project, service), "/", port=8000)
     assert response.ok and "authorized" in response.text, response.explain(
         "`authorized` on port 8000: hand API_KEY to the container from .env (`env_file: .env`)")
-    env = compose_project.container(service).attrs["Config"]["Env"] or []
+    env = dockyard_compose_project.container(service).attrs["Config"]["Env"] or []
     running = dict(item.partition("=")[::2] for item in env).get("API_KEY")
-    expected = _env_key(submission)
+    expected = _env_key(dockyard_submission)
     assert running and running == expected, (
         "the app is authorized, but not with the key from `.env`"
         + (" (the image still carries one)" if running else "")

@@ -12,20 +12,16 @@ MAX_MEMORY = 256 * 2**20
 
 
 @pytest.fixture(scope="session")
-def service(submission, sandbox):
+def service(dockyard_compose_model):
     """The `app` service as `docker compose config` normalises it (no build, no start)."""
-    from dockyard.sandbox.compose import config
-
-    assert submission.compose_file is not None, "no compose file found: write `compose.yaml`"
-    model = config(submission.path, [submission.compose_file], sandbox.engine_url)
-    services = model.get("services") or {}
+    services = dockyard_compose_model.get("services") or {}
     assert "app" in services, f"expected a service called `app`, found {sorted(services) or 'none'}"
     return services["app"]
 
 
 @pytest.fixture(scope="session")
-def host_config(compose_project):
-    return compose_project.container("app").attrs.get("HostConfig") or {}
+def host_config(dockyard_compose_project):
+    return dockyard_compose_project.container("app").attrs.get("HostConfig") or {}
 
 
 def _limit(service, key, legacy):
@@ -40,9 +36,9 @@ def _limit(service, key, legacy):
 
 
 @pytest.mark.points(1)
-def test_answers(compose_project, probe):
+def test_answers(dockyard_compose_project, dockyard_probe):
     """The app answers on port 8000"""
-    response = probe.http((compose_project, "app"), "/", port=8000)
+    response = dockyard_probe.http((dockyard_compose_project, "app"), "/", port=8000)
     assert response.ok and "ok, visit" in (response.text or ""), response.explain("`ok, visit N` on port 8000")
 
 
@@ -101,12 +97,12 @@ def test_log_rotation(service):
 
 @pytest.mark.points(2)
 @pytest.mark.lesson(f"{NB}#hardening")
-def test_read_only_root(compose_project, host_config, probe):
+def test_read_only_root(dockyard_compose_project, host_config, dockyard_probe):
     """The root filesystem is read-only and the app still works (a tmpfs at /tmp)"""
     assert host_config.get("ReadonlyRootfs"), (
         "expected a read-only root filesystem on the running container, found a writable one: "
         "add `read_only: true` to the `app` service (and a `tmpfs: [/tmp]` for the file the app writes)")
-    response = probe.http((compose_project, "app"), "/", port=8000)
+    response = dockyard_probe.http((dockyard_compose_project, "app"), "/", port=8000)
     if not response.ok:  # read-only is half the item; an app that still works is the other half
         partial(0.5, f"the root filesystem is read-only, but the app cannot write its count: it answered "
                 f"{response.status or 'nothing'} `{(response.text or '').strip()[:120]}`. Give it a writable /tmp: "

@@ -62,8 +62,8 @@ class Observer:
 
 
 @pytest.fixture(scope="session")
-def command_observer(sandbox, probe):
-    return Observer(sandbox, probe)
+def dockyard_command_observer(dockyard_sandbox, dockyard_probe):
+    return Observer(dockyard_sandbox, dockyard_probe)
 
 
 def _runs(command_line):
@@ -92,13 +92,13 @@ def _after(command_line, index):
 
 @pytest.mark.points(1)
 @pytest.mark.lesson(f"{NB}#detach")
-def test_runs_detached(command_line):
+def test_runs_detached(dockyard_command_line):
     """`docker run -d --name notes` starts the service in the background"""
-    index, step = _the_run(command_line)
+    index, step = _the_run(dockyard_command_line)
     assert step.command.flag("detach"), (
         f"expected `docker run -d` (detached), found `{step.command.text}` without `-d`: the service runs in the "
         "foreground and keeps the terminal, so the next commands would wait for it. seen: " + (step.note or ""))
-    state = _after(command_line, index)
+    state = _after(dockyard_command_line, index)
     assert state is not None and state.running, (
         f"expected `{NAME}` running after `docker run -d`, found it {state.status if state else 'missing'}: "
         "read `docker logs notes`")
@@ -106,38 +106,38 @@ def test_runs_detached(command_line):
 
 @pytest.mark.points(2)
 @pytest.mark.lesson(f"{NB}#ports")
-def test_port_published(command_line, command_observer):
+def test_port_published(dockyard_command_line, dockyard_command_observer):
     """The host's port 8080 leads to the app's port 8000, where it answers"""
-    _, step = _the_run(command_line)
+    _, step = _the_run(dockyard_command_line)
     asked = {port.container: port.host for port in step.command.ports}
     if APP_PORT in asked and asked[APP_PORT] == HOST_PORT:
-        answer = command_observer.published.get(APP_PORT)
+        answer = dockyard_command_observer.published.get(APP_PORT)
         assert answer is not None and answer.ok and "Notes of" in (answer.text or ""), (
             f"expected the app's page through the host's port {HOST_PORT}, seen: "
             + (answer.explain("Notes of …") if answer is not None else "the container was not running"))
         return
-    assert False, port_mismatch(step.command.ports, HOST_PORT, APP_PORT, command_observer.listening)
+    assert False, port_mismatch(step.command.ports, HOST_PORT, APP_PORT, dockyard_command_observer.listening)
 
 
 @pytest.mark.points(1)
 @pytest.mark.lesson(f"{NB}#env")
-def test_owner_set(command_line, command_observer):
+def test_owner_set(dockyard_command_line, dockyard_command_observer):
     """NOTES_OWNER is set in the container, and the app greets its owner"""
-    index, _ = _the_run(command_line)
-    state = _after(command_line, index)
+    index, _ = _the_run(dockyard_command_line)
+    state = _after(dockyard_command_line, index)
     owner = (state.env.get("NOTES_OWNER") or "").strip() if state and state.status != "removed" else ""
     assert owner, ("expected `-e NOTES_OWNER=<your name>` on the `docker run`, found no NOTES_OWNER in the "
                    "container's environment (the app says `Notes of nobody`)")
-    said = command_observer.answers.get(index)
+    said = dockyard_command_observer.answers.get(index)
     assert said is None or said.get("owner") == owner, f"expected the app to greet {owner}, it said {said}"
 
 
 @pytest.mark.points(1)
 @pytest.mark.lesson("06-volumes.ipynb#named-volumes")
-def test_named_volume(command_line):
+def test_named_volume(dockyard_command_line):
     """A named volume is mounted at /data, so the notes outlive the container"""
-    index, _ = _the_run(command_line)
-    state = _after(command_line, index)
+    index, _ = _the_run(dockyard_command_line)
+    state = _after(dockyard_command_line, index)
     mounts = [mount for mount in (state.mounts if state else ()) if mount["target"] == DATA]
     assert mounts and mounts[0]["type"] == "volume" and mounts[0]["name"], (
         f"expected a named volume at {DATA} (`-v notes-data:{DATA}`), found "
@@ -148,10 +148,10 @@ def test_named_volume(command_line):
 
 @pytest.mark.points(1)
 @pytest.mark.lesson(f"{NB}#run")
-def test_listed_in_ps(command_line):
+def test_listed_in_ps(dockyard_command_line):
     """`docker ps` lists the running container"""
-    index, _ = _the_run(command_line)
-    listings = [step for step in command_line.steps[index + 1:] if step.command.subcommand == "ps"]
+    index, _ = _the_run(dockyard_command_line)
+    listings = [step for step in dockyard_command_line.steps[index + 1:] if step.command.subcommand == "ps"]
     assert listings, "expected a `docker ps` after the `docker run`, found none"
     assert any(NAME in step.listed for step in listings), (
         f"expected `docker ps` to list `{NAME}`, it listed " + (", ".join(listings[0].listed) or "nothing")
@@ -160,10 +160,10 @@ def test_listed_in_ps(command_line):
 
 @pytest.mark.points(1)
 @pytest.mark.lesson(f"{NB}#logs")
-def test_logs_read(command_line):
+def test_logs_read(dockyard_command_line):
     """`docker logs notes` shows the service's start line"""
-    index, _ = _the_run(command_line)
-    reads = [step for step in command_line.steps[index + 1:]
+    index, _ = _the_run(dockyard_command_line)
+    reads = [step for step in dockyard_command_line.steps[index + 1:]
              if step.command.subcommand == "logs" and step.command.args[0] == NAME]
     assert reads, f"expected `docker logs {NAME}` after the `docker run`, found none"
     assert any(step.ok and "listening on" in step.output for step in reads), (
@@ -174,14 +174,14 @@ def test_logs_read(command_line):
 
 @pytest.mark.points(1)
 @pytest.mark.lesson(f"{NB}#exec")
-def test_exec_adds_note(command_line, command_observer):
+def test_exec_adds_note(dockyard_command_line, dockyard_command_observer):
     """`docker exec notes python add_note.py …` adds a note inside the running container"""
-    index, _ = _the_run(command_line)
-    execs = [(i, step) for i, step in enumerate(command_line.steps) if i > index
+    index, _ = _the_run(dockyard_command_line)
+    execs = [(i, step) for i, step in enumerate(dockyard_command_line.steps) if i > index
              and step.command.subcommand == "exec" and step.command.args[0] == NAME]
     assert execs, f'expected `docker exec {NAME} python add_note.py "buy milk"` after the run, found none'
     for i, step in execs:
-        said = command_observer.answers.get(i) or {}
+        said = dockyard_command_observer.answers.get(i) or {}
         if step.ok and said.get("notes"):
             return
     i, step = execs[0]
@@ -191,11 +191,11 @@ def test_exec_adds_note(command_line, command_observer):
 
 @pytest.mark.points(1)
 @pytest.mark.lesson(f"{NB}#lifecycle")
-def test_stop_start_keeps_data(command_line, command_observer):
+def test_stop_start_keeps_data(dockyard_command_line, dockyard_command_observer):
     """Stopped and started again, the service comes back with its data"""
-    index, run = _the_run(command_line)
+    index, run = _the_run(dockyard_command_line)
     stopped_at = None
-    for i, step in enumerate(command_line.steps[index + 1:], start=index + 1):
+    for i, step in enumerate(dockyard_command_line.steps[index + 1:], start=index + 1):
         state = step.containers.get(NAME)
         name_in = NAME in step.command.args
         if step.command.subcommand == "stop" and name_in and step.ok and state and state.status == "exited":
@@ -203,8 +203,8 @@ def test_stop_start_keeps_data(command_line, command_observer):
         came_back = ((stopped_at is not None and step.command.subcommand == "start")
                      or step.command.subcommand == "restart") and name_in and step.ok
         if came_back and state and state.running:
-            before = command_observer.answers.get(stopped_at - 1 if stopped_at else i - 1) or {}
-            after = command_observer.answers.get(i) or {}
+            before = dockyard_command_observer.answers.get(stopped_at - 1 if stopped_at else i - 1) or {}
+            after = dockyard_command_observer.answers.get(i) or {}
             assert after.get("starts", 0) >= 2 and after.get("notes") == before.get("notes", after.get("notes")), (
                 f"expected `{NAME}` back with its notes after the start, it said {after or 'nothing'}")
             return
@@ -215,11 +215,11 @@ def test_stop_start_keeps_data(command_line, command_observer):
 
 @pytest.mark.points(1)
 @pytest.mark.lesson(f"{NB}#rm-and-prune")
-def test_removed(command_line):
+def test_removed(dockyard_command_line):
     """`docker rm` removes the container at the end (the volume stays)"""
-    index, run = _the_run(command_line)
-    final = command_line.steps[-1].containers.get(NAME)
-    removals = [step for step in command_line.steps[index + 1:]
+    index, run = _the_run(dockyard_command_line)
+    final = dockyard_command_line.steps[-1].containers.get(NAME)
+    removals = [step for step in dockyard_command_line.steps[index + 1:]
                 if step.command.subcommand == "rm" and NAME in step.command.args]
     assert removals, (f"expected `docker rm {NAME}` at the end (after `docker stop {NAME}`, or `docker rm -f {NAME}`), "
                       "found none" + (f": the container is still there, {final.status}" if final else ""))

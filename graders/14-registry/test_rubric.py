@@ -21,8 +21,8 @@ RUN_LINE = f"docker run -d -p {HOST_PORT}:{APP_PORT} {SHOWN}@sha256:<digest>"
 
 
 @pytest.fixture(scope="session")
-def command_registry(sandbox, commands):
-    return grading_registry.start(sandbox)
+def dockyard_command_registry(dockyard_sandbox, dockyard_commands):
+    return grading_registry.start(dockyard_sandbox)
 
 
 class Observer:
@@ -45,8 +45,8 @@ class Observer:
 
 
 @pytest.fixture(scope="session")
-def command_observer(probe):
-    return Observer(probe)
+def dockyard_command_observer(dockyard_probe):
+    return Observer(dockyard_probe)
 
 
 def _steps(command_line, subcommand):
@@ -86,12 +86,12 @@ def _the_run(command_line):
 
 @pytest.mark.points(1)
 @pytest.mark.lesson(f"{NB}#push")
-def test_named_for_registry(command_line):
+def test_named_for_registry(dockyard_command_line):
     """The image gets a name at the registry (`localhost:5000/…`)"""
-    named = [step for step in command_line.steps if step.ok and step.command.subcommand in ("tag", "build")
+    named = [step for step in dockyard_command_line.steps if step.ok and step.command.subcommand in ("tag", "build")
              and any(parse_reference(name).at_grading_registry
                      for name in (step.command.args[1:] if step.command.subcommand == "tag" else step.command.values("tag")))]
-    builds = _steps(command_line, "build")
+    builds = _steps(dockyard_command_line, "build")
     assert not builds or builds[0][1].ok, f"expected the image to build, seen: {builds[0][1].one_line()}"
     assert named, (f"expected a name that starts with the registry's address, `docker tag shipit:1.0 {SHOWN}:1.0`, "
                    "found none: a name without it (`shipit:1.0`) means Docker Hub to `docker push`")
@@ -99,23 +99,24 @@ def test_named_for_registry(command_line):
 
 @pytest.mark.points(2)
 @pytest.mark.lesson(f"{NB}#push")
-def test_pushed(command_line, command_registry):
+def test_pushed(dockyard_command_line, dockyard_command_registry):
     """The registry holds the pushed image (its catalog lists the repository and the tag)"""
-    pushes = _steps(command_line, "push")
+    pushes = _steps(dockyard_command_line, "push")
     assert pushes, f"expected `docker push {SHOWN}:1.0` after the tag, found no push: the registry is empty"
-    held = _pushes(command_line, command_registry)
+    held = _pushes(dockyard_command_line, dockyard_command_registry)
     assert held, ("expected the registry to hold what you pushed, seen: " + pushes[0][1].one_line()
-                  + f"; the registry's catalog lists {command_registry.catalog() or 'nothing'}")
+                  + f"; the registry's catalog lists {dockyard_command_registry.catalog() or 'nothing'}")
 
 
 @pytest.mark.points(2)
 @pytest.mark.lesson(f"{NB}#pull-by-digest")
-def test_pulled_by_digest(command_line, command_registry):
+def test_pulled_by_digest(dockyard_command_line, dockyard_command_registry):
     """The image is pulled back by its digest (`name@sha256:…`), the one the registry gave the push"""
-    pulls = _steps(command_line, "pull")
+    pulls = _steps(dockyard_command_line, "pull")
     assert pulls, (f"expected `docker pull {SHOWN}@sha256:<digest>` after the push, found no pull: find the digest "
                    "with `docker images --digests` or in the push's last line")
-    digests = {command_registry.manifest_digest(path, tag) for _, path, tag in _pushes(command_line, command_registry)}
+    digests = {dockyard_command_registry.manifest_digest(path, tag)
+               for _, path, tag in _pushes(dockyard_command_line, dockyard_command_registry)}
     by_digest = [step for _, step in pulls if parse_reference(step.command.args[0]).digest]
     for step in by_digest:
         if step.ok and step.digest in digests:
@@ -134,49 +135,50 @@ def test_pulled_by_digest(command_line, command_registry):
 
 @pytest.mark.points(2)
 @pytest.mark.lesson(f"{NB}#pull-by-digest")
-def test_runs_pulled_image(command_line):
+def test_runs_pulled_image(dockyard_command_line):
     """The container runs what the pull gave (the same image, by the pulled name)"""
-    index, step = _the_run(command_line)
+    index, step = _the_run(dockyard_command_line)
     written = parse_reference(step.command.args[0]).canonical()
-    _, state = _container_of(command_line, index, step)
-    pulled_id = command_line.pulled.get(written)
+    _, state = _container_of(dockyard_command_line, index, step)
+    pulled_id = dockyard_command_line.pulled.get(written)
     if pulled_id is not None:
         assert state is not None and state.image_id == pulled_id, (
             f"expected the container to run the pulled image {pulled_id[:19]}…, seen "
             + (state.image_id[:19] + "…" if state else "no container"))
         return
-    if parse_reference(written).digest and written in command_line.images:
+    if parse_reference(written).digest and written in dockyard_command_line.images:
         partial(0.5, f"expected `docker run` of what `docker pull` gave, seen `{step.command.text}` (line "
                      f"{step.command.line}): that digest names your local image after the push, but nothing "
                      "was pulled: pull it first, as another machine would")
     assert False, (f"expected `docker run` of the image you pulled (`{SHOWN}@sha256:…`), seen `{step.command.text}` "
                    f"(line {step.command.line}): `{step.command.args[0]}` is "
                    + ("the image you built, not the one the pull gave: on another machine only the pulled one "
-                      "would be there" if written in command_line.images else "not a name a pull gave")
-                   + (f"; the pull gave {', '.join(command_line.pulled)}" if command_line.pulled else "; nothing was pulled"))
+                      "would be there" if written in dockyard_command_line.images else "not a name a pull gave")
+                   + (f"; the pull gave {', '.join(dockyard_command_line.pulled)}" if dockyard_command_line.pulled
+                      else "; nothing was pulled"))
 
 
 @pytest.mark.points(1)
 @pytest.mark.lesson("03-containers.ipynb#detach")
-def test_runs_detached(command_line):
+def test_runs_detached(dockyard_command_line):
     """It runs in the background (`docker run -d`)"""
-    index, step = _the_run(command_line)
+    index, step = _the_run(dockyard_command_line)
     assert step.command.flag("detach"), (
         f"expected `docker run -d` (detached), found `{step.command.text}` without `-d`: the service keeps the "
         "terminal. seen: " + (step.note or ""))
-    name, state = _container_of(command_line, index, step)
+    name, state = _container_of(dockyard_command_line, index, step)
     assert state is not None and state.running, (
         f"expected the container running after `docker run -d`, found it {state.status if state else 'missing'}")
 
 
 @pytest.mark.points(2)
 @pytest.mark.lesson("03-containers.ipynb#ports")
-def test_answers_on_port(command_line, command_observer):
+def test_answers_on_port(dockyard_command_line, dockyard_command_observer):
     """The host's port 8080 leads to the app's port 8000, where it answers"""
-    index, step = _the_run(command_line)
+    index, step = _the_run(dockyard_command_line)
     asked = {port.container: port.host for port in step.command.ports}
     if asked.get(APP_PORT) == HOST_PORT:
-        answer = (command_observer.answers.get(index) or {}).get(APP_PORT)
+        answer = (dockyard_command_observer.answers.get(index) or {}).get(APP_PORT)
         assert answer is not None and answer.ok and "shipit" in (answer.text or ""), (
             f"expected the app's page through the host's port {HOST_PORT}, seen: "
             + (answer.explain("shipit …") if answer is not None else "the container was not running"))

@@ -12,38 +12,26 @@ MENU = "Today's menu: soup, bread, tea"
 DB_HEALTH = "http://localhost:7000/health"
 
 
-@pytest.fixture(scope="session")
-def model(submission, sandbox):
-    """The compose file as `docker compose config` normalises it (no build, no start)."""
-    from dockyard.sandbox.compose import config
-
-    assert submission.compose_file is not None, "no compose file found: write `compose.yaml`"
-    try:
-        return config(submission.path, [submission.compose_file], sandbox.engine_url)
-    except Exception as exc:
-        raise AssertionError(str(exc)) from None
-
-
 def _service(model, name):
     return (model.get("services") or {}).get(name) or {}
 
 
 @pytest.mark.points(1)
 @pytest.mark.lesson(f"{NB}#compose-commands")
-def test_stack_up(compose_project):
+def test_stack_up(dockyard_compose_project):
     """`docker compose up --wait` brings the api and the db up"""
-    missing = [name for name in ("api", "db") if name not in compose_project.services]
-    assert not missing, f"expected the services `api` and `db`, found {sorted(compose_project.services)}"
+    missing = [name for name in ("api", "db") if name not in dockyard_compose_project.services]
+    assert not missing, f"expected the services `api` and `db`, found {sorted(dockyard_compose_project.services)}"
 
 
 @pytest.mark.points(3)
 @pytest.mark.lesson("07-networks.ipynb#publishing-ports")
-def test_answers_on_published_port(model, compose_project, probe):
+def test_answers_on_published_port(dockyard_compose_model, dockyard_compose_project, dockyard_probe):
     """The api answers with the menu through the port compose publishes"""
-    ports = _service(model, "api").get("ports") or []
+    ports = _service(dockyard_compose_model, "api").get("ports") or []
     assert ports, "the api publishes no port: add `ports: [\"8000:8000\"]` (host port : the port api.py listens on)"
     targets = sorted({int(port["target"]) for port in ports if port.get("target")})
-    answers = {target: probe.http((compose_project, "api"), "/", port=target) for target in targets}
+    answers = {target: dockyard_probe.http((dockyard_compose_project, "api"), "/", port=target) for target in targets}
     good = [target for target, response in answers.items() if response.ok and MENU in (response.text or "")]
     if good:
         return
@@ -58,12 +46,12 @@ def test_answers_on_published_port(model, compose_project, probe):
 
 @pytest.mark.points(2)
 @pytest.mark.lesson(f"{NB}#env-files")
-def test_db_host_set(model, compose_project):
+def test_db_host_set(dockyard_compose_model, dockyard_compose_project):
     """The api gets `DB_HOST=db` in its environment"""
-    declared = (_service(model, "api").get("environment") or {}).get("DB_HOST")
-    env = compose_project.container("api").attrs["Config"]["Env"] or []
+    declared = (_service(dockyard_compose_model, "api").get("environment") or {}).get("DB_HOST")
+    env = dockyard_compose_project.container("api").attrs["Config"]["Env"] or []
     running = dict(item.partition("=")[::2] for item in env).get("DB_HOST")
-    db = _service(model, "db")
+    db = _service(dockyard_compose_model, "db")
     # any name the stack's DNS gives the db is right: its service name, a network alias, its hostname
     names = {"db", db.get("hostname"), db.get("container_name")} | {
         alias for network in (db.get("networks") or {}).values() for alias in ((network or {}).get("aliases") or [])}
@@ -75,9 +63,9 @@ def test_db_host_set(model, compose_project):
 
 @pytest.mark.points(2)
 @pytest.mark.lesson(f"{NB}#depends-on")
-def test_waits_for_healthy_db(model):
+def test_waits_for_healthy_db(dockyard_compose_model):
     """The api starts only once the db is healthy (`condition: service_healthy`)"""
-    depends = _service(model, "api").get("depends_on") or {}
+    depends = _service(dockyard_compose_model, "api").get("depends_on") or {}
     condition = (depends.get("db") or {}).get("condition") if "db" in depends else None
     assert condition == "service_healthy", (
         "expected `depends_on: {db: {condition: service_healthy}}` on the api, found "
@@ -89,10 +77,10 @@ def test_waits_for_healthy_db(model):
 
 @pytest.mark.points(2)
 @pytest.mark.lesson(f"{NB}#healthchecks")
-def test_db_healthcheck_is_real(model, compose_project, probe):
+def test_db_healthcheck_is_real(dockyard_compose_model, dockyard_compose_project, dockyard_probe):
     """The db's healthcheck asks the db itself: it passes when the db serves and fails when it does not"""
-    check = _service(model, "db").get("healthcheck") or {}
+    check = _service(dockyard_compose_model, "db").get("healthcheck") or {}
     assert check.get("test") and not check.get("disable"), (
         "expected a healthcheck on the db, found none: `healthcheck: {test: [\"CMD\", \"python\", \"-c\", "
         "\"import urllib.request; urllib.request.urlopen('http://localhost:7000/health')\"], interval: 1s, retries: 30}`")
-    assert_check_detects_failure(probe, (compose_project, "db"), url=DB_HEALTH)
+    assert_check_detects_failure(dockyard_probe, (dockyard_compose_project, "db"), url=DB_HEALTH)

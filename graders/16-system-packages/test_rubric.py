@@ -33,17 +33,17 @@ def _base(dockerfile) -> str:
 
 @pytest.mark.points(1)
 @pytest.mark.lesson("04-dockerfile.ipynb#Building-an-image")
-def test_builds(image):
+def test_builds(dockyard_image):
     """The image builds"""
 
 
 @pytest.mark.points(3)
-def test_library_works_at_run_time(container, probe):
+def test_library_works_at_run_time(dockyard_container, dockyard_probe):
     """The app runs: `import magic` finds libmagic in the container"""
-    response = probe.http(container, "/", port=8000, timeout_s=20)
+    response = dockyard_probe.http(dockyard_container, "/", port=8000, timeout_s=20)
     if response.ok and "PDF document" in (response.text or ""):
         return
-    logs = probe.logs(container)
+    logs = dockyard_probe.logs(dockyard_container)
     if "libmagic" in logs:
         assert False, (
             "the app stopped at `import magic`: ImportError: failed to find libmagic. pip installed the Python part "
@@ -54,9 +54,9 @@ def test_library_works_at_run_time(container, probe):
 
 @pytest.mark.points(2)
 @pytest.mark.lesson(f"{NB}#minimize-layers")
-def test_one_apt_run(dockerfile):
+def test_one_apt_run(dockyard_dockerfile):
     """One RUN does `apt-get update` and `apt-get install` together"""
-    runs = _runs(dockerfile)
+    runs = _runs(dockyard_dockerfile)
     installs = [run for run in runs if APT_INSTALL.search(_command(run))]
     for run in runs:
         command = _command(run)
@@ -81,19 +81,19 @@ def test_one_apt_run(dockerfile):
 
 @pytest.mark.points(2)
 @pytest.mark.lesson(f"{NB}#docker-history")
-def test_no_apt_lists_in_any_layer(image, dockerfile, probe):
+def test_no_apt_lists_in_any_layer(dockyard_image, dockyard_dockerfile, dockyard_probe):
     """No layer of yours keeps apt's package lists (/var/lib/apt/lists)"""
     try:
-        base_layers = probe.layer_count(_base(dockerfile))
+        base_layers = dockyard_probe.layer_count(_base(dockyard_dockerfile))
     except docker.errors.DockerException:
         base_layers = 0
-    kept = [f for f in probe.layer_files(image, LISTS) if f.layer > base_layers and f.size > 0]
+    kept = [f for f in dockyard_probe.layer_files(dockyard_image, LISTS) if f.layer > base_layers and f.size > 0]
     if not kept:
         return
     layers = sorted({f.layer for f in kept})
     megabytes = sum(f.size for f in kept) / 1e6
     later_rm = any(re.search(rf"rm\s+(-\S+\s+)*/{LISTS}", _command(run)) and not APT_UPDATE.search(_command(run))
-                   for run in _runs(dockerfile))
+                   for run in _runs(dockyard_dockerfile))
     assert False, (
         f"{megabytes:.0f} MB of apt package lists ({len(kept)} files, e.g. {kept[0].path}) are in layer "
         f"{', '.join(map(str, layers))} of the image (`docker history` counts from the bottom). "
@@ -104,9 +104,9 @@ def test_no_apt_lists_in_any_layer(image, dockerfile, probe):
 
 @pytest.mark.points(1)
 @pytest.mark.lesson(f"{NB}#minimize-layers")
-def test_no_recommends(dockerfile):
+def test_no_recommends(dockyard_dockerfile):
     """`apt-get install` brings no recommended extras (`--no-install-recommends`)"""
-    installs = [run for run in _runs(dockerfile) if APT_INSTALL.search(_command(run))]
+    installs = [run for run in _runs(dockyard_dockerfile) if APT_INSTALL.search(_command(run))]
     assert installs, "no `apt-get install` found: install libmagic1 with `apt-get install -y --no-install-recommends`"
     for run in installs:
         assert NO_RECOMMENDS.search(_command(run)), (
@@ -116,15 +116,15 @@ def test_no_recommends(dockerfile):
 
 @pytest.mark.points(1)
 @pytest.mark.lesson(f"{NB}#pip-no-cache-dir")
-def test_no_pip_cache(image, probe, dockerfile):
+def test_no_pip_cache(dockyard_image, dockyard_probe, dockyard_dockerfile):
     """The Python dependency is installed without pip's cache"""
     try:
-        base_env = probe.image_config(_base(dockerfile)).env or {}
+        base_env = dockyard_probe.image_config(_base(dockyard_dockerfile)).env or {}
     except docker.errors.DockerException:
         base_env = {}
-    for run in pip.runs_keeping_cache(dockerfile, base_env):
+    for run in pip.runs_keeping_cache(dockyard_dockerfile, base_env):
         assert False, (
             f"line {run.line}: `{run.text[:80]}` keeps pip's download cache (~/.cache/pip) in the image layer: "
             "`RUN pip install --no-cache-dir -r requirements.txt` (or `ENV PIP_NO_CACHE_DIR=1`)")
-    assert not probe.listdir(image, "/root/.cache/pip"), (
+    assert not dockyard_probe.listdir(dockyard_image, "/root/.cache/pip"), (
         "pip left its download cache in the image (/root/.cache/pip): install with `--no-cache-dir`")

@@ -13,24 +13,9 @@ KEY = "OPENAI_API_KEY"
 
 
 @pytest.fixture(scope="session")
-def model(submission, sandbox):
-    """The compose file as `docker compose config` normalises it (no build, no start)."""
-    from dockyard.sandbox.compose import config
-
-    assert submission.compose_file is not None, "no compose file found: write `compose.yaml`"
-    try:
-        return config(submission.path, [submission.compose_file], sandbox.engine_url)
-    except Exception as exc:
-        message = str(exc)
-        if not submission.exists(".env"):
-            message += " (copy `.env.example` to `.env`)"
-        raise AssertionError(message) from None
-
-
-@pytest.fixture(scope="session")
-def key(submission):
+def key(dockyard_submission):
     """The key as the learner's `.env` sets it."""
-    for line in (submission.read(".env") or "").splitlines():
+    for line in (dockyard_submission.read(".env") or "").splitlines():
         name, sep, value = line.strip().partition("=")
         if sep and name.strip() == KEY:
             return value.strip().strip('"').strip("'")
@@ -43,20 +28,21 @@ def _masked(key: str) -> str:
 
 @pytest.mark.points(1)
 @pytest.mark.lesson(f"{NB}#rag-stack")
-def test_stack_up(compose_project):
+def test_stack_up(dockyard_compose_project):
     """`docker compose up --wait` brings up frontend, api and redis"""
-    missing = [name for name in SERVICES if name not in compose_project.services]
+    missing = [name for name in SERVICES if name not in dockyard_compose_project.services]
     assert not missing, f"expected the services {', '.join(SERVICES)}, missing {', '.join(missing)}"
 
 
 @pytest.mark.points(3)
 @pytest.mark.lesson("07-networks.ipynb#service-discovery")
-def test_frontend_reaches_api(model, compose_project, probe):
+def test_frontend_reaches_api(dockyard_compose_model, dockyard_compose_project, dockyard_probe):
     """The frontend answers a question through its published port, asking the api by its service name"""
-    ports = ((model.get("services") or {}).get("frontend") or {}).get("ports") or []
+    ports = ((dockyard_compose_model.get("services") or {}).get("frontend") or {}).get("ports") or []
     assert any(int(p.get("target") or 0) == 8501 for p in ports), (
         "the frontend publishes no port 8501: keep `ports: [\"8501:8501\"]` on the frontend")
-    response = probe.http((compose_project, "frontend"), f"/ask?q={QUESTION.replace(' ', '+')}", port=8501)
+    response = dockyard_probe.http((dockyard_compose_project, "frontend"), f"/ask?q={QUESTION.replace(' ', '+')}",
+                                   port=8501)
     text = response.text or ""
     assert response.ok and ANSWER in text, (
         "expected the frontend's page to show the api's answer, found "
@@ -67,11 +53,11 @@ def test_frontend_reaches_api(model, compose_project, probe):
 
 @pytest.mark.points(2)
 @pytest.mark.lesson("08-compose.ipynb#networking")
-def test_api_caches_in_redis(compose_project, probe):
+def test_api_caches_in_redis(dockyard_compose_project, dockyard_probe):
     """The api reaches redis: the same question asked twice comes from the cache"""
     path = "/ask?q=what+is+a+container"
-    first = probe.reach(compose_project, "frontend", "api", port=8000, path=path)
-    second = probe.reach(compose_project, "frontend", "api", port=8000, path=path)
+    first = dockyard_probe.reach(dockyard_compose_project, "frontend", "api", port=8000, path=path)
+    second = dockyard_probe.reach(dockyard_compose_project, "frontend", "api", port=8000, path=path)
     assert second.ok and '"cached": true' in (second.text or ""), (
         f"expected the second answer from redis (`\"cached\": true`), found {second.status or 'no answer'} "
         f"{(second.text or second.error or '').strip()[:200]}: the api finds redis by its service name `redis` "
@@ -81,19 +67,19 @@ def test_api_caches_in_redis(compose_project, probe):
 
 @pytest.mark.points(2)
 @pytest.mark.lesson("09-env-and-secrets.ipynb#env-files")
-def test_key_from_env_file(key, model, submission, compose_project):
+def test_key_from_env_file(key, dockyard_compose_model, dockyard_submission, dockyard_compose_project):
     """The api gets OPENAI_API_KEY from `.env` by interpolation, not written in compose.yaml"""
-    written = (submission.compose_file.read_text(errors="replace") if submission.compose_file else "")
+    written = (dockyard_submission.compose_file.read_text(errors="replace") if dockyard_submission.compose_file else "")
     assert key not in written, (
         f"compose.yaml holds the key itself ({_masked(key)}): it gets committed with the file. Write "
         f"`{KEY}: ${{{KEY}}}` and keep the value in `.env` only")
     # compose's own resolution (interpolation or env_file): a key that only an image's ENV supplies is not in it
-    declared = (((model.get("services") or {}).get("api") or {}).get("environment") or {}).get(KEY)
+    declared = (((dockyard_compose_model.get("services") or {}).get("api") or {}).get("environment") or {}).get(KEY)
     assert declared == key, (
         f"compose does not hand the api {KEY} from `.env` (`docker compose config` shows "
         + (f"{_masked(declared)}" if declared else "none")
         + f"): add `environment: {{{KEY}: ${{{KEY}}}}}` to the api")
-    env = compose_project.container("api").attrs["Config"]["Env"] or []
+    env = dockyard_compose_project.container("api").attrs["Config"]["Env"] or []
     running = dict(item.partition("=")[::2] for item in env).get(KEY)
     assert running == key, (
         f"expected the api's {KEY} to be the value in `.env` ({_masked(key)}), found "
@@ -103,12 +89,12 @@ def test_key_from_env_file(key, model, submission, compose_project):
 
 @pytest.mark.points(1)
 @pytest.mark.lesson("09-env-and-secrets.ipynb#never-bake-secrets")
-def test_key_in_no_image(key, compose_project, probe):
+def test_key_in_no_image(key, dockyard_compose_project, dockyard_probe):
     """The key is in no image of the stack (files, config, history)"""
     leaks = []
     for service in ("frontend", "api"):
-        if service in compose_project.services:
-            scan = probe.secret_scan(compose_project.container(service).image.id, key)
+        if service in dockyard_compose_project.services:
+            scan = dockyard_probe.secret_scan(dockyard_compose_project.container(service).image.id, key)
             leaks += [f"{service}: {place.replace(key, _masked(key))}" for place in scan.where]
     assert not leaks, (
         f"the key is baked into an image ({'; '.join(leaks[:4])}): anyone who pulls it can read it. Pass it at run "
@@ -117,14 +103,14 @@ def test_key_in_no_image(key, compose_project, probe):
 
 @pytest.mark.points(1)
 @pytest.mark.lesson("06-volumes.ipynb#named-volumes")
-def test_redis_named_volume(model, compose_project):
+def test_redis_named_volume(dockyard_compose_model, dockyard_compose_project):
     """Redis keeps /data in a named volume declared under `volumes:`"""
-    mounts = compose_project.container("redis").attrs.get("Mounts") or []
+    mounts = dockyard_compose_project.container("redis").attrs.get("Mounts") or []
     data = next((m for m in mounts if m.get("Destination") == "/data"), None)
     # the grading runs the stack under its own project name, so a declared volume `v` is `<project>_v` there
     name = (data or {}).get("Name") or ""
     declared = any(name == (spec or {}).get("name") or name.endswith(f"_{key}")
-                   for key, spec in (model.get("volumes") or {}).items())
+                   for key, spec in (dockyard_compose_model.get("volumes") or {}).items())
     assert data is not None and data.get("Type") == "volume" and declared, (
         "expected redis's /data on a named volume declared under top-level `volumes:`, found "
         + ("nothing mounted there" if data is None

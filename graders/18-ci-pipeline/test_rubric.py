@@ -33,26 +33,26 @@ SHA = wf.FAKE_SHA
 
 
 @pytest.fixture(scope="session")
-def workflow(submission):
+def workflow(dockyard_submission):
     __tracebackhide__ = True
-    if submission.refused:
-        pytest.fail(f"your folder was refused: {submission.refused}", pytrace=False)
-    if not submission.exists(FILE):
+    if dockyard_submission.refused:
+        pytest.fail(f"your folder was refused: {dockyard_submission.refused}", pytrace=False)
+    if not dockyard_submission.exists(FILE):
         pytest.fail(f"no {FILE} in your folder: the workflow goes there", pytrace=False)
     try:
-        return wf.read(submission.path / FILE)
+        return wf.read(dockyard_submission.path / FILE)
     except wf.WorkflowError as exc:
         pytest.fail(f"{FILE} was not read: {exc}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
-def local_run(sandbox, submission, exercise, workflow):
+def local_run(dockyard_sandbox, dockyard_submission, dockyard_exercise, workflow):
     """The workflow's build, tag and run lines of a push to main, carried out in the sandbox."""
     __tracebackhide__ = True
     from dockyard.sandbox.commandline import CommandLine
 
-    planned = wf.docker_commands(workflow, submission.path)
-    runner = CommandLine(sandbox, submission.path, exercise.base_images)
+    planned = wf.docker_commands(workflow, dockyard_submission.path)
+    runner = CommandLine(dockyard_sandbox, dockyard_submission.path, dockyard_exercise.base_images)
     if planned.script.ok and planned.script.commands:
         runner.execute(planned.script)
     return planned, runner
@@ -87,9 +87,9 @@ def test_valid_workflow(workflow):
 
 @pytest.mark.points(1)
 @pytest.mark.lesson(LESSON)
-def test_no_high_findings(workflow, submission):
+def test_no_high_findings(workflow, dockyard_submission):
     """zizmor finds no high-severity problem (injection, dangerous triggers)"""
-    findings = [finding for finding in workflowlint.zizmor(submission.path / FILE, ZIZMOR_CONFIG)
+    findings = [finding for finding in workflowlint.zizmor(dockyard_submission.path / FILE, ZIZMOR_CONFIG)
                 if finding.severity in COUNTED]
     hint = ""
     if any(finding.audit == "template-injection" for finding in findings):

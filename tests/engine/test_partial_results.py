@@ -17,22 +17,22 @@ from dockyard import partial
 
 
 @pytest.mark.points(2)
-def test_has_dockerfile(submission):
+def test_has_dockerfile(dockyard_submission):
     """A Dockerfile is there"""
-    assert (submission.path / "Dockerfile").is_file(), "no Dockerfile"
+    assert (dockyard_submission.path / "Dockerfile").is_file(), "no Dockerfile"
 
 
 @pytest.mark.points(4)
 @pytest.mark.lesson("04-dockerfile.ipynb#EXPOSE")
-def test_port_and_path(submission):
+def test_port_and_path(dockyard_submission):
     """The port is right and the path too"""
     partial(0.5, "the port is right but the path is not")
 
 
 @pytest.mark.points(3)
-def test_slow_or_crash(submission):
+def test_slow_or_crash(dockyard_submission):
     """Something slow"""
-    mode = (submission.path / "mode").read_text().strip()
+    mode = (dockyard_submission.path / "mode").read_text().strip()
     if mode == "crash":
         os._exit(9)
     if mode == "kill":
@@ -42,7 +42,7 @@ def test_slow_or_crash(submission):
 
 
 @pytest.mark.points(1)
-def test_after(submission):
+def test_after(dockyard_submission):
     """Never reached when the one before stops the grading"""
 '''
 

@@ -87,20 +87,21 @@ def dockyard_settings(pytestconfig) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def exercise(dockyard_settings):
+def dockyard_exercise(dockyard_settings):
     loaded = exercises.load(dockyard_settings.exercise_id)
     if dockyard_settings.runtime:
-        loaded = dataclasses.replace(loaded, limits=dataclasses.replace(loaded.limits, runtime=dockyard_settings.runtime))
+        limits = dataclasses.replace(loaded.limits, runtime=dockyard_settings.runtime)
+        loaded = dataclasses.replace(loaded, limits=limits)
     return loaded
 
 
 @pytest.fixture(scope="session")
-def sandbox(exercise, dockyard_settings, pytestconfig):
+def dockyard_sandbox(dockyard_exercise, dockyard_settings, pytestconfig):
     prefetched = prefetch.current()
     if prefetched is not None:
         run_sandbox = prefetched.sandbox.result()
     else:
-        run_sandbox = Sandbox(exercise.id, exercise.limits, engine_url=dockyard_settings.engine_url,
+        run_sandbox = Sandbox(dockyard_exercise.id, dockyard_exercise.limits, engine_url=dockyard_settings.engine_url,
                               run_id=dockyard_settings.run_id)
     try:
         yield run_sandbox
@@ -112,30 +113,30 @@ def sandbox(exercise, dockyard_settings, pytestconfig):
 
 
 @pytest.fixture(scope="session")
-def submission(exercise, dockyard_settings):
+def dockyard_submission(dockyard_exercise, dockyard_settings):
     prefetched = prefetch.current()
     loaded = prefetched.submission.result() if prefetched is not None else None
-    with loaded or load_submission(dockyard_settings.submission, exercise) as loaded:
+    with loaded or load_submission(dockyard_settings.submission, dockyard_exercise) as loaded:
         yield loaded
 
 
 @pytest.fixture(scope="session")
-def dockerfile(submission):
+def dockyard_dockerfile(dockyard_submission):
     __tracebackhide__ = True
-    if submission.dockerfile_error:
-        pytest.fail(submission.dockerfile_error, pytrace=False)
-    if submission.dockerfile is None:
-        pytest.fail(submission.no_dockerfile_message(), pytrace=False)
-    return submission.dockerfile
+    if dockyard_submission.dockerfile_error:
+        pytest.fail(dockyard_submission.dockerfile_error, pytrace=False)
+    if dockyard_submission.dockerfile is None:
+        pytest.fail(dockyard_submission.no_dockerfile_message(), pytrace=False)
+    return dockyard_submission.dockerfile
 
 
 @pytest.fixture(scope="session")
-def image(sandbox, submission, pytestconfig):
+def dockyard_image(dockyard_sandbox, dockyard_submission, pytestconfig):
     """The submission's image, built once; a failed build fails every item that needs it, with the log's tail.
     Its build, step by step, goes into the report (`Report.build`: the picture the Check result draws)."""
     __tracebackhide__ = True
 
-    blocker = submission.build_blocker(sandbox.limits.builder)
+    blocker = dockyard_submission.build_blocker(dockyard_sandbox.limits.builder)
     if blocker:
         pytest.fail(blocker, pytrace=False)
     prefetched = prefetch.current()
@@ -143,7 +144,7 @@ def image(sandbox, submission, pytestconfig):
         result = prefetched.image.result() if prefetched is not None else None
         if result is None:
             progress("building image")
-            result = sandbox.build(submission.path)
+            result = dockyard_sandbox.build(dockyard_submission.path)
     except BuildFailed as exc:
         _note_build(pytestconfig, BuildPicture.from_failure(exc))  # the steps up to the one that failed
         pytest.fail(_build_failure(exc), pytrace=False)
@@ -158,8 +159,8 @@ def _note_build(pytestconfig, picture: BuildPicture | None) -> None:
 
 
 @pytest.fixture(scope="session")
-def container(sandbox, image, probe):
-    """`image` started with the sandbox limits; its EXPOSEd ports (and 8000) published on 127.0.0.1."""
+def dockyard_container(dockyard_sandbox, dockyard_image, dockyard_probe):
+    """`dockyard_image` started with the sandbox limits; its EXPOSEd ports (and 8000) published on 127.0.0.1."""
     __tracebackhide__ = True
     import docker.errors
 
@@ -168,7 +169,8 @@ def container(sandbox, image, probe):
         running = prefetched.container.result() if prefetched is not None else None
         if running is None:
             progress("starting container")
-            running = sandbox.start(image.tag, ports=prefetch.app_ports(probe, image), name="app")
+            running = dockyard_sandbox.start(dockyard_image.tag, name="app",
+                                             ports=prefetch.app_ports(dockyard_probe, dockyard_image))
     except docker.errors.APIError as exc:
         pytest.fail(f"the container could not start: {clean(exc.explanation or str(exc), 300)}", pytrace=False)
     yield running
@@ -176,22 +178,22 @@ def container(sandbox, image, probe):
 
 
 @pytest.fixture(scope="session")
-def compose_project(sandbox, submission):
+def dockyard_compose_project(dockyard_sandbox, dockyard_submission):
     """The submission's compose project, checked against the policy, then `up --wait`; `down -v` at the end."""
     __tracebackhide__ = True
 
-    if submission.compose_error:
-        pytest.fail(submission.compose_error, pytrace=False)
-    if submission.compose_file is None:
+    if dockyard_submission.compose_error:
+        pytest.fail(dockyard_submission.compose_error, pytrace=False)
+    if dockyard_submission.compose_file is None:
         pytest.fail("no compose file in your folder (expected compose.yaml or docker-compose.yml)", pytrace=False)
-    violations = check_compose(submission.compose_file)
+    violations = check_compose(dockyard_submission.compose_file)
     if violations:
         lines = [violation.one_line() for violation in violations[:3]]
         pytest.fail("the compose file breaks the sandbox policy, so nothing was started: " + "; ".join(lines),
                     pytrace=False)
     progress("starting compose project")
     try:
-        project = sandbox.compose(submission.path, [submission.compose_file.name])
+        project = dockyard_sandbox.compose(dockyard_submission.path, [dockyard_submission.compose_file.name])
         project.up()
     except EngineLost:
         raise
@@ -202,17 +204,35 @@ def compose_project(sandbox, submission):
 
 
 @pytest.fixture(scope="session")
-def commands(submission):
+def dockyard_compose_model(dockyard_submission, dockyard_sandbox) -> dict:
+    """The compose file as the real `docker compose config` normalises it (nothing built or started): what a
+    rubric reads to judge the file by what Compose makes of it, not by its spelling."""
+    __tracebackhide__ = True
+    from dockyard.sandbox.compose import config
+
+    if dockyard_submission.compose_file is None:
+        pytest.fail("no compose file found: write `compose.yaml`", pytrace=False)
+    try:
+        return config(dockyard_submission.path, [dockyard_submission.compose_file], dockyard_sandbox.engine_url)
+    except DockyardError as exc:
+        message = exc.message
+        if dockyard_submission.exists(".env.example") and not dockyard_submission.exists(".env"):
+            message += " (copy `.env.example` to `.env`)"
+        pytest.fail(clean(message, 600), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def dockyard_commands(dockyard_submission):
     """The submission's `commands.sh`, read as docker commands (static/commandline.py). A refused line (shell
     syntax, a flag the sandbox forbids) fails every item that needs it, with its line and reason: nothing runs."""
     __tracebackhide__ = True
     from dockyard.static.commandline import parse_file
 
-    if submission.refused:
-        pytest.fail(f"your folder was refused: {submission.refused}", pytrace=False)
-    if not submission.exists("commands.sh"):  # (a link out of the folder does not exist, for this)
+    if dockyard_submission.refused:
+        pytest.fail(f"your folder was refused: {dockyard_submission.refused}", pytrace=False)
+    if not dockyard_submission.exists("commands.sh"):  # (a link out of the folder does not exist, for this)
         pytest.fail("no commands.sh in your folder: write your docker commands there, one a line", pytrace=False)
-    script = parse_file(submission.path / "commands.sh", root=submission.path)
+    script = parse_file(dockyard_submission.path / "commands.sh", root=dockyard_submission.path)
     if not script.ok:
         pytest.fail("commands.sh was not run, because of " + clean(script.summary(), 900), pytrace=False)
     if not script.commands:
@@ -221,40 +241,43 @@ def commands(submission):
 
 
 @pytest.fixture(scope="session")
-def command_observer():
+def dockyard_command_observer():
     """What a rubric looks at after each command of `command_line` (override it: a session fixture returning
     `observe(step, command_line)`); None looks at nothing beyond each step's own record."""
     return None
 
 
 @pytest.fixture(scope="session")
-def command_registry(commands):
+def dockyard_command_registry(dockyard_commands):
     """The registry `localhost:5000` names in `commands.sh` (override it: a session fixture returning
     `dockyard.sandbox.registry.start(sandbox)`, as 14-registry does); None: no registry answers there."""
     return None
 
 
 @pytest.fixture(scope="session")
-def command_line(sandbox, submission, exercise, commands, command_observer, command_registry):
-    """`commands` carried out in order through the sandbox (sandbox/commandline.py): `.steps`, one per command."""
+def dockyard_command_line(dockyard_sandbox, dockyard_submission, dockyard_exercise, dockyard_commands,
+                          dockyard_command_observer, dockyard_command_registry):
+    """`dockyard_commands` carried out in order through the sandbox (sandbox/commandline.py): `.steps`, one a
+    command."""
     __tracebackhide__ = True
     from dockyard.sandbox.commandline import CommandLine
 
     progress("running commands.sh")
-    runner = CommandLine(sandbox, submission.path, exercise.base_images, registry=command_registry)
-    runner.execute(commands, observe=command_observer)
+    runner = CommandLine(dockyard_sandbox, dockyard_submission.path, dockyard_exercise.base_images,
+                         registry=dockyard_command_registry)
+    runner.execute(dockyard_commands, observe=dockyard_command_observer)
     return runner
 
 
 @pytest.fixture(scope="session")
-def probe(sandbox, submission):
-    return Probes(sandbox, submission, progress=progress)
+def dockyard_probe(dockyard_sandbox, dockyard_submission):
+    return Probes(dockyard_sandbox, dockyard_submission, progress=progress)
 
 
 @pytest.fixture(scope="session")
-def hadolint(submission):
-    dockerfile_path = submission.path / "Dockerfile"
-    if not dockerfile_path.is_file() or submission.dockerfile_error:
+def dockyard_hadolint(dockyard_submission):
+    dockerfile_path = dockyard_submission.path / "Dockerfile"
+    if not dockerfile_path.is_file() or dockyard_submission.dockerfile_error:
         return []
 
     return lint(dockerfile_path)

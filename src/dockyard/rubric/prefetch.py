@@ -8,8 +8,8 @@ fixtures then take its results (the very objects, failures included) instead of 
 themselves. Without a prefetch (pytest run by hand on a rubric) the fixtures do it all as before.
 
 Only work the rubric will ask for is started: which fixtures it uses is read from its source
-(a parameter named `image` or `container` on any test or fixture in graders/<id>/). A rubric with
-an autouse fixture that takes `submission` may change the folder before the build (the way to do
+(a parameter named `dockyard_image` or `dockyard_container` on any test or fixture in graders/<id>/). A
+rubric with an autouse fixture that takes `dockyard_submission` may change the folder before the build (the way to do
 that is `prepare.py`, which runs before the prefetch; see submission.prepare), so its image is
 never prefetched: it is built when an item asks, after that fixture ran, as without a prefetch.
 """
@@ -25,7 +25,7 @@ from dockyard.probes import BuiltImage, Probes
 from dockyard.sandbox import Sandbox
 from dockyard.submission import load_submission
 
-PREFETCHABLE = frozenset({"image", "container"})
+PREFETCHABLE = {"dockyard_image": "image", "dockyard_container": "container"}  # fixture -> the work it needs
 
 _current: "Prefetch | None" = None
 
@@ -47,10 +47,10 @@ def wanted_fixtures(grader: Path) -> frozenset[str]:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 arguments = node.args
                 parameters = {a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
-                if "submission" in parameters and _is_autouse_fixture(node):
+                if "dockyard_submission" in parameters and _is_autouse_fixture(node):
                     return frozenset()  # it may prepare the folder before the build: build when asked
                 names.update(parameters)
-    wanted = names & PREFETCHABLE
+    wanted = {PREFETCHABLE[name] for name in names & PREFETCHABLE.keys()}
     return frozenset(wanted | ({"image"} if "container" in wanted else set()))
 
 
