@@ -32,11 +32,10 @@ from pathlib import Path
 
 from dockyard import __version__
 from dockyard import scratch as scratches
-from dockyard.cli import outputs
 from dockyard.course import exercises, late
 from dockyard.course.points import rubric_points
 from dockyard.engine import gc
-from dockyard.errors import ExitStatus, UsageError
+from dockyard.errors import UsageError
 from dockyard.report import classview, feedback, lms
 from dockyard.report.model import Report
 from dockyard.rubric import child, runner
@@ -244,7 +243,6 @@ class BatchSummary:
     failed: int = 0  # status error (grading could not run)
     retry: int = 0  # engine trouble: marked for retry, not recorded as a zero
     missing: int = 0  # nbgrader: no folder for this assignment
-    interrupted: bool = False
 
     def count(self, report: Report, reused: bool = False, missing: bool = False) -> None:
         """Count one learner's outcome under the one heading it belongs to."""
@@ -327,7 +325,6 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
             notify("done", learner.student, report)
     except KeyboardInterrupt:
         stop.set()
-        summary.interrupted = True
         for future in futures:
             future.cancel()
         runner.cancel_all()  # kill the gradings in flight; each sweeps its own run
@@ -350,7 +347,7 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
 def _run_batch_on_queue(exercise, learners: list[Learner], out: Path, results: Results, version: str, *,
                         queue_url: str, force: bool, progress, result_ttl: int | None) -> BatchSummary:
     """Enqueue one job per changed submission (or attach to the one already there), then record each as it ends."""
-    from dockyard import queue as queues
+    from dockyard import queue as queues  # here: a class graded locally never pays for the queue's modules
     from dockyard.queue import client, jobs
 
     notify = progress or (lambda *args: None)
@@ -422,10 +419,7 @@ def _run_batch_on_queue(exercise, learners: list[Learner], out: Path, results: R
             finished(student, report)
 
         client.wait(rq_queue, pending, exercise.id, on_done=done)
-    except KeyboardInterrupt:
-        summary.interrupted = True  # the jobs stay queued: the same command attaches to them again
-        raise
-    finally:
+    finally:  # on Ctrl-C too: the jobs stay queued, and the same command attaches to them again
         shutil.rmtree(scratch, ignore_errors=True)
         write_outputs(out, exercise, results)
     return summary
@@ -505,49 +499,3 @@ def write_lms(out: Path, exercise_id: str, roster: list[dict], fmt: str = "canva
     export = lms.build(roster, reports, exercise_id, fmt)
     lms.write(export, out / LMS_FILE)
     return export
-
-
-def command(args, env) -> int:
-    """`dockyard batch`: a rich progress bar (done / failed / ETA) on stderr, a summary on stdout."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    exercise = exercises.load(args.exercise)  # unknown exercise: exit 2 before anything starts
-    roster = outputs.lms_roster(args)  # a bad roster: exit 2 before anything is graded
-    due = late.parse_time(args.due) if getattr(args, "due", None) else None  # bad input: exit 2, one line
-    policy = late.parse_policy(args.late) if getattr(args, "late", None) else None
-    due, policy = late_settings(exercise, due, policy)
-    learners = select(discover(Path(args.submissions), args.exercise), getattr(args, "only", None))
-    counts = {"failed": 0}
-    with Progress(TextColumn("[bold]grading[/]"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("[red]{task.fields[failed]} failed[/]"), TimeRemainingColumn(),
-                  TextColumn("{task.fields[last]}"), console=env.console(stderr=True), transient=False) as bar:
-        task = bar.add_task("grading", total=len(learners), failed=0, last="")
-
-        def progress(event: str, student: str, report: Report | None) -> None:
-            if event == "done" and report is not None:
-                if report.status != "graded" and report.error != NO_SUBMISSION:
-                    counts["failed"] += 1
-                bar.update(task, advance=1, failed=counts["failed"],
-                           last=f"{student}: {report.score:g}/{report.max_score:g}" if report.status == "graded"
-                           else f"{student}: {gradebook_status(report)}")
-
-        summary = run_batch(args.exercise, Path(args.submissions), Path(args.out), jobs=args.jobs,
-                            force=args.force, engine_url=args.engine, progress=progress,
-                            only=getattr(args, "only", None), due=due, policy=policy,
-                            queue_url=getattr(args, "queue", None), result_ttl=getattr(args, "result_ttl", None))
-    missing = f", {summary.missing} with no submission" if summary.missing else ""
-    print(f"{summary.graded} graded, {summary.reused} unchanged (kept), {summary.failed} failed, "
-          f"{summary.retry} to retry{missing} → {Path(args.out) / 'gradebook.csv'}", file=env.stdout)
-    print(f"the class at a glance → {Path(args.out) / CLASS_FILE}", file=env.stdout)
-    if roster is not None:
-        export = write_lms(Path(args.out), args.exercise, roster, getattr(args, "export", None) or "canvas",
-                           due=due, policy=policy)
-        print(f"{len(export.rows)} student(s) on the roster → {Path(args.out) / LMS_FILE} ({args.export or 'canvas'})",
-              file=env.stdout)
-        if export.missing:
-            print(f"dockyard: on the roster without a submission (empty grade): {', '.join(export.missing)}",
-                  file=env.stderr)
-        if export.unknown:
-            print(f"dockyard: submitted but not on the roster (not in {LMS_FILE}): {', '.join(export.unknown)}",
-                  file=env.stderr)
-    return ExitStatus.OK

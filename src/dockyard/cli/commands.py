@@ -1,4 +1,8 @@
-"""One function per CLI command: `cmd_<name>(args, env) -> ExitStatus`. Errors propagate to cli.main."""
+"""One function per CLI command: `cmd_<name>(args, env) -> ExitStatus`. Errors propagate to cli.main.
+
+The job queue and the platform bundles are imported in the commands that use them (`--queue`, `worker`,
+`package`, `classroom`): tens of ms that a learner's `dockyard check` would otherwise pay on every press.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from pathlib import Path
 
 from dockyard import baseimages, batch, engine, scratch
 from dockyard.cli import outputs, similarity
-from dockyard.course import exercises, reset
+from dockyard.course import cooldown, exercises, late, reset
 from dockyard.course.points import rubric_item_ids, rubric_points
 from dockyard.engine import doctor, gc
 from dockyard.errors import BadDuration, EngineUnavailable, ExitStatus, UnknownChoice, UsageError
@@ -28,8 +32,6 @@ def engine_url(args) -> str | None:
 def local_engine_url(args) -> str | None:
     """--engine for grading: this host's socket only. A remote engine would get this host's probes,
     firewall and disk checks, none of which reach it: grading runs on the engine's own host."""
-    from dockyard.errors import UsageError
-
     url = engine_url(args)
     if url and not url.startswith(LOCAL_ENGINE_SCHEMES):
         raise UsageError(f"--engine {url}: grading must run on the engine's own host; there, run "
@@ -214,8 +216,6 @@ def cmd_grade(args, env) -> ExitStatus:
     Every platform output flag is checked before grading starts (exit 2 on a bad one). With a platform output,
     a submission that cannot be graded (missing, empty, too big) or a queue that does not answer still
     writes the platform's "could not grade" file, with the reason."""
-    from dockyard.course import cooldown
-
     exercise = exercises.load(args.exercise)  # unknown exercise: exit 2 before the flags are judged
     plan = outputs.grade_outputs(args, rubric_item_ids(exercise.grader))
     plan.leaderboard = gradescope.check_leaderboard(exercise.leaderboard) if plan.wants("gradescope") else ()
@@ -271,7 +271,54 @@ def cmd_batch(args, env) -> ExitStatus:
         from dockyard import queue as queues
 
         queues.check_url(args.queue)
-    return batch.command(args, env)
+    return _grade_class(args, env)
+
+
+def _grade_class(args, env) -> ExitStatus:
+    """`dockyard batch`'s terminal (the class itself is batch.run_batch's): a rich progress bar (done / failed /
+    ETA) on stderr, a summary on stdout."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    exercise = exercises.load(args.exercise)  # unknown exercise: exit 2 before anything starts
+    roster = outputs.lms_roster(args)  # a bad roster: exit 2 before anything is graded
+    due = late.parse_time(args.due) if getattr(args, "due", None) else None  # bad input: exit 2, one line
+    policy = late.parse_policy(args.late) if getattr(args, "late", None) else None
+    due, policy = batch.late_settings(exercise, due, policy)
+    learners = batch.select(batch.discover(Path(args.submissions), args.exercise), getattr(args, "only", None))
+    counts = {"failed": 0}
+    with Progress(TextColumn("[bold]grading[/]"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("[red]{task.fields[failed]} failed[/]"), TimeRemainingColumn(),
+                  TextColumn("{task.fields[last]}"), console=env.console(stderr=True), transient=False) as bar:
+        task = bar.add_task("grading", total=len(learners), failed=0, last="")
+
+        def progress(event: str, student: str, report: Report | None) -> None:
+            if event == "done" and report is not None:
+                if report.status != "graded" and report.error != batch.NO_SUBMISSION:
+                    counts["failed"] += 1
+                bar.update(task, advance=1, failed=counts["failed"],
+                           last=f"{student}: {report.score:g}/{report.max_score:g}" if report.status == "graded"
+                           else f"{student}: {batch.gradebook_status(report)}")
+
+        summary = batch.run_batch(args.exercise, Path(args.submissions), Path(args.out), jobs=args.jobs,
+                            force=args.force, engine_url=args.engine, progress=progress,
+                            only=getattr(args, "only", None), due=due, policy=policy,
+                            queue_url=getattr(args, "queue", None), result_ttl=getattr(args, "result_ttl", None))
+    missing = f", {summary.missing} with no submission" if summary.missing else ""
+    print(f"{summary.graded} graded, {summary.reused} unchanged (kept), {summary.failed} failed, "
+          f"{summary.retry} to retry{missing} → {Path(args.out) / 'gradebook.csv'}", file=env.stdout)
+    print(f"the class at a glance → {Path(args.out) / batch.CLASS_FILE}", file=env.stdout)
+    if roster is not None:
+        fmt = getattr(args, "export", None) or "canvas"
+        export = batch.write_lms(Path(args.out), args.exercise, roster, fmt, due=due, policy=policy)
+        print(f"{len(export.rows)} student(s) on the roster → {Path(args.out) / batch.LMS_FILE} ({fmt})",
+              file=env.stdout)
+        if export.missing:
+            print(f"dockyard: on the roster without a submission (empty grade): {', '.join(export.missing)}",
+                  file=env.stderr)
+        if export.unknown:
+            print(f"dockyard: submitted but not on the roster (not in {batch.LMS_FILE}): {', '.join(export.unknown)}",
+                  file=env.stderr)
+    return ExitStatus.OK
 
 
 def cmd_worker(args, env) -> ExitStatus:
@@ -288,7 +335,6 @@ def cmd_similarity(args, env) -> ExitStatus:
 def cmd_package(args, env) -> ExitStatus:
     """The bundle's every setting is checked before DIR is touched (exit 2, one line)."""
     from dockyard import bundles, queue as queues
-    from dockyard.course import cooldown, late
     from dockyard.bundles import gradescope as gradescope_bundle, prairielearn as prairielearn_bundle
 
     exercise = exercises.load(args.exercise)

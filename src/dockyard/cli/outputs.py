@@ -16,6 +16,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dockyard.course import cooldown as cooldowns
 from dockyard.course import late
 from dockyard.errors import BadDuration, BadRoster, BadSubmissionMetadata, UnknownChoice, UsageError
 from dockyard.report import classroom, gradescope, junit, lms, prairielearn
@@ -188,8 +189,6 @@ def grade_outputs(args, item_ids: list[str] | None = None) -> GradeOutputs:
         except BadSubmissionMetadata as error:
             raise error.given_as("--submission-metadata") from None
     if cooldown is not None:
-        from dockyard.course import cooldown as cooldowns
-
         try:
             outputs.cooldown_s = cooldowns.parse(cooldown)
         except BadDuration as error:

@@ -33,8 +33,16 @@ import tempfile
 import time
 from pathlib import Path
 
+from dockyard import baseimages, batch, engine, scratch
+from dockyard import queue as queues
+from dockyard.course import exercises
+from dockyard.engine import firewall
+from dockyard.engine import gc
+from dockyard.errors import ExitStatus
 from dockyard.polling import wait_until
 from dockyard.queue import first_line, jobs
+from dockyard.report.model import Report
+from dockyard.rubric import child, runner
 
 log = logging.getLogger("dockyard.worker")
 
@@ -53,17 +61,11 @@ class EngineTrouble(RuntimeError):
 
 
 def _report_failed(payload_exercise: str, error: str) -> dict:
-    from dockyard.report.model import Report
-
     return Report.failed(payload_exercise, error).to_dict()
 
 
 def grade_job(payload) -> dict:
     """THE job function: validate the payload, unpack it, grade it with the local engine, return the Report's dict."""
-    from dockyard import batch, engine
-    from dockyard.course import exercises
-    from dockyard.rubric import child, runner
-
     exercise_hint = payload.get("exercise") if isinstance(payload, dict) and isinstance(payload.get("exercise"), str) else "unknown"
     try:
         checked = jobs.validate(payload)
@@ -103,8 +105,6 @@ def grade_job(payload) -> dict:
 
 
 def _scratch_prefix() -> str:
-    from dockyard import scratch
-
     return scratch.prefix("queue")
 
 
@@ -125,9 +125,6 @@ def _flag_engine_error(flag: bool = True) -> None:
 def preflight(engine_url: str | None, images: list[str] | None = None) -> list[str]:
     """What keeps this host from grading now (empty: healthy). A fresh client: never a cached, dead one."""
     import docker
-
-    from dockyard import baseimages, engine
-    from dockyard.engine import firewall
 
     url = engine.engine_url(engine_url)
     try:
@@ -252,20 +249,14 @@ def worker_class():
 
 
 def _warm_imports() -> None:
-    """Import once, here, what every grading needs: RQ forks a work horse per job, which then inherits them
-    instead of importing them again (tens of ms per job)."""
-    import dockyard.batch  # noqa: F401
-    import dockyard.report.model  # noqa: F401
-    import dockyard.rubric.child  # noqa: F401
-    import dockyard.rubric.runner  # noqa: F401
+    """Import once, here, what every grading needs and this module does not import at its top (the docker SDK,
+    heavy): RQ forks a work horse per job, which then inherits it instead of importing it again (tens of ms a job)."""
     import docker  # noqa: F401
 
 
 def run_one(url: str, engine_url: str | None, images: list[str] | None, result_ttl: int, burst: bool = False) -> int:
     """One RQ worker in this process, until SIGTERM/SIGINT (RQ's warm shutdown: the job in hand finishes)."""
     from rq.serializers import JSONSerializer
-
-    from dockyard import queue as queues
 
     import redis
 
@@ -311,11 +302,8 @@ def _wait_for_redis(connection) -> None:
 
 def sweep_leftovers(engine_url: str | None) -> None:
     """What dead gradings on this host left: engine resources whose owner died, and their scratch folders."""
-    from dockyard import scratch
-    from dockyard.engine import gc as sandbox
-
     try:
-        removed = sandbox.sweep(engine_url)
+        removed = gc.sweep(engine_url)
         folders = scratch.sweep()
         if any(removed.values()) or folders:
             log.warning("swept what dead gradings left: %s, %d scratch folder(s)",
@@ -326,9 +314,6 @@ def sweep_leftovers(engine_url: str | None) -> None:
 
 def command(args, env) -> int:
     """`dockyard worker`: sweep, then run --processes workers (supervised: one that dies is started again)."""
-    from dockyard import queue as queues
-    from dockyard.errors import ExitStatus
-
     logging.basicConfig(level=logging.INFO, stream=env.stderr, format="%(asctime)s %(name)s %(message)s")
     url = queues.check_url(args.queue)
     queues.connect(url)  # fail now, in one line, when Redis does not answer
@@ -348,8 +333,6 @@ def command(args, env) -> int:
 
 def _supervise(args, processes: int) -> int:
     """N single-process workers; one that dies is started again (after a pause, so a crash loop stays slow)."""
-    from dockyard.errors import ExitStatus
-
     argv = [sys.executable, "-m", "dockyard", "worker", "--queue", args.queue, "--processes", "1",
             "--result-ttl", str(args.result_ttl)]
     if args.engine:
