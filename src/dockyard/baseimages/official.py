@@ -47,9 +47,10 @@ FACTS: tuple[OfficialFacts, ...] = (
     OfficialFacts("python:3.11", **_PYTHON),
 )
 
+# Each one short enough to end a build failure's one line (sandbox/build.explain_build_error says them).
 KNOWN_DIFFERENCES = {
-    "PYTHON_VERSION": "the stand-in carries Debian 12's Python (3.11.2); upstream's tag moves with 3.11's patch releases",
+    "PYTHON_VERSION": "the offline copies carry Debian 12's Python, 3.11.2: no other patch release is here",
     "GPG_KEY/PYTHON_SHA256": "upstream's build verifies its source tarball; the stand-in is built from Debian's packages",
-    "digests": "a `FROM image@sha256:…` pin names upstream's bytes, which no offline stand-in can have",
+    "digests": "a digest pin names upstream's exact bytes, which no offline copy has",
 }
 

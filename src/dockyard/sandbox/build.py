@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard.baseimages import recipes
+from dockyard.baseimages.official import KNOWN_DIFFERENCES
 from dockyard.errors import BaseImageMissing, BuildFailed, BuildTimedOut, ContextRefused, EngineLost, RefusalKind
 from dockyard.polling import wait_until
 from dockyard.sandbox.context import check_context, dockerignore_patterns
@@ -452,9 +453,15 @@ def explain_build_error(error: str, step: str | None) -> str:
         if base.startswith("--"):
             base = next((word for word in step.split()[1:] if not word.startswith("--")), base)
         shown = base if ":" in base or "@" in base else f"{base} (that is, {base}:latest)"
+        shown = re.sub(r"(@sha256:[0-9a-f]{12})[0-9a-f]+", r"\1…", shown)  # the digest's head says which
         repository = recipes.split_reference(base.split("@")[0])[0]
         offline = recipes.known_tags(repository)
-        pinned = " (a digest pin names upstream's exact bytes, which no offline copy has)" if "@" in base else ""
+        if "@" in base:
+            pinned = f" ({KNOWN_DIFFERENCES['digests']})"
+        elif repository == "python" and re.match(r"\d+\.\d+\.\d+", base.rpartition(":")[2]):
+            pinned = f" ({KNOWN_DIFFERENCES['PYTHON_VERSION']})"  # python:3.11.9-slim: another patch release
+        else:
+            pinned = ""
         # the shortest names first and at most SHOWN_TAGS of them: the whole sentence must fit the feedback's
         # 300 characters, or its end (how to list them all) is what gets cut
         named = sorted(offline, key=len)[:SHOWN_TAGS]
