@@ -133,3 +133,26 @@ def test_a_buildkit_grading_leaves_no_container_image_or_cache_record(tmp_path, 
     assert any(entry.startswith(gc.BUILDKIT_RECORD) for entry in made), "BuildKit kept no cache record of its steps"
     gc.prune_build_cache(keep=before)
     assert not (made & gc.build_cache()), "the grading's BuildKit cache records outlived the prune"
+
+
+def test_a_compose_service_whose_dockerfile_needs_buildkit_is_built_by_it_and_runs(tmp_path):
+    """A service's `RUN --mount=type=cache` (what Docker's docs teach for pip) builds with BuildKit through the
+    sandbox, contained like any learner image; the other service still builds with compose's classic builder."""
+    (tmp_path / "fast").mkdir()
+    (tmp_path / "fast" / "Dockerfile").write_text(
+        f"FROM {PYTHON}\nRUN --mount=type=cache,target=/root/.cache echo {uuid.uuid4().hex} > /built\n"
+        'CMD ["python", "-m", "http.server", "8000"]\n')
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "Dockerfile").write_text(f'FROM {PYTHON}\nRUN echo {uuid.uuid4().hex} > /built\n'
+                                                   'CMD ["sleep", "300"]\n')
+    (tmp_path / "compose.yaml").write_text("services:\n  fast:\n    build: ./fast\n    ports: ['8000']\n"
+                                           "  plain:\n    build: ./plain\n")
+    with Sandbox("t-compose-buildkit", DEFAULT_LIMITS) as sandbox:
+        project = sandbox.compose(tmp_path)
+        project.up()
+        assert sandbox.builders_used == ["buildkit"]  # the plain service went through compose's own build
+        assert {service: project.container(service).status for service in ("fast", "plain")} == \
+            {"fast": "running", "plain": "running"}
+        assert project.exec("fast", ["cat", "/built"]).exit_code == 0
+        run_id = sandbox.run_id
+    assert gc.leftovers(run_ids=[run_id]) == dict.fromkeys(KINDS, 0)

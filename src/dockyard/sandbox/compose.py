@@ -22,8 +22,8 @@ from pathlib import Path
 from dockyard import bounded, engine, scratch
 from dockyard.course.limits import CAP_DROP
 from dockyard.engine import firewall
-from dockyard.errors import ComposeError, DockyardError, EngineLost
-from dockyard.sandbox import knobs
+from dockyard.errors import BuildFailed, ComposeError, DockyardError, EngineLost
+from dockyard.sandbox import buildkit, knobs
 from dockyard.sandbox.build import refuse_remote_sources
 from dockyard.sandbox.context import check_context
 from dockyard.static import yamlguard
@@ -211,21 +211,47 @@ class ComposeProject:
                            check=check, kill_after_bytes=kill_after_bytes, extra_env=extra_env)
 
     def build(self) -> None:
-        for service in (self.model.get("services") or {}).values():
-            build = service.get("build")
-            if build:
-                check_context(Path(build.get("context", self.project_dir)), self.sandbox.limits.context_max_bytes,
-                              build.get("dockerfile", "Dockerfile"), self.sandbox.limits.context_max_files)
-                _refuse_remote_sources(Path(build.get("context", self.project_dir)), build.get("dockerfile", "Dockerfile"))
-        if any("build" in service for service in (self.model.get("services") or {}).values()):
+        """Build every service that has `build:`. A Dockerfile that needs BuildKit (or an exercise that asks for
+        it) is built by `Sandbox.build`, contained as any learner image is (docs/builders.md), and the service
+        then runs that image; compose builds the others with the classic builder, RUN steps on our network."""
+        builds = {name: service["build"] for name, service in (self.model.get("services") or {}).items()
+                  if service.get("build")}
+        for build in builds.values():
+            check_context(Path(build.get("context", self.project_dir)), self.sandbox.limits.context_max_bytes,
+                          build.get("dockerfile", "Dockerfile"), self.sandbox.limits.context_max_files)
+            _refuse_remote_sources(Path(build.get("context", self.project_dir)), build.get("dockerfile", "Dockerfile"))
+        classic = [name for name, build in builds.items() if not self._built_with_buildkit(name, build)]
+        if classic:
             self.sandbox.check_disk()
             if not self.sandbox.limits.network_access:
                 firewall.ensure()
             with self.sandbox.building():
                 self._use_build_network()
                 # the classic builder: the engine's BuildKit cannot run steps on a network of ours
-                self._compose("build", timeout_s=self.sandbox.limits.build_timeout_s,
+                self._compose("build", *classic, timeout_s=self.sandbox.limits.build_timeout_s,
                               kill_after_bytes=self.sandbox.limits.build_log_max_bytes, extra_env=CLASSIC_BUILDER)
+
+    def _built_with_buildkit(self, service: str, build: dict) -> bool:
+        """Build `service` with BuildKit through the sandbox when its Dockerfile needs it, and point the service at
+        the image; False (nothing done) when the classic builder will do."""
+        context = Path(build.get("context", self.project_dir))
+        dockerfile = Path(build.get("dockerfile", "Dockerfile"))
+        dockerfile = dockerfile.relative_to(context) if dockerfile.is_absolute() else dockerfile
+        if buildkit.choose(self.sandbox.limits.builder, context / dockerfile) != "buildkit":
+            return False
+        args = {key: str(value) for key, value in (build.get("args") or {}).items() if value is not None}
+        try:
+            built = self.sandbox.build(context, dockerfile=str(dockerfile), buildargs=args or None,
+                                       target=build.get("target"))
+        except BuildFailed as failed:  # which service's build, in the learner's words
+            raise BuildFailed(f"service {service}: {failed.reason}", failed.log_tail, step=failed.step,
+                              steps=failed.steps, seconds=failed.seconds) from None
+        spec = json.loads(self.spec_file.read_text())
+        entry = spec["services"][service]
+        entry.pop("build", None)
+        entry["image"] = built.tag
+        self.spec_file.write_text(json.dumps(spec, indent=1))
+        return True
 
     def _use_build_network(self) -> None:
         """RUN steps of the services' builds run on the sandbox's build network, like `Sandbox.build`'s
