@@ -2,6 +2,7 @@
 
 import pytest
 
+from dockyard import expect
 from dockyard.static.dockerfile import is_pinned, is_python_base
 
 NB = "04-dockerfile.ipynb"
@@ -19,9 +20,8 @@ def test_builds(dockyard_image):
 def test_pinned_base(dockyard_dockerfile):
     """The base image is a Python image pinned to a specific tag"""
     stage = dockyard_dockerfile.final_stage
-    assert is_python_base(stage), (
-        f"expected a Python base image such as `FROM python:3.11-slim`, found `FROM {stage.base}`: "
-        "start from an official python image")
+    expect(is_python_base(stage), expected="a Python base image such as `FROM python:3.11-slim`",
+           found=f"`FROM {stage.base}`", fix="start from an official python image")
     assert is_pinned(stage), (
         f"`FROM {stage.base}` is not pinned: without a tag (or with `latest`) the base changes under you. "
         "Name a specific version, e.g. `FROM python:3.11-slim`")
@@ -32,9 +32,8 @@ def test_pinned_base(dockyard_dockerfile):
 def test_workdir(dockyard_dockerfile):
     """The working directory is /app"""
     workdir = dockyard_dockerfile.workdir
-    assert workdir == "/app", (
-        f"expected `WORKDIR /app`, found {f'`WORKDIR {workdir}`' if workdir else 'no WORKDIR'}: "
-        "add `WORKDIR /app` after FROM, so the app lives (and runs) in /app")
+    expect(workdir == "/app", expected="`WORKDIR /app`", found=f"`WORKDIR {workdir}`" if workdir else "no WORKDIR",
+           fix="add `WORKDIR /app` after FROM, so the app lives (and runs) in /app")
 
 
 @pytest.mark.points(2)
@@ -56,9 +55,9 @@ def test_app_in_place(dockyard_image, dockyard_probe):
 def test_exposes_8000(dockyard_dockerfile):
     """Port 8000 is exposed"""
     ports = dockyard_dockerfile.exposed_ports
-    assert 8000 in ports, (
-        f"expected `EXPOSE 8000`, found {'EXPOSE ' + ' '.join(map(str, ports)) if ports else 'no EXPOSE'}: "
-        "add `EXPOSE 8000` to document the port the app listens on")
+    expect(8000 in ports, expected="`EXPOSE 8000`",
+           found="EXPOSE " + " ".join(map(str, ports)) if ports else "no EXPOSE",
+           fix="add `EXPOSE 8000` to document the port the app listens on")
 
 
 @pytest.mark.points(1)

@@ -4,6 +4,8 @@ import re
 
 import pytest
 
+from dockyard import expect
+
 pytestmark = pytest.mark.lesson("08-compose.ipynb")
 
 SETTINGS = ("REDIS_HOST", "REDIS_PORT")
@@ -32,9 +34,8 @@ def test_counter_counts(dockyard_compose_project, dockyard_probe):
     """The counter counts: each visit adds one"""
     first, before = _visits(dockyard_probe, dockyard_compose_project)
     second, after = _visits(dockyard_probe, dockyard_compose_project)
-    assert before is not None and after == before + 1, (
-        f"expected two visits to count N then N+1, found {before} then {after}: "
-        "the api must reach redis by its service name (REDIS_HOST=redis)")
+    expect(before is not None and after == before + 1, expected="two visits to count N then N+1",
+           found=f"{before} then {after}", fix="the api must reach redis by its service name (REDIS_HOST=redis)")
 
 
 @pytest.mark.points(2)
@@ -71,9 +72,9 @@ def test_redis_healthcheck(dockyard_compose_model, dockyard_compose_project, doc
     check = _service(dockyard_compose_model, "redis").get("healthcheck") or {}
     test = check.get("test") or []
     text = " ".join(test) if isinstance(test, list) else str(test)
-    assert "redis-cli" in text and "ping" in text.lower() and not check.get("disable"), (
-        f"expected a redis healthcheck running `redis-cli ping`, found {text or 'none'}: "
-        'add `healthcheck: {test: ["CMD", "redis-cli", "ping"], interval: 2s, retries: 10}`')
+    expect("redis-cli" in text and "ping" in text.lower() and not check.get("disable"),
+           expected="a redis healthcheck running `redis-cli ping`", found=text or "none",
+           fix='add `healthcheck: {test: ["CMD", "redis-cli", "ping"], interval: 2s, retries: 10}`')
     health = dockyard_probe.wait_healthy((dockyard_compose_project, "redis"), timeout_s=30)
     assert health.status == "healthy", (
         f"the redis healthcheck did not pass (status {health.status}): run it by hand with "
@@ -85,9 +86,8 @@ def test_redis_healthcheck(dockyard_compose_model, dockyard_compose_project, doc
 def test_restart_policy(dockyard_compose_model):
     """`api` has a restart policy (`unless-stopped`)"""
     restart = _service(dockyard_compose_model, "api").get("restart")
-    assert restart in ("unless-stopped", "always"), (
-        f"expected `restart: unless-stopped` on the api, found {restart or 'no restart policy'}: "
-        "without it a crashed api stays down")
+    expect(restart in ("unless-stopped", "always"), expected="`restart: unless-stopped` on the api",
+           found=restart or "no restart policy", fix="without it a crashed api stays down")
 
 
 @pytest.mark.points(1)

@@ -4,7 +4,7 @@ with the app still answering."""
 
 import pytest
 
-from dockyard import partial
+from dockyard import expect, partial
 
 NB = "11-production.ipynb"
 pytestmark = pytest.mark.lesson(NB)
@@ -15,7 +15,7 @@ MAX_MEMORY = 256 * 2**20
 def service(dockyard_compose_model):
     """The `app` service as `docker compose config` normalises it (no build, no start)."""
     services = dockyard_compose_model.get("services") or {}
-    assert "app" in services, f"expected a service called `app`, found {sorted(services) or 'none'}"
+    expect("app" in services, expected="a service called `app`", found=f"{sorted(services) or 'none'}")
     return services["app"]
 
 
@@ -47,12 +47,10 @@ def test_answers(dockyard_compose_project, dockyard_probe):
 def test_memory_limit(service):
     """Memory is limited to 256 MB or less"""
     memory = _limit(service, "memory", "mem_limit")
-    assert memory is not None, (
-        "expected a memory limit, found none: add `deploy: {resources: {limits: {memory: 128M}}}` "
-        "(or `mem_limit: 128m`) to the `app` service")
-    assert memory <= MAX_MEMORY, (
-        f"expected a memory limit of at most 256 MB, found {memory / 2**20:.0f} MB: a limit that high "
-        "protects the host from nothing; this app needs less than 64 MB")
+    expect(memory is not None, expected="a memory limit", found="none",
+           fix="add `deploy: {resources: {limits: {memory: 128M}}}` (or `mem_limit: 128m`) to the `app` service")
+    expect(memory <= MAX_MEMORY, expected="a memory limit of at most 256 MB", found=f"{memory / 2**20:.0f} MB",
+           fix="a limit that high protects the host from nothing; this app needs less than 64 MB")
 
 
 @pytest.mark.points(1)
@@ -60,9 +58,9 @@ def test_memory_limit(service):
 def test_cpu_limit(service):
     """CPU is limited to one core or less"""
     cpus = _limit(service, "cpus", "cpus")
-    assert cpus is not None and 0 < cpus <= 1, (
-        f"expected a CPU limit of at most 1 core, found {cpus if cpus is not None else 'none'}: add "
-        "`cpus: \"0.5\"` under `deploy.resources.limits` (or `cpus: 0.5` on the service)")
+    expect(cpus is not None and 0 < cpus <= 1, expected="a CPU limit of at most 1 core",
+           found=f"{cpus if cpus is not None else 'none'}",
+           fix="add `cpus: \"0.5\"` under `deploy.resources.limits` (or `cpus: 0.5` on the service)")
 
 
 @pytest.mark.points(2)

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from dockyard import queue as queues
 from dockyard.errors import QueueUnreachable
 from dockyard.polling import wait_until
 from dockyard.queue import first_line, jobs
@@ -164,8 +165,6 @@ def wait(rq_queue, pending: list[Pending], exercise_id: str, *, budget_s: float 
 def submit_one(url: str, exercise_id: str, folder: Path, *, rubric_version: str, content_hash: str, budget_s: float,
                result_ttl: int, force: bool = False) -> Report:
     """`dockyard grade --queue`: one job, waited for within the budget (the caller hashes: batch.content_hash)."""
-    from dockyard import queue as queues
-
     try:
         payload = jobs.pack(folder, exercise=exercise_id, rubric_version=rubric_version,
                             student=Path(folder).name or "submission", content_hash=content_hash)

@@ -36,6 +36,9 @@ from dockyard.report.model import BuildPicture, Item, Report
 from dockyard.rubric import prefetch
 from dockyard.rubric.progress import emit as progress
 from dockyard.sandbox import Sandbox
+from dockyard.sandbox.commandline import CommandLine
+from dockyard.sandbox.compose import config
+from dockyard.static.commandline import parse_file
 from dockyard.static.hadolint import lint
 from dockyard.static.policy import check_compose
 from dockyard.submission import load_submission
@@ -208,8 +211,6 @@ def dockyard_compose_model(dockyard_submission, dockyard_sandbox) -> dict:
     """The compose file as the real `docker compose config` normalises it (nothing built or started): what a
     rubric reads to judge the file by what Compose makes of it, not by its spelling."""
     __tracebackhide__ = True
-    from dockyard.sandbox.compose import config
-
     if dockyard_submission.compose_file is None:
         pytest.fail("no compose file found: write `compose.yaml`", pytrace=False)
     try:
@@ -226,8 +227,6 @@ def dockyard_commands(dockyard_submission):
     """The submission's `commands.sh`, read as docker commands (static/commandline.py). A refused line (shell
     syntax, a flag the sandbox forbids) fails every item that needs it, with its line and reason: nothing runs."""
     __tracebackhide__ = True
-    from dockyard.static.commandline import parse_file
-
     if dockyard_submission.refused:
         pytest.fail(f"your folder was refused: {dockyard_submission.refused}", pytrace=False)
     if not dockyard_submission.exists("commands.sh"):  # (a link out of the folder does not exist, for this)
@@ -260,8 +259,6 @@ def dockyard_command_line(dockyard_sandbox, dockyard_submission, dockyard_exerci
     """`dockyard_commands` carried out in order through the sandbox (sandbox/commandline.py): `.steps`, one a
     command."""
     __tracebackhide__ = True
-    from dockyard.sandbox.commandline import CommandLine
-
     progress("running commands.sh")
     runner = CommandLine(dockyard_sandbox, dockyard_submission.path, dockyard_exercise.base_images,
                          registry=dockyard_command_registry)
