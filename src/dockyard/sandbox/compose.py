@@ -236,7 +236,11 @@ class ComposeProject:
         the image; False (nothing done) when the classic builder will do."""
         context = Path(build.get("context", self.project_dir))
         dockerfile = Path(build.get("dockerfile", "Dockerfile"))
-        dockerfile = dockerfile.relative_to(context) if dockerfile.is_absolute() else dockerfile
+        if dockerfile.is_absolute():
+            try:
+                dockerfile = dockerfile.relative_to(context)
+            except ValueError:
+                return False  # a Dockerfile outside its context: compose's own build says what is wrong
         if buildkit.choose(self.sandbox.limits.builder, context / dockerfile) != "buildkit":
             return False
         args = {key: str(value) for key, value in (build.get("args") or {}).items() if value is not None}
