@@ -158,15 +158,34 @@ def no_new_orphans():
     assert not left, f"left behind: {left}"
 
 
-def launch(playwright, profile: Path):
-    # A fresh --user-data-dir: Playwright takes it as launch_persistent_context's argument (it refuses the
-    # flag in `args`); the other flags are passed to Debian's Chromium as they are.
-    return playwright.chromium.launch_persistent_context(
-        str(profile), executable_path=str(CHROMIUM), headless=True,
-        args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-              "--disable-component-update", "--disable-sync"],
-        viewport={"width": 1400, "height": 1000},
-    )
+@contextlib.contextmanager
+def notebook_page(url: str, tmp_path: Path):
+    """Debian's Chromium on `url` (a notebook), its kernel idle and every cell run; a failure leaves a screenshot."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        # A fresh --user-data-dir: Playwright takes it as launch_persistent_context's argument (it refuses the
+        # flag in `args`); the other flags are passed to Debian's Chromium as they are.
+        browser = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"],
+            viewport={"width": 1400, "height": 1000},
+        )
+        page = browser.new_page()
+        try:
+            page.goto(url, timeout=90_000)
+            page.wait_for_selector(".jp-Notebook", timeout=90_000)
+            wait_for_idle_kernel(page)
+            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            page.locator("button.dockyard-check").wait_for(state="visible", timeout=120_000)
+            yield page
+        except Exception:
+            page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+            print(f"failure screenshot: {tmp_path / 'failure.png'}")
+            raise
+        finally:
+            browser.close()
 
 
 def wait_for_idle_kernel(page) -> None:
@@ -191,38 +210,17 @@ def press_check_and_count(page) -> list[str]:
 
 
 def test_check_widget_in_chromium(no_new_orphans, jupyterlab, tmp_path):
-    from playwright.sync_api import sync_playwright
-
     expected = rubric_items(EXERCISE)
     assert expected > 0
-    profile = tmp_path / "chromium-profile"
     url = f"{jupyterlab['url']}/lab/tree/{NOTEBOOK}.ipynb?token={jupyterlab['token']}"
-    with sync_playwright() as playwright:
-        browser = launch(playwright, profile)
-        page = browser.new_page()
-        try:
-            page.goto(url, timeout=90_000)
-            page.wait_for_selector(".jp-Notebook", timeout=90_000)
-            wait_for_idle_kernel(page)
-            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-            check = page.locator("button.dockyard-check")
-            check.wait_for(state="visible", timeout=120_000)
-            check.click()
-            page.wait_for_selector("table.dockyard-rubric", timeout=420_000)
-            rows = page.locator("table.dockyard-rubric tr.dockyard-item")
-            marks = [rows.nth(i).locator("td").first.inner_text().strip() for i in range(rows.count())]
-            table = page.locator("table.dockyard-rubric")
-            table.scroll_into_view_if_needed()
-            page.screenshot(path=str(tmp_path / "check-widget.png"), full_page=True)
-            print(f"rubric marks: {marks}; screenshot: {tmp_path / 'check-widget.png'}")
-            assert marks.count("✓") == expected, f"expected {expected} ✓ for the reference solution, saw {marks}"
-            assert table.get_attribute("data-score") == table.get_attribute("data-max-score")
-        except Exception:
-            page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
-            print(f"failure screenshot: {tmp_path / 'failure.png'}")
-            raise
-        finally:
-            browser.close()
+    with notebook_page(url, tmp_path) as page:
+        marks = press_check_and_count(page)
+        table = page.locator("table.dockyard-rubric")
+        table.scroll_into_view_if_needed()
+        page.screenshot(path=str(tmp_path / "check-widget.png"), full_page=True)
+        print(f"rubric marks: {marks}; screenshot: {tmp_path / 'check-widget.png'}")
+        assert marks.count("✓") == expected, f"expected {expected} ✓ for the reference solution, saw {marks}"
+        assert table.get_attribute("data-score") == table.get_attribute("data-max-score")
     assert (tmp_path / "check-widget.png").stat().st_size > 10_000
 
 
@@ -231,54 +229,38 @@ def test_the_learner_opens_the_dockerfile_from_the_file_browser_fixes_it_and_che
     """The learner's way through JupyterLab: the notebook's Check on the starter files, then the file browser
     to exercises/01-first-image/Dockerfile, the editor to write it, save, Check again: the
     ✓ count goes up to every item."""
-    from playwright.sync_api import sync_playwright
-
     expected = rubric_items(EXERCISE)
     solution = (ROOT / "solutions" / EXERCISE / "Dockerfile").read_text()
     dockerfile = course_lab["work"] / "exercises" / EXERCISE / "Dockerfile"
     url = f"{course_lab['url']}/lab/tree/notebooks/{NOTEBOOK}.ipynb?token={course_lab['token']}"
-    with sync_playwright() as playwright:
-        browser = launch(playwright, tmp_path / "chromium-profile")
-        page = browser.new_page()
-        try:
-            page.goto(url, timeout=90_000)
-            page.wait_for_selector(".jp-Notebook", timeout=90_000)
-            wait_for_idle_kernel(page)
-            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-            page.locator("button.dockyard-check").wait_for(state="visible", timeout=120_000)
-            before = press_check_and_count(page)
-            assert before.count("✓") < expected, f"the starter Dockerfile passed everything: {before}"
+    with notebook_page(url, tmp_path) as page:
+        before = press_check_and_count(page)
+        assert before.count("✓") < expected, f"the starter Dockerfile passed everything: {before}"
 
-            # the file browser: from the course root to the exercise's folder
-            page.evaluate("() => window.jupyterapp.shell.activateById('filebrowser')")
-            page.locator(".jp-BreadCrumbs-home").click()
-            listing = page.locator(".jp-DirListing-content")
-            listing.locator(".jp-DirListing-item", has_text="exercises").dblclick()
-            listing.locator(".jp-DirListing-item", has_text=EXERCISE).dblclick()
-            listing.locator(".jp-DirListing-item", has_text="app.py").wait_for(timeout=30_000)  # inside it
-            listing.locator(".jp-DirListing-item", has_text="Dockerfile").first.dblclick()
+        # the file browser: from the course root to the exercise's folder
+        page.evaluate("() => window.jupyterapp.shell.activateById('filebrowser')")
+        page.locator(".jp-BreadCrumbs-home").click()
+        listing = page.locator(".jp-DirListing-content")
+        listing.locator(".jp-DirListing-item", has_text="exercises").dblclick()
+        listing.locator(".jp-DirListing-item", has_text=EXERCISE).dblclick()
+        listing.locator(".jp-DirListing-item", has_text="app.py").wait_for(timeout=30_000)  # inside it
+        listing.locator(".jp-DirListing-item", has_text="Dockerfile").first.dblclick()
 
-            # the editor: write the Dockerfile (inserted as typed text, so the editor's auto-brackets stay out)
-            editor = page.locator(".jp-FileEditor .cm-content")
-            editor.wait_for(state="visible", timeout=60_000)
-            editor.click()
-            page.keyboard.press("Control+a")
-            page.keyboard.insert_text(solution)
-            page.keyboard.press("Control+s")
-            deadline = time.monotonic() + 30
-            while dockerfile.read_text().strip() != solution.strip():
-                assert time.monotonic() < deadline, f"the editor did not save: {dockerfile.read_text()!r}"
-                time.sleep(0.2)
+        # the editor: write the Dockerfile (inserted as typed text, so the editor's auto-brackets stay out)
+        editor = page.locator(".jp-FileEditor .cm-content")
+        editor.wait_for(state="visible", timeout=60_000)
+        editor.click()
+        page.keyboard.press("Control+a")
+        page.keyboard.insert_text(solution)
+        page.keyboard.press("Control+s")
+        deadline = time.monotonic() + 30
+        while dockerfile.read_text().strip() != solution.strip():
+            assert time.monotonic() < deadline, f"the editor did not save: {dockerfile.read_text()!r}"
+            time.sleep(0.2)
 
-            # back to the notebook, Check again
-            page.locator(".lm-TabBar-tab", has_text=f"{NOTEBOOK}.ipynb").first.click()
-            after = press_check_and_count(page)
-            page.screenshot(path=str(tmp_path / "checked-again.png"), full_page=True)
-            print(f"✓ before: {before.count('✓')}/{expected}, after: {after.count('✓')}/{expected}")
-            assert after.count("✓") == expected, f"expected every item ✓ after the fix, saw {after}"
-        except Exception:
-            page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
-            print(f"failure screenshot: {tmp_path / 'failure.png'}")
-            raise
-        finally:
-            browser.close()
+        # back to the notebook, Check again
+        page.locator(".lm-TabBar-tab", has_text=f"{NOTEBOOK}.ipynb").first.click()
+        after = press_check_and_count(page)
+        page.screenshot(path=str(tmp_path / "checked-again.png"), full_page=True)
+        print(f"✓ before: {before.count('✓')}/{expected}, after: {after.count('✓')}/{expected}")
+        assert after.count("✓") == expected, f"expected every item ✓ after the fix, saw {after}"
