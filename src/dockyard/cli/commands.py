@@ -300,9 +300,10 @@ def _grade_class(args, env) -> ExitStatus:
                            else f"{student}: {batch.gradebook_status(report)}")
 
         summary = batch.run_batch(args.exercise, Path(args.submissions), Path(args.out), jobs=args.jobs,
-                            force=args.force, engine_url=args.engine, progress=progress,
-                            only=getattr(args, "only", None), due=due, policy=policy,
-                            queue_url=getattr(args, "queue", None), result_ttl=getattr(args, "result_ttl", None))
+                                  force=args.force, engine_url=args.engine, progress=progress,
+                                  only=getattr(args, "only", None), due=due, policy=policy,
+                                  queue_url=getattr(args, "queue", None),
+                                  result_ttl=getattr(args, "result_ttl", None))
     missing = f", {summary.missing} with no submission" if summary.missing else ""
     print(f"{summary.graded} graded, {summary.reused} unchanged (kept), {summary.failed} failed, "
           f"{summary.retry} to retry{missing} → {Path(args.out) / 'gradebook.csv'}", file=env.stdout)
@@ -316,8 +317,8 @@ def _grade_class(args, env) -> ExitStatus:
             print(f"dockyard: on the roster without a submission (empty grade): {', '.join(export.missing)}",
                   file=env.stderr)
         if export.unknown:
-            print(f"dockyard: submitted but not on the roster (not in {batch.LMS_FILE}): {', '.join(export.unknown)}",
-                  file=env.stderr)
+            print(f"dockyard: submitted but not on the roster (not in {batch.LMS_FILE}): "
+                  f"{', '.join(export.unknown)}", file=env.stderr)
     return ExitStatus.OK
 
 
