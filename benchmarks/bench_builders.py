@@ -46,7 +46,7 @@ def one_round(exercise, builder: str) -> tuple[float, float]:
 
 
 def main() -> None:
-    exercise_id = sys.argv[1] if len(sys.argv) > 1 else "02-layer-cache"
+    exercise_id = sys.argv[1] if len(sys.argv) > 1 else "05-layer-cache"
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     exercise = exercises.load(exercise_id, ROOT)
     before = gc.build_cache()

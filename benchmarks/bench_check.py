@@ -4,9 +4,9 @@ Presses the real Check widget (dockyard.notebook.widgets.check_widget, what a no
 front end does, through the button's click handler, in the kernel's own process, and times until the
 result HTML is set and the button is back (the widget's work is done). Alternates with the raw CLI
 sequence of bench_grade.py doing the same Docker work. Prints the medians, the spread over the rounds,
-and the difference (target: at most raw + 0.3 s on 01).
+and the difference (target: at most raw + 0.3 s on 03-first-image).
 
-    python benchmarks/bench_check.py [01-first-image] [solutions/01-first-image] [--rounds 5]
+    python benchmarks/bench_check.py [03-first-image] [solutions/03-first-image] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def spread(values: list[float]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("exercise", nargs="?", default="01-first-image")
+    parser.add_argument("exercise", nargs="?", default="03-first-image")
     parser.add_argument("folder", nargs="?", default=None)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--port", type=int, default=8000)

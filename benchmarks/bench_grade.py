@@ -9,7 +9,7 @@ A third sequence adds to the raw one the Docker work the sandbox cannot skip: ea
 network (`docker network create` before the run, `docker network rm` after; the foundation issue
 asks for it). It shows how much of the gap is the sandbox's engine work and how much the grader's.
 
-    python benchmarks/bench_grade.py 01-first-image solutions/01-first-image [--rounds 5]
+    python benchmarks/bench_grade.py 03-first-image solutions/03-first-image [--rounds 5]
 
 A folder holding only the learner's files (a solution) is laid over exercises/<id>/ first.
 """
@@ -97,7 +97,7 @@ def edit_one_line(folder: Path) -> Path:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("exercise", nargs="?", default="01-first-image")
+    parser.add_argument("exercise", nargs="?", default="03-first-image")
     parser.add_argument("folder", nargs="?", default=None)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--port", type=int, default=8000)

@@ -68,7 +68,7 @@ def payload(index: int):
     from dockyard.queue import jobs
 
     digest = hashlib.sha256(f"bench-{index}-{time.time_ns()}".encode()).hexdigest()
-    return jobs.Payload("01-first-image", "0" * 16, digest, f"learner{index}", TARBALL)
+    return jobs.Payload("03-first-image", "0" * 16, digest, f"learner{index}", TARBALL)
 
 
 def small_tarball() -> bytes:

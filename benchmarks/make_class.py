@@ -1,4 +1,4 @@
-"""Generate a synthetic class: N submissions of 01-first-image and 03-dockerignore, mixed from the
+"""Generate a synthetic class: N submissions of 03-first-image and 06-dockerignore, mixed from the
 reference solution, the starter and the typical mistakes in tests/exercises/<id>/mistakes/.
 
     python benchmarks/make_class.py OUT [--count 40]
@@ -16,7 +16,7 @@ from pathlib import Path
 from dockyard.course import exercises
 
 ROOT = Path(__file__).resolve().parents[1]
-EXERCISES = ("01-first-image", "03-dockerignore")
+EXERCISES = ("03-first-image", "06-dockerignore")
 
 
 def variants(exercise: exercises.Exercise) -> list[tuple[str, list[Path | None]]]:

@@ -1,7 +1,7 @@
 """The Dockyard course as an nbgrader course (run nbgrader from this folder).
 
-    nbgrader generate_assignment 01-first-image        # release/01-first-image/: solutions replaced by stubs
-    nbgrader autograde 01-first-image                  # grades submitted/<student>/01-first-image/
+    nbgrader generate_assignment 03-first-image        # release/03-first-image/: solutions replaced by stubs
+    nbgrader autograde 03-first-image                  # grades submitted/<student>/03-first-image/
 
 The source notebooks are generated from the exercises by `scripts/make-nbgrader-source`. Each ends with a
 grade cell that runs Dockyard's grader (a real build and run in a sandbox) and returns nbgrader partial

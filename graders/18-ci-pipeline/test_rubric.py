@@ -8,7 +8,7 @@
 - When steps and jobs run is decided for three events (a push to main, a push to another branch, a pull
   request) from `on:`, `needs:` and the `if:` expressions, so any spelling GitHub accepts is judged the same.
 - The `docker build`/`tag`/`run` lines of a push to main (and docker/build-push-action, as the build its inputs
-  describe) are carried out in the sandbox through the command-line executor of exercise 13, with
+  describe) are carried out in the sandbox through the command-line executor of exercise 02, with
   `${{ github.sha }}`/`$GITHUB_SHA` set to a fake commit; a line it cannot run fails the items that need it.
 """
 

@@ -63,7 +63,9 @@ def student_name(filename: str) -> str:
     return filename
 
 
-def discover(submissions: Path, exercise_id: str) -> list[Learner]:
+def discover(submissions: Path, exercise_id: str, aliases: tuple[str, ...] = ()) -> list[Learner]:
+    """The learners in `submissions`. In nbgrader's layout each student's folder for this exercise is
+    `submitted/<student>/<id>/`, or named after one of its older ids (`aliases`)."""
     submissions = Path(submissions)
     if not submissions.is_dir():
         raise UsageError(f"no such folder: {submissions}")
@@ -73,8 +75,8 @@ def discover(submissions: Path, exercise_id: str) -> list[Learner]:
     learners: list[Learner] = []
     if nbgrader_root is not None:
         for student in sorted(p for p in nbgrader_root.iterdir() if p.is_dir()):
-            chosen = student / exercise_id
-            if chosen.is_dir():
+            chosen = next((student / name for name in (exercise_id, *aliases) if (student / name).is_dir()), None)
+            if chosen is not None:
                 learners.append(Learner(student.name, chosen))
             else:  # handed in other assignments, or nothing: listed, never skipped silently
                 learners.append(Learner(student.name, student, missing=True))
@@ -168,7 +170,7 @@ class Results:
     A batch of an older Dockyard kept it as results.json: that file is read once, saved under the new name
     and removed (only when it is ours: a Gradescope results.json has no "results" map and stays)."""
 
-    def __init__(self, out: Path, exercise_id: str, version: str):
+    def __init__(self, out: Path, exercise_id: str, version: str, aliases: tuple[str, ...] = ()):
         self.path = out / STATE_FILE
         self.lock = threading.Lock()
         self.data = {"exercise": exercise_id, "rubric_version": version, "results": {}}
@@ -181,7 +183,7 @@ class Results:
             except (OSError, json.JSONDecodeError, UnicodeDecodeError):
                 saved = None  # a damaged file: grade again rather than trust it
         ours = isinstance(saved, dict) and isinstance(saved.get("results"), dict) and "rubric_version" in saved
-        if ours and saved.get("exercise") == exercise_id:
+        if ours and saved.get("exercise") in (exercise_id, *aliases):  # a gradebook kept under an old id goes on
             self.data["results"] = saved["results"]
         if ours and source == old:
             with self.lock:
@@ -268,11 +270,12 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
     With `queue_url`, the class goes to the workers of that queue (dockyard.queue) instead of this
     host's engine; the outputs are the same files, written by the same code."""
     exercise = exercises.load(exercise_id)
-    learners = select(discover(Path(submissions), exercise_id), only)
+    exercise_id = exercise.id  # an old id (alias) grades, and records, the exercise it names
+    learners = select(discover(Path(submissions), exercise_id, exercise.aliases), only)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     version = rubric_version(exercise)
-    results = Results(out, exercise_id, version)
+    results = Results(out, exercise_id, version, exercise.aliases)
     if queue_url:
         return _run_batch_on_queue(exercise, learners, out, results, version, queue_url=queue_url, force=force,
                                    progress=progress, result_ttl=result_ttl)
@@ -494,8 +497,9 @@ LMS_FILE = "lms.csv"
 
 def write_lms(out: Path, exercise_id: str, roster: list[dict], fmt: str = "canvas", due=None, policy=None):
     """lms.csv from dockyard-state.json's reports (the single source), keyed by the roster's LMS ids."""
-    saved = Results(out, exercise_id, "")
-    reports = saved.reports(exercises.load(exercise_id), due, policy)
+    exercise = exercises.load(exercise_id)
+    saved = Results(out, exercise.id, "", exercise.aliases)
+    reports = saved.reports(exercise, due, policy)
     export = lms.build(roster, reports, exercise_id, fmt)
     lms.write(export, out / LMS_FILE)
     return export

@@ -163,7 +163,7 @@ def _check(folder: Path, max_bytes: int, max_files: int) -> tuple[str | None, Re
 
 def prepare(path: Path, grader: Path | None) -> None:
     """Run the rubric's own preparation of the scratch copy, `graders/<id>/prepare.py: prepare(path)`,
-    before anything reads or builds it (03-dockerignore adds a `.git/` folder, which git cannot carry)."""
+    before anything reads or builds it (06-dockerignore adds a `.git/` folder, which git cannot carry)."""
     script = Path(grader) / "prepare.py" if grader else None
     if script is None or not script.is_file():
         return

@@ -1,7 +1,7 @@
 """The Check widget in a real browser: JupyterLab headless on 127.0.0.1, Debian's Chromium driven by
 Playwright (never `playwright install`).
 
-- A small exercise notebook whose Check grades the reference solution of 01-first-image: we run all
+- A small exercise notebook whose Check grades the reference solution of 03-first-image: we run all
   cells, click Check, and count the ✓ in the rubric table.
 - The learner's way, on a copy of the course served as `make lab` serves it: Check the starter files,
   open the exercise's Dockerfile from the file browser, write it in the editor, save, Check again, and
@@ -31,9 +31,9 @@ from tests.helpers import exercise_filter, orphans, run_filter
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
-EXERCISE = "01-first-image"
+EXERCISE = "03-first-image"
 NOTEBOOK = "browser-check"  # the run id of this test's notebook: labels `dockyard.run=notebook-browser-check`
-# what this test's grading or kernel could leave: of exercise 01-first-image or of this notebook
+# what this test's grading or kernel could leave: of exercise 03-first-image or of this notebook
 ORPHAN_FILTERS = (exercise_filter(EXERCISE), run_filter(f"notebook-{NOTEBOOK}"))
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
@@ -56,8 +56,8 @@ def rubric_items(exercise_id: str) -> int:
 
 
 def write_notebook(folder: Path, solutions: bool = True) -> Path:
-    """A notebook whose Check grades 01-first-image: the reference solution, or (`solutions=False`) the learner's
-    own exercises/01-first-image/ of the course being served."""
+    """A notebook whose Check grades 03-first-image: the reference solution, or (`solutions=False`) the learner's
+    own exercises/03-first-image/ of the course being served."""
     mode = "os.environ['DOCKYARD_SOLUTIONS'] = '1'   # the Check grades the reference solution\n" if solutions else ""
     cells = [
         nbformat.v4.new_markdown_cell(f"# Check {EXERCISE} (browser test)\n\n## WORKDIR"),
@@ -139,7 +139,7 @@ def jupyterlab(tmp_path):
 @pytest.fixture()
 def course_lab(tmp_path):
     """JupyterLab as `make lab` serves it (the course root, hidden files shown), on a copy of the course holding
-    01-first-image as the learner starts it and a notebook whose Check grades the learner's own folder."""
+    03-first-image as the learner starts it and a notebook whose Check grades the learner's own folder."""
     course = tmp_path / "course"
     for part in ("exercises", "graders", "solutions"):
         shutil.copytree(ROOT / part / EXERCISE, course / part / EXERCISE)
@@ -227,7 +227,7 @@ def test_check_widget_in_chromium(no_new_orphans, jupyterlab, tmp_path):
 def test_the_learner_opens_the_dockerfile_from_the_file_browser_fixes_it_and_checks(
         no_new_orphans, course_lab, tmp_path):
     """The learner's way through JupyterLab: the notebook's Check on the starter files, then the file browser
-    to exercises/01-first-image/Dockerfile, the editor to write it, save, Check again: the
+    to exercises/03-first-image/Dockerfile, the editor to write it, save, Check again: the
     ✓ count goes up to every item."""
     expected = rubric_items(EXERCISE)
     solution = (ROOT / "solutions" / EXERCISE / "Dockerfile").read_text()

@@ -47,12 +47,12 @@ def test_the_terminal_is_introduced_before_any_command_is_asked_for():
     welcome = "\n".join(cell.source for cell in nbformat.read(NOTEBOOKS[0], as_version=4).cells
                         if cell.cell_type == "markdown")
     assert "File → New → Terminal" in welcome
-    for exercise_id in ("07-volumes", "08-networks", "09-compose-stack"):
+    for exercise_id in ("09-volumes", "10-networks", "11-compose-stack"):
         assert "File → New → Terminal" in exercises.load(exercise_id, ROOT).readme.read_text(), exercise_id
 
 
 def test_compose_is_shown_where_an_exercise_first_needs_it():
-    """Exercises 07 and 08 come before notebook 08 teaches Compose: their READMEs carry the minimum."""
-    for exercise_id in ("07-volumes", "08-networks"):
+    """Exercises 09 and 10 come before notebook 08 teaches Compose: their READMEs carry the minimum."""
+    for exercise_id in ("09-volumes", "10-networks"):
         readme = exercises.load(exercise_id, ROOT).readme.read_text()
         assert "## Compose in one minute" in readme and "services:" in readme, exercise_id

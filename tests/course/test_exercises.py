@@ -17,7 +17,7 @@ from dockyard.rubric import runner
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES_DIR = ROOT / "tests" / "exercises"
-REPEATED = ("01-first-image", "04-entrypoint-cmd")  # graded three times: the score must not move
+REPEATED = ("03-first-image", "04-entrypoint-cmd")  # graded three times: the score must not move
 
 
 def collect_cases() -> list[tuple[str, str, Path | None]]:

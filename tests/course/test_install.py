@@ -180,12 +180,12 @@ def lab_get(port: int, token: str, path: str) -> tuple[str, object]:
 def the_course_is_reachable(port: int, token: str) -> None:
     """What the notebooks' links and the exercises need: the repository root is served (the notebooks'
     `../exercises/…` links resolve), it opens on the first notebook, hidden files are listed by the server
-    and shown by the file browser, and terminals are available (exercises 09 and 11: `cp .env.example .env`)."""
+    and shown by the file browser, and terminals are available (exercises 11 and 13: `cp .env.example .env`)."""
     url, _ = lab_get(port, token, "/")
     assert url.endswith("/lab/tree/notebooks/00-welcome.ipynb"), f"JupyterLab opens on {url}"
     _, root = lab_get(port, token, "/api/contents/")
     assert {"notebooks", "exercises"} <= {item["name"] for item in root["content"]}
-    _, folder = lab_get(port, token, "/api/contents/exercises/09-compose-stack")
+    _, folder = lab_get(port, token, "/api/contents/exercises/11-compose-stack")
     assert {".dockerignore", ".env.example"} <= {item["name"] for item in folder["content"]}, "hidden files not listed"
     _, browser = lab_get(port, token, "/lab/api/settings/@jupyterlab/filebrowser-extension:browser")
     assert browser["schema"]["properties"]["showHiddenFiles"]["default"] is True, "the file browser hides dotfiles"
@@ -234,17 +234,17 @@ def test_a_non_root_learner_goes_from_a_fresh_copy_to_full_marks(learner):
         stop(process)
     assert version_of(str(project / ".venv/bin/python")) == version_of("/usr/bin/python3"), \
         "make should have built the learner's venv with the python3 on their PATH (Debian's own)"
-    exercise = project / "exercises/01-first-image"
-    for solved in (project / "solutions/01-first-image").iterdir():
+    exercise = project / "exercises/03-first-image"
+    for solved in (project / "solutions/03-first-image").iterdir():
         shutil.copy2(solved, exercise / solved.name)
     subprocess.run(["chown", "-R", f"{learner}:{learner}", str(exercise)], check=True)
     home = pwd.getpwnam(learner).pw_dir
     result = subprocess.run(
         ["runuser", "-u", learner, "--", "env", f"HOME={home}", "PATH=/usr/local/bin:/usr/bin:/bin",
-         ".venv/bin/dockyard", "check", "01-first-image"],
+         ".venv/bin/dockyard", "check", "03-first-image"],
         cwd=project, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     first = result.stdout.splitlines()[0].split()
     score, max_score = first[1].split("/")
-    assert first[0] == "01-first-image" and score == max_score != "0", result.stdout
+    assert first[0] == "03-first-image" and score == max_score != "0", result.stdout
     assert "All checks pass" in result.stdout

@@ -20,7 +20,7 @@ from tests.helpers import exercise_filter, orphans
 ROOT = Path(__file__).resolve().parents[2]
 COURSE = ROOT / "nbgrader"
 NBGRADER = Path(sys.executable).with_name("nbgrader")
-ASSIGNMENTS = ["01-first-image", "09-compose-stack"]
+ASSIGNMENTS = ["03-first-image", "11-compose-stack"]
 
 
 def nbgrader(course: Path, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess:
@@ -139,7 +139,7 @@ def test_grade_cell_writes_nothing_to_stderr_and_reads_its_points(tmp_path):
     from nbclient import NotebookClient
     from nbgrader.utils import determine_grade
 
-    assignment = "01-first-image"
+    assignment = "03-first-image"
     notebook = nbformat.read(COURSE / "source" / assignment / f"{assignment}.ipynb", as_version=4)
     grade_cell = next(cell for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("grade"))
     grade_cell.metadata["nbgrader"]["points"] = 5  # a teacher's change: the cell's source does not repeat it

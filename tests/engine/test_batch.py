@@ -22,7 +22,7 @@ from dockyard.engine import gc
 from dockyard.engine.labels import KINDS
 from tests.helpers import ROOT
 
-EXERCISE = "01-first-image"
+EXERCISE = "03-first-image"
 DOCKYARD = [sys.executable, "-m", "dockyard"]
 
 

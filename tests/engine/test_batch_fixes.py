@@ -18,7 +18,7 @@ from dockyard.errors import BaseImageMissing, EngineLost
 from dockyard.report.model import Item, Report
 
 from tests.helpers import ROOT  # noqa: E402
-EXERCISE = "01-first-image"
+EXERCISE = "03-first-image"
 
 
 def fake_grade(exercise_id, folder, engine_url=None, **kwargs):
@@ -56,7 +56,7 @@ def test_nbgrader_student_without_the_assignment_is_listed(tmp_path):
     submitted = tmp_path / "course" / "submitted"
     (submitted / "zoe" / EXERCISE).mkdir(parents=True)
     (submitted / "zoe" / EXERCISE / "Dockerfile").write_text("FROM python:3.11-slim\n")
-    (submitted / "yan" / "02-layer-cache").mkdir(parents=True)  # handed in another assignment only
+    (submitted / "yan" / "05-layer-cache").mkdir(parents=True)  # handed in another assignment only
     (submitted / "xi").mkdir(parents=True)  # nothing at all
     found = batch.discover(tmp_path / "course", EXERCISE)
     assert [(learner.student, learner.missing) for learner in found] == [("xi", True), ("yan", True), ("zoe", False)]

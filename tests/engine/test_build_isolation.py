@@ -98,7 +98,7 @@ def test_doctor_says_builds_are_isolated():
 
 
 def test_graded_add_of_a_loopback_url_is_refused_and_never_fetched(loopback_listener, tmp_path, capsys):
-    exercise = exercises.load("01-first-image", ROOT)
+    exercise = exercises.load("03-first-image", ROOT)
     folder = exercises.materialize(exercise, exercise.solution, tmp_path / "submission")
     dockerfile = folder / "Dockerfile"
     lines = dockerfile.read_text().splitlines()
@@ -106,7 +106,7 @@ def test_graded_add_of_a_loopback_url_is_refused_and_never_fetched(loopback_list
     lines.insert(2, add)
     dockerfile.write_text("\n".join(lines) + "\n")
 
-    report = runner.grade("01-first-image", folder)
+    report = runner.grade("03-first-image", folder)
     terminal.render(report)
     said = capsys.readouterr()
 
@@ -184,10 +184,10 @@ def test_a_run_step_on_the_build_network_still_reaches_the_package_index(tmp_pat
 def test_without_the_rules_the_grader_refuses_to_build_unless_allowed(tmp_path, monkeypatch):
     why = "not running as root, so the build network's iptables rules cannot be installed"
     monkeypatch.setattr(firewall, "build_isolation", lambda engine_url=None, install=True: (False, why))
-    exercise = exercises.load("01-first-image", ROOT)
+    exercise = exercises.load("03-first-image", ROOT)
     folder = exercises.materialize(exercise, exercise.solution, tmp_path / "submission")
 
-    refused = runner.grade("01-first-image", folder)
+    refused = runner.grade("03-first-image", folder)
     assert refused.status == "error" and not refused.retry
     assert "builds cannot be isolated" in refused.error and why in refused.error
 
@@ -199,18 +199,18 @@ def test_without_the_rules_the_grader_refuses_to_build_unless_allowed(tmp_path, 
         assert gc.leftovers(run_ids=[box.run_id])["image"] == 0
 
     # a learner's own check (`dockyard check`, the notebook's button) builds anyway, and says so
-    own = runner.grade("01-first-image", folder, self_check=True)
+    own = runner.grade("03-first-image", folder, self_check=True)
     assert own.status == "graded" and own.score == own.max_score, own
     assert own.notes == (f"builds were not isolated: {why}",)
 
     monkeypatch.setenv("DOCKYARD_LIMITS", "require_build_isolation=false")
-    allowed = runner.grade("01-first-image", folder)
+    allowed = runner.grade("03-first-image", folder)
     assert allowed.status == "graded" and allowed.score == allowed.max_score, allowed
     assert allowed.notes == (f"builds were not isolated: {why}",)
     assert "builds were not isolated" in terminal.to_text(allowed)
 
     monkeypatch.setenv("DOCKYARD_LIMITS", "require_build_isolation=true")  # a shared host keeps them required
-    assert runner.grade("01-first-image", folder, self_check=True).status == "error"
+    assert runner.grade("03-first-image", folder, self_check=True).status == "error"
 
 
 def test_exercise_toml_can_waive_isolation_but_not_remote_sources(tmp_path):

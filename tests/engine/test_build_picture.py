@@ -1,4 +1,4 @@
-"""The picture of the learner's build on the real engine: a real grading of 01-first-image's solution lists the
+"""The picture of the learner's build on the real engine: a real grading of 03-first-image's solution lists the
 Dockerfile's steps with their sizes (from the image history), and grading it again shows them from the cache."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def _instructions(dockerfile: str) -> list[str]:
 
 
 def test_a_real_grading_draws_the_build_and_a_second_one_shows_the_cache(tmp_path):
-    folder = materialize("01-first-image", None, tmp_path / "submission")
+    folder = materialize("03-first-image", None, tmp_path / "submission")
     # a change of our own, so that this test's first grading builds COPY and what follows (the engine's cache
     # is shared: another grading of the solution may have left those steps cached)
     with open(folder / "app.py", "a") as handle:
@@ -29,7 +29,7 @@ def test_a_real_grading_draws_the_build_and_a_second_one_shows_the_cache(tmp_pat
     expected = _instructions((folder / "Dockerfile").read_text())
     assert expected[0].startswith("FROM") and len(expected) == 5
 
-    first = runner.grade("01-first-image", folder)
+    first = runner.grade("03-first-image", folder)
     assert first.status == "graded" and first.score == first.max_score, first
     picture = first.build
     assert picture is not None
@@ -45,7 +45,8 @@ def test_a_real_grading_draws_the_build_and_a_second_one_shows_the_cache(tmp_pat
     assert all(step.seconds >= 0 for step in picture.steps) and picture.seconds > 0
     assert gc.leftovers(run_ids=[first.run_id]) == dict.fromkeys(KINDS, 0)
 
-    again = runner.grade("01-first-image", folder)
+    again = runner.grade("01-first-image", folder)  # its id before the renumbering: the same exercise, today's id
+    assert again.exercise == "03-first-image"
     assert again.status == "graded" and again.build is not None
     assert [step.instruction for step in again.build.steps] == expected
     assert all(step.cached for step in again.build.steps[1:]), again.build  # nothing changed: all from cache
@@ -61,13 +62,13 @@ def test_a_real_grading_draws_the_build_and_a_second_one_shows_the_cache(tmp_pat
 
 
 def test_a_failed_build_shows_the_steps_up_to_the_failure(tmp_path):
-    folder = materialize("01-first-image", None, tmp_path / "submission")
+    folder = materialize("03-first-image", None, tmp_path / "submission")
     lines = (folder / "Dockerfile").read_text().splitlines()
     at = next(i for i, line in enumerate(lines) if line.startswith("WORKDIR")) + 1
     lines.insert(at, f"RUN echo {uuid.uuid4().hex} && sleep 1 && exit 3")
     (folder / "Dockerfile").write_text("\n".join(lines) + "\n")
 
-    report = runner.grade("01-first-image", folder)
+    report = runner.grade("03-first-image", folder)
     assert report.status == "graded" and report.score < report.max_score
     picture = report.build
     assert picture is not None and picture.failed_at == 3 and picture.size_bytes is None

@@ -101,31 +101,31 @@ def test_every_step_cgroup_is_bounded_only_while_a_buildkit_build_runs():
 
 def test_builder_classic_still_grades_and_refuses_buildkit_syntax_in_one_line(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("DOCKYARD_BUILDER", "auto")  # `--builder` sets it for the process: restored after the test
-    exercise = exercises.load("02-layer-cache", ROOT)
-    overlay = ROOT / "tests" / "exercises" / "02-layer-cache" / "alternatives" / "buildkit-cache-mount"
+    exercise = exercises.load("05-layer-cache", ROOT)
+    overlay = ROOT / "tests" / "exercises" / "05-layer-cache" / "alternatives" / "buildkit-cache-mount"
     folder = exercises.materialize(exercise, exercise.solution, tmp_path / "cache-mount", overlay)
-    code = cli.main(["grade", "02-layer-cache", str(folder), "--json", "--builder", "classic"])
+    code = cli.main(["grade", "05-layer-cache", str(folder), "--json", "--builder", "classic"])
     report = json.loads(capsys.readouterr().out)
     assert code != 0 or report["score"] < report["max_score"]
     builds = next(item for item in report["items"] if item["id"] == "builds")
     assert builds["feedback"].startswith("Dockerfile line 5: `RUN --mount` needs BuildKit")
     # the reference solution, built by the classic builder when asked: full marks, as ever
     solution = exercises.materialize(exercise, exercise.solution, tmp_path / "solution")
-    assert cli.main(["grade", "02-layer-cache", str(solution), "--json", "--builder", "classic"]) == 0
+    assert cli.main(["grade", "05-layer-cache", str(solution), "--json", "--builder", "classic"]) == 0
     classic = json.loads(capsys.readouterr().out)
     assert classic["score"] == classic["max_score"], classic
-    assert cli.main(["grade", "02-layer-cache", str(solution), "--builder", "buildkit", "--queue",
+    assert cli.main(["grade", "05-layer-cache", str(solution), "--builder", "buildkit", "--queue",
                      "redis://127.0.0.1:1/0"]) == 2
     assert "--builder applies to gradings on this machine" in capsys.readouterr().err
 
 
 def test_a_buildkit_grading_leaves_no_container_image_or_cache_record(tmp_path, monkeypatch):
-    exercise = exercises.load("01-first-image", ROOT)
+    exercise = exercises.load("03-first-image", ROOT)
     folder = exercises.materialize(exercise, exercise.solution, tmp_path / "submission")
     (folder / "Dockerfile").write_text((folder / "Dockerfile").read_text().replace(
         "COPY app.py .", f"COPY --chmod=644 app.py .\nRUN echo {uuid.uuid4().hex} > /tmp/unique"))
     before = gc.build_cache()
-    report = runner.grade("01-first-image", folder)
+    report = runner.grade("03-first-image", folder)
     assert report.status == "graded" and report.score == report.max_score, report
     assert report.build is not None and any(step.instruction.startswith("COPY --chmod") for step in report.build.steps)
     assert gc.leftovers(run_ids=[report.run_id]) == dict.fromkeys(KINDS, 0)

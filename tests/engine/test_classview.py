@@ -23,14 +23,14 @@ def make_reports() -> dict[str, Report]:
                       "" if n % 3 else f"expected `WORKDIR /app`, found {HOSTILE}", "04-dockerfile.ipynb#WORKDIR"),
                  Item("exec-form", "CMD in exec form", 0.5 if n % 2 else 1.0, 1.0, not n % 2,
                       "shell form" if n % 2 else "", outcome="partial" if n % 2 else None)]
-        reports[f"learner{n:02d}" if n else HOSTILE] = Report.from_items("01-first-image", items, 3.0 + n)
-    reports["stuck"] = Report.failed("01-first-image", "grading took longer than 600 s and was stopped", 600.0, 4.0)
-    reports["engine"] = Report.failed("01-first-image", "the engine went away", 1.0, 4.0, retry=True)
+        reports[f"learner{n:02d}" if n else HOSTILE] = Report.from_items("03-first-image", items, 3.0 + n)
+    reports["stuck"] = Report.failed("03-first-image", "grading took longer than 600 s and was stopped", 600.0, 4.0)
+    reports["engine"] = Report.failed("03-first-image", "the engine went away", 1.0, 4.0, retry=True)
     return reports
 
 
 def test_the_page_has_plots_rates_failures_times_and_who_could_not_run():
-    page = classview.to_html("01-first-image", make_reports(), "../notebooks/")
+    page = classview.to_html("03-first-image", make_reports(), "../notebooks/")
     assert len(re.findall(r'src="data:image/png;base64,[A-Za-z0-9+/=]{200,}"', page)) == 3
     assert "<script>" not in page and "onerror=\"" not in page and "&lt;script&gt;window.pwned=1" in page
     rows = re.findall(r"<tr><td>(.*?)<br>.*?</td><td[^>]*>(\d+)%", page)
@@ -50,8 +50,8 @@ def test_one_failure_counts_once_whatever_port_or_line_each_learner_saw():
                       "attempt(s)" + " (the connection was closed without an answer)" * 4),  # longer than shown
                  Item("exec-form", "CMD in exec form", 0.0, 1.0, False, f"`CMD python app.py` (line {line}) is in "
                       "shell form" if n < 3 else "no CMD at all")]
-        reports[f"learner{n}"] = Report.from_items("01-first-image", items, 20.0)
-    page = classview.to_html("01-first-image", reports)
+        reports[f"learner{n}"] = Report.from_items("03-first-image", items, 20.0)
+    page = classview.to_html("03-first-image", reports)
     answers = re.search(r"<tr><td>The app answers on 8000.*?</tr>", page).group(0)
     assert answers.count("<li>") == 1 and "(4×, 3 other wording(s))" in answers, answers
     exec_form = re.search(r"<tr><td>CMD in exec form.*?</tr>", page).group(0)
@@ -71,7 +71,7 @@ def test_batch_writes_class_html_next_to_the_gradebook(tmp_path):
     for name in ("ada", "bob"):
         (folder / name).mkdir(parents=True)
     (folder / "ada" / "Dockerfile").write_text("FROM python:3.11-slim\n")
-    batch.run_batch("01-first-image", folder, tmp_path / "out", jobs=1, grade_one=fake_grade)
+    batch.run_batch("03-first-image", folder, tmp_path / "out", jobs=1, grade_one=fake_grade)
     page = (tmp_path / "out" / batch.CLASS_FILE).read_text()
     assert "no Dockerfile in your folder" in page and page.count("data:image/png;base64,") == 3
 
@@ -81,7 +81,7 @@ def test_class_html_in_chromium(tmp_path):
     from playwright.sync_api import sync_playwright
 
     path = tmp_path / "class.html"
-    path.write_text(classview.to_html("01-first-image", make_reports(), "../notebooks/"))
+    path.write_text(classview.to_html("03-first-image", make_reports(), "../notebooks/"))
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch_persistent_context(
             str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True,

@@ -71,7 +71,7 @@ def test_scripts_parse():
 
 
 def classroom_template(tmp_path: Path, *flags: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(DOCKYARD), "classroom", "01-first-image", str(tmp_path / "template"), *flags],
+    return subprocess.run([str(DOCKYARD), "classroom", "03-first-image", str(tmp_path / "template"), *flags],
                           capture_output=True, text=True, timeout=60)
 
 
@@ -93,20 +93,20 @@ def test_classroom_template_repository_validates_and_its_grading_step_runs_here(
     template = tmp_path / "template"
     assert sorted(str(p.relative_to(template)) for p in template.rglob("*") if p.is_file()) == [
         ".github/workflows/classroom.yml", "Dockerfile", "README.md", "app.py"]
-    assert (template / "Dockerfile").read_text() == (ROOT / "exercises/01-first-image/Dockerfile").read_text()
+    assert (template / "Dockerfile").read_text() == (ROOT / "exercises/03-first-image/Dockerfile").read_text()
     assert "How this assignment is graded" in (template / "README.md").read_text()
     workflow_file = template / ".github/workflows/classroom.yml"
     check_workflow(workflow_file)
     workflow = yaml.safe_load(workflow_file.read_text())
     job = workflow["jobs"]["run-autograding-tests"]
-    assert job["env"] == {"EXERCISE": "01-first-image", "COURSE_REPOSITORY": "your-org/dockyard",
+    assert job["env"] == {"EXERCISE": "03-first-image", "COURSE_REPOSITORY": "your-org/dockyard",
                           "COURSE_REF": "v0.2.0"}
     grade = next(step for step in job["steps"] if step.get("id") == "dockyard")
     # the runner: the learner's push checked out in submission/ (here: the template with the solution's files),
     # the course in course/, Dockyard in $RUNNER_TEMP/dockyard; the step's own env; the default socket
     workspace = tmp_path / "workspace"
     shutil.copytree(template, workspace / "submission")
-    shutil.copytree(ROOT / "solutions/01-first-image", workspace / "submission", dirs_exist_ok=True)
+    shutil.copytree(ROOT / "solutions/03-first-image", workspace / "submission", dirs_exist_ok=True)
     (workspace / "course").symlink_to(ROOT)
     runner_temp = tmp_path / "runner-temp"
     (runner_temp / "dockyard" / "bin").mkdir(parents=True)
@@ -145,7 +145,7 @@ def test_package_refuses_bad_settings_before_writing(tmp_path, argv, needle):
     (full / "keep.txt").write_text("a teacher's file")
     out = str(full) if "{full}" in argv else str(tmp_path / "bundle")
     platform, *flags = [a for a in argv if a != "{full}"]
-    result = subprocess.run([str(DOCKYARD), "package", platform, "01-first-image", out, *flags,
+    result = subprocess.run([str(DOCKYARD), "package", platform, "03-first-image", out, *flags,
                              "--course-repository", "your-org/dockyard", "--course-ref", "v1"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and needle in result.stderr and "Traceback" not in result.stderr, result.stderr

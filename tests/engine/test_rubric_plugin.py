@@ -131,7 +131,7 @@ def test_prepare_py_runs_on_the_scratch_copy_only(tmp_path):
     from dockyard.course import exercises
 
     course = Path(__file__).resolve().parents[2]
-    exercise = exercises.load("03-dockerignore", course)
-    with load_submission(course / "solutions" / "03-dockerignore", exercise) as loaded:
+    exercise = exercises.load("06-dockerignore", course)
+    with load_submission(course / "solutions" / "06-dockerignore", exercise) as loaded:
         assert (loaded.path / ".git" / "HEAD").is_file()
-    assert not (course / "solutions" / "03-dockerignore" / ".git").exists()
+    assert not (course / "solutions" / "06-dockerignore" / ".git").exists()

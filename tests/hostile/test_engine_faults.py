@@ -27,7 +27,7 @@ DOCKYARD = [sys.executable, "-m", "dockyard"]
 
 
 def slow_submission(destination: Path) -> Path:
-    exercise = exercises.load("01-first-image", ROOT)
+    exercise = exercises.load("03-first-image", ROOT)
     exercises.materialize(exercise, exercise.solution, destination)
     (destination / "Dockerfile").write_text(
         "FROM python:3.11-slim\nWORKDIR /app\nRUN sleep 20\nCOPY app.py .\nEXPOSE 8000\nCMD [\"python\", \"app.py\"]\n")
@@ -46,7 +46,7 @@ def test_engine_unreachable_at_start(tmp_path):
     folder = tmp_path / "sub"
     folder.mkdir()
     env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
-    for argv in (["grade", "01-first-image", str(folder), "--json"], ["check", "01-first-image", str(folder)]):
+    for argv in (["grade", "03-first-image", str(folder), "--json"], ["check", "03-first-image", str(folder)]):
         result = subprocess.run([*DOCKYARD, *argv], capture_output=True, text=True, env=env, timeout=60)
         assert result.returncode == 3, result.stdout + result.stderr
         assert "Traceback" not in result.stdout + result.stderr
@@ -67,7 +67,7 @@ def restart_after(extra: ExtraEngine, delay_s: float) -> threading.Thread:
 def test_engine_restart_mid_grading_ends_in_error_and_clean_leaves_nothing(second_engine, tmp_path):
     folder = slow_submission(tmp_path / "sub")
     restarter = restart_after(second_engine, 6)
-    report = runner.grade("01-first-image", folder, engine_url=second_engine.url)
+    report = runner.grade("03-first-image", folder, engine_url=second_engine.url)
     restarter.join()
     assert report.status == "error", report.to_json()
     assert report.retry
@@ -82,7 +82,7 @@ def test_batch_marks_an_engine_failure_for_retry(second_engine, tmp_path):
     class_dir = tmp_path / "class"
     slow_submission(class_dir / "ada")
     restarter = restart_after(second_engine, 6)
-    summary = batch.run_batch("01-first-image", class_dir, tmp_path / "out", jobs=1, engine_url=second_engine.url)
+    summary = batch.run_batch("03-first-image", class_dir, tmp_path / "out", jobs=1, engine_url=second_engine.url)
     restarter.join()
     assert summary.retry == 1 and summary.graded == 0
     gradebook = (tmp_path / "out" / "gradebook.csv").read_text().splitlines()
@@ -95,7 +95,7 @@ def test_nearly_full_disk_is_refused_before_building(docker_client, tmp_path):
     try:
         folder = slow_submission(tmp_path / "sub")
         started = time.monotonic()
-        report = runner.grade("01-first-image", folder, engine_url=extra.url)
+        report = runner.grade("03-first-image", folder, engine_url=extra.url)
         assert time.monotonic() - started < 60
         said = (report.error or "") + " ".join(i.feedback for i in report.items)
         assert "free" in said and "GiB" in said, report.to_json()

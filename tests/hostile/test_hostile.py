@@ -36,7 +36,7 @@ from tests.helpers import engine_responds_quickly, materialize
 from tests.hostile.conftest import FIGURES
 
 CASES = sorted(p for p in (Path(__file__).parent / "cases").iterdir() if (p / "expect.toml").is_file())
-HONEST = "01-first-image"
+HONEST = "03-first-image"
 DEFAULT_MAX_RSS_MB = 200  # the grading's peak memory (its child process and what that ran), every case
 
 

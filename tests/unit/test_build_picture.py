@@ -36,7 +36,7 @@ def facts() -> BuildResult:
 def report() -> Report:
     items = [Item("builds", "The image builds", 1.0, 1.0, True),
              Item("small", "The image is small", 0.0, 2.0, False, "the image is 182 MB")]
-    return dataclasses.replace(Report.from_items("02-layer-cache", items, 9.1), build=BuildPicture.from_build(facts()))
+    return dataclasses.replace(Report.from_items("05-layer-cache", items, 9.1), build=BuildPicture.from_build(facts()))
 
 
 def _rich(report: Report, width: int = 120) -> str:
@@ -111,7 +111,7 @@ def test_markdown_escapes_the_step_text(report):
 
 def test_gradescope_output_carries_the_picture_as_text(report):
     output = gradescope.to_dict(report)["output"]
-    assert output.startswith("02-layer-cache: 1/3 points\n\nYour build:\nYour image: 182.0 MB")
+    assert output.startswith("05-layer-cache: 1/3 points\n\nYour build:\nYour image: 182.0 MB")
     assert SCRIPT in output and MARKUP in output  # output_format "text": shown as typed, never rendered
     assert "\x1b" not in output and max(len(line) for line in output.splitlines()) <= 88
     assert gradescope.to_dict(report)["output_format"] == "text"
@@ -128,7 +128,7 @@ def test_a_failed_build_shows_the_steps_up_to_the_failure():
     assert BuildPicture.from_failure(BuildFailed("the engine refused the build: parse error")) is None
     at_from = BuildPicture.from_failure(BuildFailed("no base", [], steps=steps[:1], seconds=0.2))
     assert picture.hints(at_from) == ["Step 1 (`FROM python:3.11-slim`) failed after 0.0 s."]
-    failed = dataclasses.replace(Report.from_items("01-first-image", [Item("builds", "It builds", 0.0, 1.0, False,
+    failed = dataclasses.replace(Report.from_items("03-first-image", [Item("builds", "It builds", 0.0, 1.0, False,
                                                                            "the build failed")], 7.0), build=made)
     assert Report.from_dict(json.loads(failed.to_json())) == failed
     widget = html.report_html(failed)
@@ -228,7 +228,7 @@ def test_steps_from_the_build_output_with_times_and_without_our_labels():
               " ---> Running in fedcba987654",
               "Collecting flask", "Removing intermediate container fedcba987654", " ---> 23456789abcd",
               "Step 4/5 : LABEL dockyard.run=abc123", " ---> Running in 0a0a0a0a0a0a", " ---> 3456789abcde",
-              'Step 5/5 : LABEL dockyard.exercise="01-first-image"', " ---> 456789abcdef"]
+              'Step 5/5 : LABEL dockyard.exercise="03-first-image"', " ---> 456789abcdef"]
     clock = iter([10.0, 10.5, 11.0, 15.25, 15.5])
     for line in output:
         build._note_line(line, steps, layers, containers)
@@ -238,7 +238,7 @@ def test_steps_from_the_build_output_with_times_and_without_our_labels():
     assert [(s.number, s.cached, s.seconds, s.image_id) for s in timed] == [
         (1, False, 0.5, "0123456789ab"), (2, True, 0.5, "123456789abc"), (3, False, 4.25, "23456789abcd"),
         (4, False, 0.25, "3456789abcde"), (5, False, 0.5, "456789abcdef")]
-    labels = {"dockyard.run": "abc123", "dockyard.exercise": "01-first-image"}
+    labels = {"dockyard.run": "abc123", "dockyard.exercise": "03-first-image"}
     assert [s.number for s in build.without_label_steps(timed, labels)] == [1, 2, 3]
     learner_label = (*timed[:3], BuildStep(4, "LABEL maintainer=ada", False))  # the learner's own LABEL stays
     assert len(build.without_label_steps(learner_label, labels)) == 4

@@ -26,7 +26,7 @@ def refusal(text: str, root: Path | None = None):
 
 # -- accepted --------------------------------------------------------------------------------------
 def test_the_reference_solution_reads_as_its_commands():
-    script = parse_file(ROOT / "solutions/13-container-lifecycle/commands.sh", root=ROOT / "exercises/13-container-lifecycle")
+    script = parse_file(ROOT / "solutions/02-container-lifecycle/commands.sh", root=ROOT / "exercises/02-container-lifecycle")
     assert script.ok, script.summary()
     assert [c.subcommand for c in script.commands] == ["build", "run", "ps", "logs", "exec", "stop", "start", "stop", "rm"]
     run = script.commands[1]
@@ -249,7 +249,7 @@ DIGEST = "sha256:" + "0123456789abcdef" * 4
 
 
 def test_the_registry_solution_reads_as_its_commands():
-    script = parse_file(ROOT / "solutions/14-registry/commands.sh", root=ROOT / "exercises/14-registry")
+    script = parse_file(ROOT / "solutions/01-registry/commands.sh", root=ROOT / "exercises/01-registry")
     assert script.ok, script.summary()
     assert [c.subcommand for c in script.commands] == ["build", "tag", "push", "images", "pull", "run", "ps"]
 

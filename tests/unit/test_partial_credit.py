@@ -15,10 +15,10 @@ from tests.unit.test_platforms import codegrade_parse, reporter
 ITEMS = [
     Item("builds", "The image builds", 1.0, 1.0, True),
     Item("health", "The health check asks /health on 8000", 1.5, 3.0, False,
-         "the port is right but the path is not <b>", "06-non-root-healthcheck.ipynb#HEALTHCHECK", outcome="partial"),
+         "the port is right but the path is not <b>", "16-non-root-healthcheck.ipynb#HEALTHCHECK", outcome="partial"),
     Item("non-root", "The app does not run as root", 0.0, 2.0, False, "runs as root"),
 ]
-REPORT = Report.from_items("06-non-root-healthcheck", ITEMS, 2.0)
+REPORT = Report.from_items("16-non-root-healthcheck", ITEMS, 2.0)
 
 
 def test_the_report_counts_the_fraction():
@@ -79,7 +79,7 @@ def test_feedback_pages_show_the_partial_mark_escaped():
 
 def test_a_stopped_grading_shows_its_finished_items_everywhere():
     planned = [Item(i.id, i.title, 0, i.max_points, False, outcome="not_reached") for i in ITEMS]
-    stopped = Report.stopped("06-non-root-healthcheck", "grading took longer than 60 s and was stopped",
+    stopped = Report.stopped("16-non-root-healthcheck", "grading took longer than 60 s and was stopped",
                              list(ITEMS[:2]), planned, 60.0, 0.0)
     assert stopped.score == 2.5 and stopped.max_score == 6.0 and stopped.status == "error"
     text = terminal.to_text(stopped)

@@ -40,17 +40,17 @@ ITEMS = [
 
 @pytest.fixture
 def report() -> Report:
-    return Report.from_items("01-first-image", ITEMS, 4.234, run_id="abc123")
+    return Report.from_items("03-first-image", ITEMS, 4.234, run_id="abc123")
 
 
 @pytest.fixture
 def full() -> Report:
-    return Report.from_items("01-first-image", [ITEMS[0], ITEMS[2]], 1.0)
+    return Report.from_items("03-first-image", [ITEMS[0], ITEMS[2]], 1.0)
 
 
 @pytest.fixture
 def error_report() -> Report:
-    return Report.failed("01-first-image", "no Dockerfile in the submission", duration_s=0.4, max_score=10)
+    return Report.failed("03-first-image", "no Dockerfile in the submission", duration_s=0.4, max_score=10)
 
 
 # -- GitHub Classroom -----------------------------------------------------------------------------------
@@ -132,7 +132,7 @@ def test_prairielearn_results(report, full, error_report, tmp_path):
 
 def test_prairielearn_stays_under_1_mb():
     huge = [Item(f"item-{n}", f"item {n}", 0.0, 1.0, False, "x" * 50_000) for n in range(40)]
-    text = prairielearn.to_json(Report.from_items("01-first-image", huge, 1.0))
+    text = prairielearn.to_json(Report.from_items("03-first-image", huge, 1.0))
     assert len(text.encode()) < prairielearn.MAX_BYTES
     assert sum(t["max_points"] for t in json.loads(text)["tests"]) == 40
 
@@ -168,7 +168,7 @@ GS_SCHEMA = {
 }
 METADATA = {"id": 1, "created_at": "2026-03-02T10:30:00.000000-08:00",
             "assignment": {"due_date": "2026-03-01T23:59:00.000000-08:00", "late_due_date": None,
-                           "title": "Exercise 01"},
+                           "title": "Exercise 03"},
             "users": [{"email": "ann@example.edu", "id": 7, "name": "Ann"}], "previous_submissions": [{}, {}]}
 
 
@@ -192,7 +192,7 @@ def test_gradescope_visibility_per_item_and_metadata(report):
         gradescope.lateness({"created_at": "yesterday", "assignment": {"due_date": None}})
     assert refused.value.field == "created_at" and refused.value.exit_status == ExitStatus.USAGE
     jsonschema.validate(gradescope.to_dict(report), GS_SCHEMA)
-    marked = Report.from_items("01-first-image", [Item("a", "A", 1.0, 1.0, True, visibility="hidden"),
+    marked = Report.from_items("03-first-image", [Item("a", "A", 1.0, 1.0, True, visibility="hidden"),
                                                   Item("b", "B", 1.0, 1.0, True, visibility="bogus"),
                                                   Item("c", "C", 1.0, 1.0, True)], 1.0)
     assert [t["visibility"] for t in gradescope.to_dict(marked, "after_published")["tests"]] == [
@@ -222,7 +222,7 @@ def test_every_exercise_leaderboard_names_known_metrics():
     from tests.helpers import ROOT
 
     asked = {exercise_id: exercises.load(exercise_id, ROOT).leaderboard for exercise_id in exercises.ids(ROOT)}
-    assert asked["05-multi-stage"] == ("image_size", "build_time")
+    assert asked["07-multi-stage"] == ("image_size", "build_time")
     for metrics in asked.values():
         gradescope.check_leaderboard(metrics)
 
@@ -282,11 +282,11 @@ PARTIAL = Item("port", "The port is right", 1.5, 3.0, False, "the port is right 
 @pytest.fixture
 def stopped() -> Report:
     """A grading killed after its first two items (Report.stopped): they count, the other two were not reached."""
-    return Report.stopped("01-first-image", "the grading took longer than 60 s", ITEMS[:2], ITEMS, 61.0, 10.0)
+    return Report.stopped("03-first-image", "the grading took longer than 60 s", ITEMS[:2], ITEMS, 61.0, 10.0)
 
 
 def test_standard_junit_is_valid_against_the_junit_xsd(report, error_report, stopped):
-    with_partial = Report.from_items("01-first-image", [*ITEMS, PARTIAL], 2.0)
+    with_partial = Report.from_items("03-first-image", [*ITEMS, PARTIAL], 2.0)
     for each in (report, error_report, stopped, with_partial):
         JUNIT_XSD.validate(junit.to_xml(each))  # raises with the offending element and the XSD's rule
     case = ET.fromstring(junit.to_xml(report).encode()).find("testsuite/testcase")
@@ -322,7 +322,7 @@ def test_a_stopped_grading_is_right_in_every_output(stopped):
 
 def test_gradescope_withholds_the_score_when_the_engine_failed(error_report):
     """An engine fault (retry): the learner sees the message but not a total (one hidden test hides it)."""
-    engine_down = Report.failed("01-first-image", "no worker finished it within 540 s", max_score=10, retry=True)
+    engine_down = Report.failed("03-first-image", "no worker finished it within 540 s", max_score=10, retry=True)
     data = gradescope.to_dict(engine_down)
     jsonschema.validate(data, GS_SCHEMA)
     assert data["visibility"] == "visible" and [t["visibility"] for t in data["tests"]] == ["hidden"]
@@ -365,15 +365,15 @@ def test_lms_canvas_and_moodle(tmp_path, report, full, error_report):
     roster_file.write_text(ROSTER, encoding="utf-8")
     roster = lms.read_roster(roster_file)
     reports = {"ann.taylor": report, "blee": full, "eve": error_report, "mallory": full}
-    export = lms.build(roster, reports, "01-first-image", "canvas")
+    export = lms.build(roster, reports, "03-first-image", "canvas")
     assert export.missing == ["zoe"] and export.unknown == ["mallory"]
     rows = list(csv.reader(io.StringIO(lms.to_csv(export))))
-    assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "01-first-image"]
+    assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "03-first-image"]
     assert rows[1] == ["Taylor, Ann", "101", "S-1", "ann.taylor", "Mon", "4"]
     assert rows[2][-1] == "4" and rows[3][-1] == "" and rows[4][-1] == ""  # error and missing: left empty
     assert rows[3][0].startswith("'=")  # no formula for a spreadsheet to run
-    moodle = list(csv.reader(io.StringIO(lms.to_csv(lms.build(roster, reports, "01-first-image", "moodle")))))
-    assert moodle[0] == ["Email address", "ID number", "Full name", "01-first-image", "Feedback"]
+    moodle = list(csv.reader(io.StringIO(lms.to_csv(lms.build(roster, reports, "03-first-image", "moodle")))))
+    assert moodle[0] == ["Email address", "ID number", "Full name", "03-first-image", "Feedback"]
     assert moodle[1][:4] == ["ann@example.edu", "", "Taylor, Ann", "4"] and "WORKDIR is /app" in moodle[1][4]
     assert moodle[4][3:] == ["", "no submission"]
     path = lms.write(export, tmp_path / "out" / "lms.csv")
@@ -395,4 +395,4 @@ def test_lms_roster_errors(tmp_path, text, message):
     with pytest.raises(BadRoster, match="cannot read roster"):
         lms.read_roster(tmp_path / "none.csv")
     with pytest.raises(UnknownChoice, match="LMS format must be one of canvas, moodle"):
-        lms.build([], {}, "01-first-image", "blackboard")
+        lms.build([], {}, "03-first-image", "blackboard")

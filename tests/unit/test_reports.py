@@ -23,12 +23,12 @@ ITEMS = [
 
 @pytest.fixture
 def report() -> Report:
-    return Report.from_items("01-first-image", ITEMS, 4.234, run_id="abc123")
+    return Report.from_items("03-first-image", ITEMS, 4.234, run_id="abc123")
 
 
 @pytest.fixture
 def error_report() -> Report:
-    return Report.failed("01-first-image", "the Docker engine is not running", duration_s=0.4, max_score=10)
+    return Report.failed("03-first-image", "the Docker engine is not running", duration_s=0.4, max_score=10)
 
 
 def test_json_round_trip_and_keys(report, error_report):
@@ -48,7 +48,7 @@ def _render(report: Report, hints: bool = True) -> str:
 
 def test_terminal_table(report):
     text = _render(report)
-    assert "01-first-image" in text and "4/10" in text
+    assert "03-first-image" in text and "4/10" in text
     assert text.count("✓") == 2 and text.count("✗") >= 2
     assert "expected `WORKDIR /app`, found no WORKDIR" in text
     assert "<script>alert('x')</script>" in text  # shown as text, not interpreted as markup
@@ -59,7 +59,7 @@ def test_terminal_table(report):
 def test_terminal_error_and_full_score(error_report):
     text = _render(error_report)
     assert "could not grade" in text and "the Docker engine is not running" in text
-    full = Report.from_items("01-first-image", [ITEMS[0], ITEMS[2]], 1.0)
+    full = Report.from_items("03-first-image", [ITEMS[0], ITEMS[2]], 1.0)
     assert "Well done" in _render(full) and "✗" not in _render(full)
     assert "Docker engine" in terminal.to_text(error_report)
 
@@ -135,7 +135,7 @@ def test_partial_credit_raises_on_zero_and_error(error_report):
 
 def test_markdown_feedback(report, error_report):
     text = feedback.markdown(report, student="ada")
-    assert text.startswith("# 01-first-image — ada") and "**Score: 4/10**" in text
+    assert text.startswith("# 03-first-image — ada") and "**Score: 4/10**" in text
     assert "| ✗ | WORKDIR is /app | 0/2 | expected `WORKDIR /app`, found no WORKDIR" in text
     assert "<script>" not in text and "&lt;script&gt;" in text
     assert "Grading could not run" in feedback.markdown(error_report)

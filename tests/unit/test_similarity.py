@@ -9,7 +9,7 @@ from pathlib import Path
 from dockyard.cli import similarity
 from dockyard.cli import Environment, main
 
-EXERCISE = "01-first-image"
+EXERCISE = "03-first-image"
 ANN = """# my image
 FROM python:3.11-slim
 WORKDIR /app

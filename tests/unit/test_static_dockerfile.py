@@ -239,7 +239,7 @@ def test_submission_blocks_the_build_and_no_exercise_turns_it_off(tmp_path):
     folder.mkdir()
     (folder / "app.py").write_text("print('hi')\n")
     (folder / "Dockerfile").write_text(HEAD + "COPY app.py .\nADD http://127.0.0.1:9/x /app/x\n")
-    exercise = exercises.load("01-first-image")
+    exercise = exercises.load("03-first-image")
     permissive = dataclasses.replace(exercise, limits=dataclasses.replace(
         exercise.limits, network_access=True, require_build_isolation=False))
     for chosen in (exercise, permissive):
@@ -302,7 +302,7 @@ def test_a_refusal_quoting_markup_is_escaped_in_every_report():
     from dockyard.report.model import Item, Report
 
     [found] = remote.check(HEAD + "ADD http://x/<script>alert(1)</script>|`x` /app/\n")
-    report = Report.from_items("01-first-image", [Item("builds", "The image builds", 0, 1, False, found.one_line())], 1.0)
+    report = Report.from_items("03-first-image", [Item("builds", "The image builds", 0, 1, False, found.one_line())], 1.0)
     assert "<script>" not in feedback.html(report)
     assert "&lt;script&gt;" in feedback.html(report)
     assert "`ADD http://x/<script>alert(1)</script>|'x' /app/`" in found.one_line()  # one code span, kept whole

@@ -30,7 +30,7 @@ from dockyard.probes import _net_error
 from dockyard.sandbox.compose import run_compose
 from tests.unit.conftest import NO_ENGINE
 
-FIRST = exercises.load("01-first-image")
+FIRST = exercises.load("03-first-image")
 
 
 def closed_port() -> int:
@@ -121,7 +121,7 @@ def test_compose_failing_against_a_dead_engine_is_engine_lost_and_config_is_the_
 
 
 def _grade_static_items(folder: Path, tmp_path: Path) -> dict:
-    """01's two Dockerfile-only items, graded by the rubric plugin as the grading child runs it, against an
+    """03's two Dockerfile-only items, graded by the rubric plugin as the grading child runs it, against an
     engine that does not answer (the unit tier's): the engine went while the grading ran."""
     report = tmp_path / "report.json"
     subprocess.run([sys.executable, "-m", "pytest", "-p", "dockyard.rubric.plugin", str(FIRST.grader), "-q",

@@ -55,11 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("list", "the exercises, with concept and points")
     reset = add("reset", "put an exercise's starter files back (your version is kept in backups/)")
-    reset.add_argument("exercise", help="exercise id, e.g. 01-first-image")
+    reset.add_argument("exercise", help="exercise id, e.g. 03-first-image")
     reset.add_argument("--yes", "-y", action="store_true", help="do not ask first")
     reset.add_argument("--revision", default="HEAD", help="the git revision whose starter files to restore (default: HEAD)")
     check = add("check", "check your exercise and see what to fix")
-    check.add_argument("exercise", help="exercise id, e.g. 01-first-image")
+    check.add_argument("exercise", help="exercise id, e.g. 03-first-image")
     check.add_argument("folder", nargs="?", help="your folder (default: exercises/<id>)")
     check.add_argument("--runtime", help="container runtime for your containers, e.g. runsc")
     grade = add("grade", "grade a submission (machine-readable outputs)")

@@ -284,7 +284,7 @@ def _grade_class(args, env) -> ExitStatus:
     due = late.parse_time(args.due) if getattr(args, "due", None) else None  # bad input: exit 2, one line
     policy = late.parse_policy(args.late) if getattr(args, "late", None) else None
     due, policy = batch.late_settings(exercise, due, policy)
-    learners = batch.select(batch.discover(Path(args.submissions), args.exercise), getattr(args, "only", None))
+    learners = batch.select(batch.discover(Path(args.submissions), exercise.id, exercise.aliases), getattr(args, "only", None))
     counts = {"failed": 0}
     with Progress(TextColumn("[bold]grading[/]"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("[red]{task.fields[failed]} failed[/]"), TimeRemainingColumn(),

@@ -161,7 +161,7 @@ def to_html(exercise_id: str, pairs: list[Pair], threshold: float, learners: int
 
 def run(exercise_id: str, submissions: Path, out: Path, threshold: float = DEFAULT_THRESHOLD) -> list[Pair]:
     exercise = exercises.load(exercise_id)
-    learners = [learner for learner in batch.discover(Path(submissions), exercise_id) if not learner.missing]
+    learners = [learner for learner in batch.discover(Path(submissions), exercise.id, exercise.aliases) if not learner.missing]
     scratch = Path(tempfile.mkdtemp(prefix=scratches.prefix("similarity")))
     try:
         texts = {}

@@ -1,7 +1,7 @@
 """The course's exercises, read from `exercises/<id>/exercise.toml`.
 
 exercise.toml:
-    id = "01-first-image"
+    id = "03-first-image"
     title = "Your first image"
     concept = "Dockerfile basics: FROM, WORKDIR, COPY, EXPOSE, CMD"
     notebook = "04-dockerfile.ipynb"
@@ -45,6 +45,7 @@ class Exercise:
     folder: Path
     grader: Path
     solution: Path
+    aliases: tuple[str, ...] = ()  # its ids before the course was renumbered (a teacher's gradebook may use them)
     leaderboard: tuple[str, ...] = ()  # Gradescope leaderboard metrics it asks for (report.gradescope.LEADERBOARD_METRICS)
 
     @property
@@ -52,8 +53,31 @@ class Exercise:
         return self.folder / "README.md"
 
 
-def load(exercise_id: str, root: Path | None = None) -> Exercise:
+def resolve(exercise_id: str, root: Path | None = None) -> str:
+    """The exercise's id for `exercise_id`: itself, or the exercise that lists it under `aliases` (an id
+    from before the exercises were numbered in course order). An unknown id comes back as it is."""
     root = root or course_root()
+    if (root / "exercises" / exercise_id / "exercise.toml").is_file():
+        return exercise_id
+    return _aliases(root).get(exercise_id, exercise_id)
+
+
+def _aliases(root: Path) -> dict[str, str]:
+    found = {}
+    for meta_file in sorted((root / "exercises").glob("*/exercise.toml")):
+        try:
+            names = tomllib.loads(meta_file.read_text()).get("aliases", [])
+        except (OSError, tomllib.TOMLDecodeError):
+            continue  # load() of that exercise says what is wrong with it
+        for alias in names if isinstance(names, list) else ():
+            found[str(alias)] = meta_file.parent.name
+    return found
+
+
+def load(exercise_id: str, root: Path | None = None) -> Exercise:
+    """The exercise named `exercise_id` (or one of its aliases); its `id` is always today's."""
+    root = root or course_root()
+    exercise_id = resolve(exercise_id, root)
     folder = root / "exercises" / exercise_id
     meta_file = folder / "exercise.toml"
     if not meta_file.is_file():
@@ -74,6 +98,7 @@ def load(exercise_id: str, root: Path | None = None) -> Exercise:
         folder=folder,
         grader=root / "graders" / exercise_id,
         solution=root / "solutions" / exercise_id,
+        aliases=_names(meta, "aliases", meta_file),
         leaderboard=_names(meta, "leaderboard", meta_file),
     )
 
@@ -122,8 +147,8 @@ def all_exercises(root: Path | None = None) -> list[Exercise]:
 
 
 def in_course_order(root: Path | None = None) -> list[Exercise]:
-    """The exercises in the order a learner meets them: by the notebook that sets them, then by id
-    (which is also the order inside each notebook)."""
+    """The exercises in the order a learner meets them: by the notebook that sets them, then by id.
+    The ids are numbered in that order, so this is also the order of `ids()`."""
     return sorted(all_exercises(root), key=lambda exercise: (exercise.notebook or "~", exercise.id))
 
 

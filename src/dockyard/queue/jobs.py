@@ -2,7 +2,7 @@
 
 The payload is one JSON object (RQ's JSON serializer; never pickle) with exactly these keys:
 
-    {"format": 1, "exercise": "01-first-image", "rubric_version": "<16 hex>",
+    {"format": 1, "exercise": "03-first-image", "rubric_version": "<16 hex>",
      "content_hash": "<64 hex>", "student": "ada", "tarball": "<base64 of a .tar.gz>"}
 
 The tarball holds the submission's files, folders and symlinks (nothing else: no hard links,

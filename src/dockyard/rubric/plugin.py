@@ -249,7 +249,7 @@ def dockyard_command_observer():
 @pytest.fixture(scope="session")
 def dockyard_command_registry(dockyard_commands):
     """The registry `localhost:5000` names in `commands.sh` (override it: a session fixture returning
-    `dockyard.sandbox.registry.start(sandbox)`, as 14-registry does); None: no registry answers there."""
+    `dockyard.sandbox.registry.start(sandbox)`, as 01-registry does); None: no registry answers there."""
     return None
 
 

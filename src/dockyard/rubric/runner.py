@@ -57,6 +57,7 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
     before anything starts; once started, every outcome is a Report (status "error" when grading could not run)."""
     environment = _self_check_environment(dict(os.environ)) if self_check else dict(os.environ)
     exercise = exercises.load(exercise_id)  # UnknownExercise (exit 2)
+    exercise_id = exercise.id  # an old id (alias) is graded, and reported, as the exercise it names
     if environment.get("DOCKYARD_LIMITS") != os.environ.get("DOCKYARD_LIMITS"):  # the child loads it from there
         exercise = dataclasses.replace(exercise, limits=dataclasses.replace(exercise.limits, require_build_isolation=False))
     folder = Path(folder)

@@ -10,7 +10,7 @@ An expression this module cannot judge raises `Unjudgeable`; the rubric says so 
 `docker_commands` turns the `docker build` and `docker tag` lines of the steps that run on a push to main (and
 `docker/build-push-action` steps, as the build their inputs describe), and the `docker run` lines of an image
 they built (the tests; a linter's or scanner's own image is not the pipeline's to run here), into a
-`commandline.Script`, with GitHub's values substituted, so the sandbox can carry them out as exercise 13's
+`commandline.Script`, with GitHub's values substituted, so the sandbox can carry them out as exercise 02's
 commands are carried out: never through a shell. A line the command-line reader refuses is a refusal with
 its line in ci.yml and its step.
 """

@@ -1,4 +1,4 @@
-# Exercise 14, shipped somewhere else: a remote registry, a login, an engine setting.
+# Exercise 01, shipped somewhere else: a remote registry, a login, an engine setting.
 docker build -t shipit:1.0 .
 docker push ghcr.io/someone/shipit:1.0
 docker login -u someone -p hunter2 ghcr.io

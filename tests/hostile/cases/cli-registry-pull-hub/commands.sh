@@ -1,4 +1,4 @@
-# Exercise 14, with a pull of something from Docker Hub in the middle.
+# Exercise 01, with a pull of something from Docker Hub in the middle.
 docker build -t shipit:1.0 .
 docker tag shipit:1.0 localhost:5000/shipit:1.0
 docker push localhost:5000/shipit:1.0

