@@ -45,6 +45,22 @@ def pytest_sessionfinish(session, exitstatus):
         from dockyard.engine import gc
 
         gc.prune_build_cache(keep=before)
+    if not hasattr(session.config, "workerinput"):  # the last one out: no idle shared network outlives the suite
+        _remove_idle_shared_networks()
+
+
+def _remove_idle_shared_networks() -> None:
+    """The build network and the pool's networks outlive gradings by design (they are made once, not per Check);
+    the suite leaves none behind, as `dockyard clean --all` would not."""
+    try:
+        from dockyard import engine
+        from dockyard.engine import build_network, network_pool
+
+        client = engine.client()
+        build_network.remove_if_idle(client)
+        network_pool.remove_idle(client, None)
+    except Exception:  # no engine here (tests/unit): nothing was made
+        pass
 
 
 _CACHE_BEFORE = pytest.StashKey[set]()

@@ -115,6 +115,27 @@ class ExtraEngine:
                 self.process.wait(10)
         self.process = None
 
+    def _shared_bridges(self) -> list[str]:
+        """The bridges of the networks gradings keep on this engine between gradings (its build network, its pool)."""
+        from dockyard.engine import build_network, network_pool
+
+        return [build_network.bridge(self.url),
+                *(network_pool.names(self.url, slot)[1] for slot in range(network_pool.MAX_SLOTS))]
+
+    def _remove_shared_networks(self) -> None:
+        if not (self.process and self.process.poll() is None):
+            return
+        import docker
+
+        from dockyard.engine import build_network, network_pool
+
+        try:
+            client = docker.DockerClient(base_url=self.url, timeout=10)
+            build_network.remove_if_idle(client)
+            network_pool.remove_idle(client, self.url)
+        except Exception:
+            pass  # the interfaces go below all the same
+
     def restart(self) -> None:
         self.stop()
         for attempt in range(3):  # the old daemon may still be letting go of its exec root
@@ -127,7 +148,11 @@ class ExtraEngine:
                 time.sleep(2)
 
     def destroy(self) -> None:
+        self._remove_shared_networks()
         self.stop()
+        # an engine stopped with a network still there leaves its bridge in this host's namespace: never ours to keep
+        for bridge in self._shared_bridges():
+            subprocess.run(["ip", "link", "delete", bridge], capture_output=True)
         data_root = self.root / "data"
         if os.path.ismount(data_root):
             subprocess.run(["umount", "-l", str(data_root)], check=False)

@@ -18,7 +18,7 @@ import pytest
 
 from dockyard.course import exercises
 from dockyard.course.limits import DEFAULT_LIMITS
-from dockyard.engine import doctor, firewall, gc
+from dockyard.engine import build_network, doctor, firewall, gc
 from dockyard.engine.labels import KINDS, RUN_LABEL
 from dockyard.report import terminal
 from dockyard.rubric import runner
@@ -132,11 +132,12 @@ def test_sandbox_build_refuses_a_remote_add_itself(loopback_listener, tmp_path):
     assert gc.leftovers(run_ids=[box.run_id]) == dict.fromkeys(KINDS, 0)
 
 
-def test_run_steps_run_on_a_labelled_build_network_that_cannot_reach_its_gateway(tmp_path, docker_client):
+def test_run_steps_run_on_the_shared_build_network_that_cannot_reach_its_gateway(tmp_path, docker_client):
     with Sandbox("test-build-net") as box:
         name = box.build_network()
         network = docker_client.networks.get(name)
-        assert network.attrs["Labels"][RUN_LABEL] == box.run_id
+        assert network.attrs["Labels"] == build_network.LABELS and RUN_LABEL not in network.attrs["Labels"]
+        assert network.attrs["Options"]["com.docker.network.bridge.enable_icc"] == "false"  # builds never meet
         bridge = network.attrs["Options"]["com.docker.network.bridge.name"]
         assert bridge.startswith(firewall.BUILD_BRIDGE_PREFIX) and len(bridge) <= 15
         gateway = network.attrs["IPAM"]["Config"][0]["Gateway"]
@@ -163,10 +164,23 @@ def test_run_steps_run_on_a_labelled_build_network_that_cannot_reach_its_gateway
         assert "REFUSED" in log and "REACHED" not in log, log
         assert listener.secret not in log
         assert box.build_isolated is True and box.build_isolation_note is None
-        assert not docker_client.networks.list(names=[name]), "the build network outlived its build"
         run_id = box.run_id
     assert gc.leftovers(run_ids=[run_id]) == dict.fromkeys(KINDS, 0)
-    assert not [n for n in docker_client.networks.list(names=[name]) if n.name == name]
+    # it outlives the grading, empty: the next grading's build uses it as it is
+    assert not docker_client.api.inspect_network(name)["Containers"]
+    assert Sandbox("test-build-net-again").build_network() == name
+
+
+def test_a_network_named_like_the_build_network_but_not_ours_is_never_built_on(docker_client, monkeypatch):
+    impostor = f"dockyard-test-impostor-{uuid.uuid4().hex[:8]}"
+    docker_client.api.create_network(impostor, driver="bridge", labels={RUN_LABEL: "test-impostor"})
+    monkeypatch.setattr(build_network, "NAME", impostor)
+    try:
+        with pytest.raises(build_network.DockerNetworkMismatch) as refused:
+            build_network.ensure(docker_client)
+        assert f"docker network rm {impostor}" in refused.value.one_line()
+    finally:
+        docker_client.api.remove_network(impostor)
 
 
 def test_a_run_step_on_the_build_network_still_reaches_the_package_index(tmp_path):

@@ -53,8 +53,8 @@ def ensure() -> bool:
 
 
 # ---- build networks ---------------------------------------------------------------------------
-# RUN steps of a graded build run on a bridge of the grading's own whose interface name starts with
-# `bld` (outside `dy`, so the grading bridges' wildcard refusal of all egress never applies to it).
+# RUN steps of a graded build run on the engine's shared build bridge (engine/build_network.py), named
+# `bld…` (outside `dy`, so the grading bridges' wildcard refusal of all egress never applies to it).
 # A build needs the internet (pip, apt, through the host's usual route) and nothing of the host:
 # new connections to the host itself (its every address, the bridge's gateway included), to the other
 # bridges (docker0, `dy…` grading bridges, other build bridges, user networks `br-…`) and to link-local
@@ -151,7 +151,7 @@ def build_isolation(engine_url: str | None = None, install: bool = True) -> tupl
         return False, f"iptables could not be run ({exc}), so the build network's rules cannot be checked"
     if not in_place:
         return False, "the build network's iptables rules are not in place (iptables refused them)"
-    return True, ("RUN steps run on a network of the grading's own that reaches the internet but not this host, "
+    return True, ("RUN steps run on a build network that reaches the internet but not this host, "
                   "its other bridges or 169.254.0.0/16")
 
 

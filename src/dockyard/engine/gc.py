@@ -10,6 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from dockyard import engine
+from dockyard.engine import build_network, network_pool
 from dockyard.engine.labels import (KINDS, OWNER_LABEL, OWNER_START_LABEL, RUN_LABEL, STANDIN_LABEL, owner_is_dead,
                                     owner_label)
 
@@ -66,6 +67,8 @@ def sweep(engine_url: str | None = None, run_id: str | None = None, everything: 
     # stand-in bases carry no run label, so they are never listed here
     rest += [("image", remove_image, i) for i in api.images(filters=flt) if chosen(i.get("Labels"))]
     _remove_all(rest, removed)
+    if everything:  # the shared build network and the pool's belong to no run: only "all" removes them (when idle)
+        removed["network"] += build_network.remove_if_idle(client) + network_pool.remove_idle(client, engine_url)
     return removed
 
 

@@ -9,7 +9,6 @@ what a dead run left, after a `kill -9` say, by the `dockyard.owner` label: host
 from __future__ import annotations
 
 import collections
-import contextlib
 import ipaddress
 import threading
 import time
@@ -19,6 +18,8 @@ from pathlib import Path
 from dockyard import bounded, engine
 from dockyard.course.limits import CAP_DROP, DEFAULT_LIMITS, Limits
 from dockyard.engine import firewall, gc
+from dockyard.engine import build_network as shared_build_network
+from dockyard.engine import network_pool
 from dockyard.engine.labels import EXERCISE_LABEL, RUN_LABEL, new_run_id, owner_labels
 from dockyard.errors import BuildFailed, BuildNotIsolated, DiskFull, DockyardError, EngineLost
 from dockyard.sandbox import build as builds
@@ -66,9 +67,8 @@ class Sandbox:
         self.client = engine.client(engine_url)
         self._network: str | None = None
         self._network_lock = threading.Lock()
-        self._build_network: str | None = None
+        self._network_lease: network_pool.Lease | None = None
         self._extra_networks = 0
-        self._builds_running = 0  # the build network lives while a build runs (address pools are few)
         self.build_isolated: bool | None = None  # None until the first build; False: built without the rules
         self.build_isolation_note: str | None = None  # why builds were not isolated, for the report
         self._created: dict[str, list[str]] = collections.defaultdict(list)
@@ -101,16 +101,21 @@ class Sandbox:
 
     # -- networks and volumes -------------------------------------------------------
     def network(self) -> str:
-        """This run's own bridge network (created once). Its egress is refused by the firewall rules."""
+        """This run's bridge network (leased from the pool, or made, once). Its egress is refused by the firewall
+        rules; no other grading's container is ever on it while this run holds it (engine/network_pool.py)."""
         with self._network_lock:  # the prefetch and an item may both ask first
             return self._create_network()
 
     def _create_network(self) -> str:
         if self._network is None:
-            name = self.name("net")
-            bridge = firewall.BRIDGE_PREFIX + self.run_id[:12]
             if not self.limits.network_access:
                 firewall.ensure()
+            self._network_lease = self._call(lambda: network_pool.acquire(self.client, self.engine_url))
+            if self._network_lease is not None:  # a ready bridge of the pool, this run's alone until close
+                self._network = self._network_lease.name
+                return self._network
+            name = self.name("net")  # every slot taken: a network of this run's own, removed by its sweep
+            bridge = firewall.BRIDGE_PREFIX + self.run_id[:12]
             self._call(lambda: self.client.networks.create(
                 name, driver="bridge", labels=self.labels, check_duplicate=True,
                 options={"com.docker.network.bridge.name": bridge},
@@ -118,6 +123,11 @@ class Sandbox:
             self._created["network"].append(name)
             self._network = name
         return self._network
+
+    @property
+    def network_is_pooled(self) -> bool:
+        """Whether this run's network is leased from the pool (it carries no run label, and outlives the run)."""
+        return self._network_lease is not None
 
     def extra_network(self, what: str) -> str:
         """Another bridge of this run (a command-line exercise's `docker network create`): labelled, and a `dy…`
@@ -137,37 +147,11 @@ class Sandbox:
             return name
 
     def build_network(self) -> str:
-        """This run's build network (created once): RUN steps run there, on a `bld…` bridge whose egress
-        reaches the internet but not this host, its other bridges or link-local addresses (firewall.BUILD_RULES)."""
-        with self._network_lock:
-            if self._build_network is None:
-                name = self.name("build")
-                bridge = firewall.BUILD_BRIDGE_PREFIX + self.run_id[:12]
-                self._call(lambda: self.client.networks.create(
-                    name, driver="bridge", labels=self.labels, check_duplicate=True,
-                    options={"com.docker.network.bridge.name": bridge,
-                             "com.docker.network.bridge.enable_icc": "false"},
-                ))
-                self._created["network"].append(name)
-                self._build_network = name
-            return self._build_network
-
-    @contextlib.contextmanager
-    def building(self):
-        """While a build runs: its build network exists; removed once the last build of this run ends
-        (Docker has ~30 address pools; a batch must not hold two networks per grading all along)."""
-        with self._network_lock:
-            self._builds_running += 1
-        try:
-            yield
-        finally:
-            with self._network_lock:
-                self._builds_running -= 1
-                name = self._build_network if self._builds_running == 0 else None
-                if name:
-                    self._build_network = None
-            if name:
-                gc.retry(lambda: self.client.api.remove_network(name))  # else the sweep at close removes it
+        """The build network RUN steps run on: the engine's one shared `bld…` bridge (engine/build_network.py),
+        whose egress reaches the internet but not this host, its other bridges or link-local addresses
+        (firewall.BUILD_RULES), and whose containers cannot reach each other (icc off). It outlives the grading:
+        making and removing a bridge per grading cost ~0.25 s of every Check."""
+        return self._call(lambda: shared_build_network.ensure(self.client, self.engine_url))
 
     def ensure_build_isolation(self) -> bool:
         """Install the build network's rules; BuildNotIsolated when they cannot be and the limits require them."""
@@ -202,15 +186,14 @@ class Sandbox:
         self.ensure_build_isolation()
         tag = tag or f"dockyard/{self.exercise_id}:{self.run_id}-{len(self._created['image'])}"
         self._created["image"].append(tag)
-        with self.building():
-            return builds.build_image(
-                self.client, Path(context), tag=tag, labels=self.labels, dockerfile=dockerfile,
-                buildargs=buildargs, target=target, timeout_s=self.limits.build_timeout_s,
-                memory=self.limits.build_memory, max_log_bytes=self.limits.build_log_max_bytes,
-                tail_lines=self.limits.log_tail_lines, context_max_bytes=self.limits.context_max_bytes,
-                context_max_files=self.limits.context_max_files, network_mode=self.build_network(),
-                disk_max_bytes=self.limits.disk_max_bytes, cache_from=cache_from,
-            )
+        return builds.build_image(
+            self.client, Path(context), tag=tag, labels=self.labels, dockerfile=dockerfile,
+            buildargs=buildargs, target=target, timeout_s=self.limits.build_timeout_s,
+            memory=self.limits.build_memory, max_log_bytes=self.limits.build_log_max_bytes,
+            tail_lines=self.limits.log_tail_lines, context_max_bytes=self.limits.context_max_bytes,
+            context_max_files=self.limits.context_max_files, network_mode=self.build_network(),
+            disk_max_bytes=self.limits.disk_max_bytes, cache_from=cache_from,
+        )
 
     def _build_with_buildkit(self, context: Path, *, dockerfile: str, tag: str | None, buildargs: dict | None,
                              target: str | None) -> builds.BuildResult:
@@ -412,6 +395,14 @@ class Sandbox:
             return not any(gc.leftovers(self.engine_url, run_ids=[self.run_id]).values())
         except Exception:
             return False
+        finally:
+            self._release_network()
+
+    def _release_network(self) -> None:
+        """Hand the pooled network back once this run's containers are gone (the next lease checks it is empty)."""
+        if self._network_lease is not None:
+            self._network_lease.release()
+            self._network_lease = None
 
     def _untag_references(self) -> None:
         """The names this run gave images that the label sweep left: on an image of no run (a base image

@@ -8,7 +8,7 @@ engine then cancels the build: its step containers go with it). Facts come from 
 (`buildkit_progress.py`), the image id from `--iidfile`, the run's labels from `--label` (no LABEL step).
 
 What this path lacks on Engine 20.10 (docs/builders.md): its RUN steps run on the default bridge (docker0),
-not on the grading's own `bld…` bridge, and under the engine's `buildkit` cgroup, not the build's memory bound.
+not on the shared `bld…` build bridge, and under the engine's `buildkit` cgroup, not the build's memory bound.
 The firewall's docker0 rules (`firewall.BUILDKIT_RULES`) give them the build bridge's network isolation, and the
 cgroup guard (`buildkit_cgroups.py`) bounds each step's memory and pids while a BuildKit build of ours runs.
 """
@@ -38,7 +38,7 @@ DOCKER_CLI = "/usr/bin/docker"  # Debian's client (20.10): its `build` speaks to
 # ---- which builder ----------------------------------------------------------------------------------
 def choose(builder: str, dockerfile: Path) -> str:
     """"classic" or "buildkit" for this Dockerfile: `auto` takes BuildKit only where the Dockerfile needs it
-    (static/syntax.py: `RUN --mount`, `COPY --chmod`); the classic path runs RUN steps on the grading's own bridge."""
+    (static/syntax.py: `RUN --mount`, `COPY --chmod`); the classic path runs RUN steps on the shared build bridge."""
     if builder not in BUILDERS:
         raise UsageError(f"unknown builder {builder!r}", hint="use classic, buildkit or auto")
     if builder != "auto":

@@ -225,11 +225,10 @@ class ComposeProject:
             self.sandbox.check_disk()
             if not self.sandbox.limits.network_access:
                 firewall.ensure()
-            with self.sandbox.building():
-                self._use_build_network()
-                # the classic builder: the engine's BuildKit cannot run steps on a network of ours
-                self._compose("build", *classic, timeout_s=self.sandbox.limits.build_timeout_s,
-                              kill_after_bytes=self.sandbox.limits.build_log_max_bytes, extra_env=CLASSIC_BUILDER)
+            self._use_build_network()
+            # the classic builder: the engine's BuildKit cannot run steps on a network of ours
+            self._compose("build", *classic, timeout_s=self.sandbox.limits.build_timeout_s,
+                          kill_after_bytes=self.sandbox.limits.build_log_max_bytes, extra_env=CLASSIC_BUILDER)
 
     def _built_with_buildkit(self, service: str, build: dict) -> bool:
         """Build `service` with BuildKit through the sandbox when its Dockerfile needs it, and point the service at
