@@ -54,8 +54,12 @@ def dangling_images() -> int:
     return len(engine.client().images.list(filters={"dangling": True}))
 
 
+DANGLING_ADDED = []  # by each `dockyard batch` (it prunes what it added at its end): each should be 0
+
+
 def grade_class(folders: list[Path], jobs: int, out: Path) -> tuple[float, float, float]:
     """Wall seconds, grader CPU seconds (this process's children), engine CPU seconds."""
+    dangling_before = dangling_images()
     before_children = resource.getrusage(resource.RUSAGE_CHILDREN)
     engine_before = engine_cpu_seconds()
     started = time.monotonic()
@@ -63,6 +67,7 @@ def grade_class(folders: list[Path], jobs: int, out: Path) -> tuple[float, float
         subprocess.run([sys.executable, "-m", "dockyard", "batch", folder.name, str(folder), "--jobs", str(jobs),
                         "--out", str(out / folder.name), "--force"], check=True, stdout=subprocess.DEVNULL)
     wall = time.monotonic() - started
+    DANGLING_ADDED.append(dangling_images() - dangling_before)
     after_children = resource.getrusage(resource.RUSAGE_CHILDREN)
     grader_cpu = (after_children.ru_utime - before_children.ru_utime) + (after_children.ru_stime - before_children.ru_stime)
     return wall, grader_cpu, engine_cpu_seconds() - engine_before
@@ -89,7 +94,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="dockyard-bench-batch-"))
     made = make_class.make_class(work / "class", arguments.count)
     folders = [work / "class" / exercise_id for exercise_id in made]
-    dangling_before = dangling_images()
+    kept_cache = gc.build_cache()
 
     raw_loop(folders)  # warm both sides' build cache alike
     figures = {1: grade_class(folders, 1, work / "out-jobs1")}
@@ -113,7 +118,8 @@ def main() -> None:
           f"{batch_median / raw_median:.2f}x (target <= 1.15x)")
     print(f"peak memory of a grader process (batch, or one rubric run): {peak_mb:.0f} MB (target < 200 MB)")
     print(f"labelled resources left: {gc.leftovers()} (target: all 0)")
-    print(f"dangling images added: {dangling_images() - dangling_before} (target: 0)")
+    print(f"dangling images added by each batch: {DANGLING_ADDED} (target: all 0)")
+    gc.prune_build_cache(keep=kept_cache)  # the raw loop's own cached steps (`rmi --no-prune` keeps them)
     shutil.rmtree(work, ignore_errors=True)  # the synthetic class and its gradebooks
 
 
