@@ -51,7 +51,7 @@ def pytest_sessionfinish(session, exitstatus):
 
 def _remove_idle_shared_networks() -> None:
     """The build network and the pool's networks outlive gradings by design (they are made once, not per Check);
-    the suite leaves none behind, as `dockyard clean --all` would not."""
+    the suite leaves none behind (what `dockyard clean --all` does for a teacher)."""
     try:
         from dockyard import engine
         from dockyard.engine import build_network, network_pool
