@@ -410,8 +410,6 @@ def test_class_through_the_queue_equals_a_local_batch(farm, classroom, local_gra
 def test_a_worker_killed_mid_class_loses_nothing(farm, classroom, local_gradebook, tmp_path):
     server, (victim, survivor), _ = farm
     out = tmp_path / "killed"
-    names = re.findall(r"Worker (\w+): started with PID", victim.text())
-    assert names, victim.text()[-2000:]
     command = [*DOCKYARD, "batch", EXERCISE, str(classroom), "--queue", server.url, "--out", str(out), "--force"]
     sender = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     rq_queue = queues.queue(queues.connect(server.url))
