@@ -51,11 +51,13 @@ def pytest_sessionfinish(session, exitstatus):
 
 def _remove_idle_shared_networks() -> None:
     """The build network and the pool's networks outlive gradings by design (they are made once, not per Check);
-    the suite leaves none behind (what `dockyard clean --all` does for a teacher)."""
+    the suite leaves none behind (what `dockyard clean --all` does for a teacher), once the detached teardowns
+    of the last gradings have left them."""
     try:
         from dockyard import engine
-        from dockyard.engine import build_network, network_pool
+        from dockyard.engine import build_network, network_pool, teardowns
 
+        teardowns.wait()
         client = engine.client()
         build_network.remove_if_idle(client)
         network_pool.remove_idle(client, None)

@@ -17,7 +17,7 @@ import pytest
 
 from dockyard import engine
 from dockyard.course import exercises
-from dockyard.engine import gc
+from dockyard.engine import gc, teardowns
 from dockyard.engine.labels import EXERCISE_LABEL, OWNER_LABEL, RUN_LABEL, owner_is_dead
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,7 +80,9 @@ def no_leaks(docker_client):
 def orphans(*filters: dict) -> list[str]:
     """Labelled containers, networks and volumes matching any of `filters` whose maker is dead: what a grading
     (by nbgrader, by a notebook kernel) left behind. Gradings other people run at the same time have live makers
-    and are not counted; images are left out: the grader keeps build steps as cache by design."""
+    and are not counted; images are left out: the grader keeps build steps as cache by design. Teardowns under
+    way (their makers ended, their detached copies still removing) are waited for first."""
+    teardowns.wait()
     client = engine.client()
     found = []
     for flt in filters:

@@ -34,7 +34,8 @@ from dockyard import __version__
 from dockyard import scratch as scratches
 from dockyard.course import exercises, late
 from dockyard.course.points import rubric_points
-from dockyard.engine import gc
+from dockyard.engine import gc, teardowns
+from dockyard.engine.labels import new_run_id
 from dockyard.errors import UsageError
 from dockyard.report import classview, feedback, lms
 from dockyard.report.model import Report
@@ -288,6 +289,7 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
     notify = progress or (lambda *args: None)
     max_score = rubric_points(exercise.grader)
     times: dict[str, tuple] = {}
+    run_ids: list[str] = []
 
     def work(index: int, learner: Learner) -> tuple[Learner, Report, bool]:
         if stop.is_set():
@@ -311,7 +313,11 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
             if previous is not None:
                 return learner, previous, True
         notify("start", learner.student, None)
-        report = grade_one(exercise_id, folder, engine_url=engine_url)
+        run_id = new_run_id()
+        run_ids.append(run_id)
+        # the next learner's grading starts while this one's teardown goes on (rubric/detach.py): the engine
+        # works on both, as a raw loop's `docker rm` runs beside the next build; the batch waits for all at the end
+        report = grade_one(exercise_id, folder, engine_url=engine_url, run_id=run_id, detach_teardown=True)
         if not stop.is_set():
             results.record(learner.student, digest, version, report)
         return learner, report, False
@@ -335,6 +341,7 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        teardowns.wait(run_ids)  # a batch ends with its gradings' resources gone
         results.note_times(times)
         write_outputs(out, exercise, results, due=due, policy=policy)
         shutil.rmtree(scratch, ignore_errors=True)

@@ -167,7 +167,7 @@ def _grade(args, env, progress, timeout_s: float | None = None, self_check: bool
                                  result_ttl=args.result_ttl or queues.DEFAULT_RESULT_TTL_S)
     return runner.grade(args.exercise, folder, engine_url=local_engine_url(args),
                         runtime=getattr(args, "runtime", None), progress=progress, timeout_s=timeout_s,
-                        self_check=self_check)
+                        self_check=self_check, detach_teardown=True)  # the report, not the sweep, ends the wait
 
 
 def _exit_for(report) -> ExitStatus:

@@ -10,7 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from dockyard import engine
-from dockyard.engine import build_network, network_pool
+from dockyard.engine import build_network, network_pool, teardowns
 from dockyard.engine.labels import (KINDS, OWNER_LABEL, OWNER_START_LABEL, RUN_LABEL, STANDIN_LABEL, owner_is_dead,
                                     owner_label)
 
@@ -18,9 +18,13 @@ from dockyard.engine.labels import (KINDS, OWNER_LABEL, OWNER_START_LABEL, RUN_L
 def sweep(engine_url: str | None = None, run_id: str | None = None, everything: bool = False) -> dict[str, int]:
     """Remove labelled resources: one run's (`run_id`), dead runs' (default), or all (`everything`).
 
-    Order matters: containers before the networks and volumes they hold, images last.
+    Order matters: containers before the networks and volumes they hold, images last. A sweep of dead runs
+    (or of all) first waits for the teardowns under way (engine/teardowns.py): their makers have ended, but
+    their detached copies are removing what they made.
     Returns how many of each kind were removed.
     """
+    if not run_id:
+        teardowns.wait()
     client = engine.client(engine_url)
     label = f"{RUN_LABEL}={run_id}" if run_id else RUN_LABEL
 
@@ -141,7 +145,9 @@ def leftovers(engine_url: str | None = None, run_ids: list[str] | None = None,
               orphaned_only: bool = False) -> dict[str, int]:
     """How many labelled resources exist now (the figure tests and benchmarks assert to be 0): all, or some
     runs'. `orphaned_only` counts only those whose maker is dead or is this very process: what is left
-    once this process's gradings are over, while other people's gradings run on the same engine."""
+    once this process's gradings are over, while other people's gradings run on the same engine.
+    Teardowns under way (of those runs, or of any) are waited for first: what they remove is no leftover."""
+    teardowns.wait(run_ids)
     client = engine.client(engine_url)
     labels = [f"{RUN_LABEL}={run_id}" for run_id in run_ids] if run_ids else [RUN_LABEL]
     me = owner_label()

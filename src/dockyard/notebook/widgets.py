@@ -67,7 +67,8 @@ def grade_report(exercise_id: str, folder: str | Path, progress=None):
     """Run the grader; any failure of ours becomes an error Report, never an exception in the notebook."""
     started = time.monotonic()
     try:
-        return grade(exercise_id, Path(folder), progress=progress, self_check=True)
+        # the result shows once the last item ends; a detached process removes the grading's containers
+        return grade(exercise_id, Path(folder), progress=progress, self_check=True, detach_teardown=True)
     except Exception as exc:  # a Report is the only thing the widget shows
         text = exc.one_line() if isinstance(exc, DockyardError) else f"{type(exc).__name__}: {exc}"
         return Report.failed(exercise_id, text, time.monotonic() - started)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from dockyard import engine
 from dockyard.course import exercises
+from dockyard.engine import teardowns
 from dockyard.rubric import prefetch, rss
 from dockyard.rubric.progress import emit
 
@@ -50,6 +51,7 @@ class Job:
     progress: object  # the write end of a multiprocessing.Pipe
     environment: dict  # the caller's, at the call: a forkserver child would otherwise see the server's
     items_file: str | None = None  # each item appended as it finishes (JSON lines): survives a kill
+    detach_teardown: bool = False  # end with the last item; a detached copy tears down (rubric/detach.py)
 
     def pytest_args(self) -> list[str]:
         args = [
@@ -65,6 +67,8 @@ class Job:
             args += ["--dockyard-engine", self.engine_url]
         if self.runtime:
             args += ["--dockyard-runtime", self.runtime]
+        if self.detach_teardown:
+            args.append("--dockyard-detach-teardown")
         return args
 
 
@@ -113,9 +117,10 @@ def main(job: Job) -> None:
             except Exception:
                 pass
         try:
-            rss.record_own_peak(job.report_file + ".rss")
+            rss.record_own_peak(job.report_file + ".rss")  # a detached copy: its runner's folder may be gone
         except BaseException:
             pass
+        teardowns.end(job.run_id)  # a detached copy's teardown is over (a no-op in the child itself)
         os._exit(code)
 
 

@@ -12,6 +12,8 @@ The collector (`pytest_runtest_logreport`) turns each test into a report `Item` 
 `Report` JSON to `--dockyard-report`. With `--dockyard-items FILE` it also appends, as JSON lines,
 the plan (every collected item, once) and then each item the moment it finishes: a grading killed
 midway (timeout, crash) still has those, and the runner reports them (rubric/runner.py).
+With `--dockyard-detach-teardown` the report is written when the last item ends, and a detached copy of
+this process does the teardown (rubric/detach.py): the caller has its report without waiting for the sweep.
 An item may award part of its points with `dockyard.partial(fraction, feedback)` (dockyard/rubric/credit.py).
 """
 
@@ -33,7 +35,7 @@ from dockyard.errors import (BuildFailed, BuildNotIsolated, ComposeError, DiskFu
                              EngineUnavailable)
 from dockyard.probes import BuiltImage, Probes
 from dockyard.report.model import BuildPicture, Item, Report
-from dockyard.rubric import prefetch
+from dockyard.rubric import detach, prefetch
 from dockyard.rubric.progress import emit as progress
 from dockyard.sandbox import Sandbox
 from dockyard.sandbox.commandline import CommandLine
@@ -58,6 +60,8 @@ def pytest_addoption(parser):
     group.addoption("--dockyard-run-id", metavar="ID", help="sandbox run id (labels every resource)")
     group.addoption("--dockyard-engine", metavar="URL", help="Docker engine URL")
     group.addoption("--dockyard-runtime", metavar="NAME", help="container runtime for learner containers")
+    group.addoption("--dockyard-detach-teardown", action="store_true",
+                    help="write the report when the last item ends; a detached copy of this process tears down")
 
 
 def pytest_configure(config):
@@ -106,12 +110,12 @@ def dockyard_sandbox(dockyard_exercise, dockyard_settings, pytestconfig):
     else:
         run_sandbox = Sandbox(dockyard_exercise.id, dockyard_exercise.limits, engine_url=dockyard_settings.engine_url,
                               run_id=dockyard_settings.run_id)
+    pytestconfig.dockyard_run_sandbox = run_sandbox  # the report's notes come from it (Collector.build_report)
     try:
         yield run_sandbox
     finally:
         if prefetched is not None:
             prefetched.wait()  # nothing may be created in this run once it is swept
-        pytestconfig.dockyard_notes = [run_sandbox.build_isolation_note] if run_sandbox.build_isolation_note else []
         pytestconfig.dockyard_swept = run_sandbox.close()
 
 
@@ -352,6 +356,12 @@ class Collector:
         self.started = time.monotonic()
         self.count = 0
         self.build: BuildPicture | None = None
+        self.detach = bool(config.getoption("dockyard_detach_teardown", False)) and bool(self.report_path)
+        self.handed_off = False  # the report was written when the last item ended; this is the detached copy
+
+    @property
+    def report_path(self) -> str | None:
+        return self.config.getoption("dockyard_report", None)
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, session, config, items):
@@ -425,6 +435,14 @@ class Collector:
         if (report.when == "call" or not report.passed) and nodeid in self.meta and nodeid not in self.written:
             self.written.add(nodeid)  # this item's result is final now: record it before anything else runs
             self._append({"item": dataclasses.asdict(self.item(nodeid))})
+            if self.detach and not self.handed_off and self.count and len(self.written) == self.count:
+                self._hand_off()
+
+    def _hand_off(self) -> None:
+        """Every item has ended, so the report is final: write it, then leave the teardown to a detached copy."""
+        self.write_report(detached=True)
+        detach.hand_off(self.config.getoption("dockyard_run_id"), self.report_path + ".rss")
+        self.handed_off = True  # from here on this is the copy: the report is written already
 
     def item(self, nodeid: str, planned: bool = False):
         """The report Item of one test: as it finished, or (planned) what it is worth before it runs."""
@@ -451,7 +469,8 @@ class Collector:
             self.error, self.retry = "the Docker engine stopped answering during the grading", True
         if self.error:
             report = dataclasses.replace(report, status="error", error=self.error, retry=self.retry)
-        notes = tuple(getattr(self.config, "dockyard_notes", None) or ())
+        run_sandbox = getattr(self.config, "dockyard_run_sandbox", None)
+        notes = (run_sandbox.build_isolation_note,) if run_sandbox and run_sandbox.build_isolation_note else ()
         return dataclasses.replace(report, notes=notes, build=self.build)
 
     def _engine_went_away(self) -> bool:
@@ -463,13 +482,15 @@ class Collector:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session, exitstatus):
-        path = self.config.getoption("dockyard_report")
-        if not path:
-            return
+        if self.report_path and not self.handed_off:
+            self.write_report()
 
+    def write_report(self, detached: bool = False) -> None:
         data = self.build_report().to_dict()
-        # the runner skips its own sweep of the run when the sandbox fixture swept it completely
+        # the runner skips its own sweep of the run when the sandbox fixture swept it completely, or when
+        # a detached copy of this process is sweeping it (`detached`)
         data["swept"] = getattr(self.config, "dockyard_swept", False)
-        temporary = Path(path).with_suffix(".partial")
+        data["detached"] = detached
+        temporary = Path(self.report_path).with_suffix(".partial")
         temporary.write_text(json.dumps(data, ensure_ascii=False))
-        os.replace(temporary, path)
+        os.replace(temporary, self.report_path)

@@ -14,7 +14,8 @@ Partial results survive: the child appends each item to a file the moment it fin
 (plugin.py, `--dockyard-items`), so a grading that times out or crashes still reports the finished
 items; the rest are "not reached" with the reason, and max_score is always the rubric's.
 The parent owns the run id, so whatever happens to the child (ends, killed, Ctrl-C), the run is
-swept afterwards: by the child's sandbox when it ended normally, else by the parent.
+swept afterwards: by the child's sandbox when it ended normally (or by its detached copy, see rubric/detach.py),
+else by the parent.
 """
 
 from __future__ import annotations
@@ -52,9 +53,11 @@ def peak_rss_mb(run_id: str) -> float | None:
 
 def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: str | None = None,
           progress=None, run_id: str | None = None, timeout_s: float | None = None,
-          self_check: bool = False) -> Report:
+          self_check: bool = False, detach_teardown: bool = False) -> Report:
     """Run `graders/<exercise_id>/` against `folder`. Raises UnknownExercise / UsageError / EngineUnavailable
-    before anything starts; once started, every outcome is a Report (status "error" when grading could not run)."""
+    before anything starts; once started, every outcome is a Report (status "error" when grading could not run).
+    `detach_teardown`: return when the last item ends, while a detached process removes what the grading made
+    (rubric/detach.py); engine/teardowns.py waits for it where it matters (counting leftovers, sweeping)."""
     environment = _self_check_environment(dict(os.environ)) if self_check else dict(os.environ)
     exercise = exercises.load(exercise_id)  # UnknownExercise (exit 2)
     exercise_id = exercise.id  # an old id (alias) is graded, and reported, as the exercise it names
@@ -84,7 +87,8 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
         job = child.Job(exercise_id=exercise_id, folder=str(folder.resolve()), grader=str(exercise.grader),
                         course=str(exercise.folder.parents[1]), run_id=run_id, engine_url=engine_url,
                         runtime=runtime, report_file=str(report_file), output_file=str(output_file),
-                        progress=writer, environment=environment, items_file=str(items_file))
+                        progress=writer, environment=environment, items_file=str(items_file),
+                        detach_teardown=detach_teardown)
         process = context.Process(target=child.main, args=(job,), name=f"dockyard-grade-{run_id}")
         timed_out = False
         try:
@@ -112,7 +116,7 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
             peak_kib = max(watch.stop() * rss.KiB, rss.read_own_peak(job.report_file + ".rss"))
             _peaks[run_id] = round(peak_kib / rss.KiB, 1)
         data = json.loads(report_file.read_text()) if report_file.is_file() and not timed_out else None
-        if not (data and data.get("swept")):
+        if not (data and (data.get("swept") or data.get("detached"))):
             try:
                 gc.sweep(engine_url, run_id=run_id)
             except Exception:
