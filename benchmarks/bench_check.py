@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_grade import prepare, raw_once  # noqa: E402  (the same raw sequence, the same solution overlay)
 
-from dockyard.engine import teardowns  # noqa: E402
+from dockyard.engine import runs  # noqa: E402
 
 
 def press_check(widget, timeout_s: float = 300) -> float:
@@ -46,7 +46,7 @@ def press_check(widget, timeout_s: float = 300) -> float:
     result.unobserve(rendered, names="value")
     if "not graded" in widget.children[0].children[2].value:
         raise SystemExit(f"the Check did not grade: {result.value[:300]}")
-    teardowns.wait()  # untimed: the grading's detached teardown must not share the engine with the next timing
+    runs.wait_for_teardowns()  # untimed: the grading's detached teardown must not share the engine with the next timing
     return elapsed
 
 

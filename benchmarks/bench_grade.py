@@ -57,9 +57,9 @@ def grade_once(exercise_id: str, folder: Path) -> float:
 
 def settle() -> None:
     """Let the grading's detached teardown finish (untimed): the next timing must not share the engine with it."""
-    from dockyard.engine import teardowns
+    from dockyard.engine import runs
 
-    teardowns.wait()
+    runs.wait_for_teardowns()
 
 
 CLASSIC = {**os.environ, "DOCKER_BUILDKIT": "0"}  # the builder `dockyard grade` uses for these exercises

@@ -55,9 +55,9 @@ def _remove_idle_shared_networks() -> None:
     of the last gradings have left them."""
     try:
         from dockyard import engine
-        from dockyard.engine import build_network, network_pool, teardowns
+        from dockyard.engine import build_network, network_pool, runs
 
-        teardowns.wait()
+        runs.wait_for_teardowns()
         client = engine.client()
         build_network.remove_if_idle(client)
         network_pool.remove_idle(client, None)

@@ -17,7 +17,7 @@ import pytest
 
 from dockyard import engine
 from dockyard.course import exercises
-from dockyard.engine import gc, teardowns
+from dockyard.engine import gc, runs
 from dockyard.engine.labels import EXERCISE_LABEL, OWNER_LABEL, RUN_LABEL, owner_is_dead
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,7 +82,7 @@ def orphans(*filters: dict) -> list[str]:
     (by nbgrader, by a notebook kernel) left behind. Gradings other people run at the same time have live makers
     and are not counted; images are left out: the grader keeps build steps as cache by design. Teardowns under
     way (their makers ended, their detached copies still removing) are waited for first."""
-    teardowns.wait()
+    runs.wait_for_teardowns()
     client = engine.client()
     found = []
     for flt in filters:

@@ -34,7 +34,7 @@ from dockyard import __version__
 from dockyard import scratch as scratches
 from dockyard.course import exercises, late
 from dockyard.course.points import rubric_points
-from dockyard.engine import gc, teardowns
+from dockyard.engine import gc, runs
 from dockyard.engine.labels import new_run_id
 from dockyard.errors import UsageError
 from dockyard.report import classview, feedback, lms
@@ -341,7 +341,7 @@ def run_batch(exercise_id: str, submissions: Path, out: Path, *, jobs: int | Non
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        teardowns.wait(run_ids)  # a batch ends with its gradings' resources gone
+        runs.wait_for_teardowns(run_ids)  # a batch ends with its gradings' resources gone
         results.note_times(times)
         write_outputs(out, exercise, results, due=due, policy=policy)
         shutil.rmtree(scratch, ignore_errors=True)

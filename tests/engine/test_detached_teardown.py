@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from dockyard.engine import gc, teardowns
+from dockyard.engine import gc, runs
 from dockyard.rubric import runner
 from tests.helpers import run_filter
 
@@ -74,19 +74,19 @@ def test_the_report_comes_before_the_teardown_and_the_teardown_still_removes_eve
     assert report.status == "graded" and (report.score, report.max_score) == (3.0, 4.0), report
     assert [item.outcome for item in report.items] == ["passed", "failed"]
     # ...while the teardown is still under way, in another process, with the run's container still there
-    assert teardowns.under_way(["detach-a"]) == ["detach-a"]
+    assert runs.tearing_down(["detach-a"]) == ["detach-a"]
     assert containers_of(docker_client, "detach-a") == 1
     assert int((tmp_path / "teardown.pid").read_text()) != os.getpid()
     # counting leftovers waits for it: then nothing of the run is left, and its mark is gone
     assert gc.leftovers(run_ids=["detach-a"]) == dict.fromkeys(("container", "network", "volume", "image"), 0)
-    assert teardowns.under_way(["detach-a"]) == []
+    assert runs.tearing_down(["detach-a"]) == []
 
 
 def test_without_detaching_the_grading_returns_after_its_teardown(course, docker_client, monkeypatch):
     monkeypatch.setenv("T_TEARDOWN_HOLD_S", "0")
     report = runner.grade("t-detach", course, run_id="detach-b", timeout_s=120)
     assert report.status == "graded" and report.score == 3.0
-    assert teardowns.under_way(["detach-b"]) == [] and containers_of(docker_client, "detach-b") == 0
+    assert runs.tearing_down(["detach-b"]) == [] and containers_of(docker_client, "detach-b") == 0
 
 
 def test_a_teardown_killed_midway_leaves_a_dead_run_that_a_sweep_removes(course, docker_client, monkeypatch,
@@ -100,7 +100,7 @@ def test_a_teardown_killed_midway_leaves_a_dead_run_that_a_sweep_removes(course,
         assert time.monotonic() < deadline, "the detached teardown never started"
         time.sleep(0.05)
     os.kill(int(pid_file.read_text()), signal.SIGKILL)
-    assert teardowns.wait(["detach-c"], timeout_s=30) == []  # the kernel dropped its lock
+    assert runs.wait_for_teardowns(["detach-c"], timeout_s=30) == []  # the kernel dropped its lock
     assert containers_of(docker_client, "detach-c") == 1  # what it had not removed yet...
     removed = gc.sweep()  # ...is a dead run's, as `dockyard clean` sweeps them
     assert removed["container"] >= 1 and containers_of(docker_client, "detach-c") == 0

@@ -10,29 +10,25 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from dockyard import engine
-from dockyard.engine import build_network, network_pool, teardowns
-from dockyard.engine.labels import (KINDS, OWNER_LABEL, OWNER_START_LABEL, RUN_LABEL, STANDIN_LABEL, owner_is_dead,
-                                    owner_label)
+from dockyard.engine import build_network, network_pool, runs
+from dockyard.engine.labels import KINDS, OWNER_LABEL, RUN_LABEL, STANDIN_LABEL
 
 
 def sweep(engine_url: str | None = None, run_id: str | None = None, everything: bool = False) -> dict[str, int]:
     """Remove labelled resources: one run's (`run_id`), dead runs' (default), or all (`everything`).
 
     Order matters: containers before the networks and volumes they hold, images last. A sweep of dead runs
-    (or of all) first waits for the teardowns under way (engine/teardowns.py): their makers have ended, but
+    (or of all) first waits for the teardowns under way (engine/runs.py): their makers have ended, but
     their detached copies are removing what they made.
     Returns how many of each kind were removed.
     """
     if not run_id:
-        teardowns.wait()
+        runs.wait_for_teardowns()
     client = engine.client(engine_url)
     label = f"{RUN_LABEL}={run_id}" if run_id else RUN_LABEL
 
     def chosen(resource_labels: dict | None) -> bool:
-        if run_id or everything:
-            return True
-        labels = resource_labels or {}
-        return owner_is_dead(labels.get(OWNER_LABEL), labels.get(OWNER_START_LABEL))
+        return bool(run_id or everything) or runs.maker_is_dead(resource_labels)
 
     api = client.api  # raw listings: another run removing its own things must not break this sweep
     flt = {"label": label}
@@ -88,9 +84,10 @@ def _remove_all(work: list, removed: dict[str, int]) -> None:
 
 
 def _remove_labelled_chain(client, image_id: str) -> bool:
-    """Remove an image and those of its parents that are the builder's per-run LABEL steps (they carry
-    the run label or this run's owner label, which no later grading can reuse), but keep the learner's
-    own steps below them: they are the build cache the next grading reuses."""
+    """Remove an image and those of its parents that are the builder's per-run LABEL steps (they carry the run
+    label, or, on images built before labels.image_labels, this run's owner label: no later grading can reuse
+    them), but keep the learner's own steps and the constant label steps below them: they are the build cache
+    the next grading reuses."""
     removed = False
     owner = None
     while image_id:
@@ -147,17 +144,14 @@ def leftovers(engine_url: str | None = None, run_ids: list[str] | None = None,
     runs'. `orphaned_only` counts only those whose maker is dead or is this very process: what is left
     once this process's gradings are over, while other people's gradings run on the same engine.
     Teardowns under way (of those runs, or of any) are waited for first: what they remove is no leftover."""
-    teardowns.wait(run_ids)
+    runs.wait_for_teardowns(run_ids)
     client = engine.client(engine_url)
     labels = [f"{RUN_LABEL}={run_id}" for run_id in run_ids] if run_ids else [RUN_LABEL]
-    me = owner_label()
 
     def counted(rows: list[dict]) -> int:
         if not orphaned_only:
             return len(rows)
-        owners = [((row.get("Labels") or {}).get(OWNER_LABEL), (row.get("Labels") or {}).get(OWNER_START_LABEL))
-                  for row in rows]
-        return sum(1 for owner, start in owners if owner == me or owner_is_dead(owner, start))
+        return sum(1 for row in rows if runs.made_by_me(row.get("Labels")) or runs.maker_is_dead(row.get("Labels")))
 
     totals = dict.fromkeys(KINDS, 0)
     api = client.api  # one listing call per kind: no per-object inspect that races with removals

@@ -25,7 +25,6 @@ from pathlib import Path
 
 from dockyard import engine
 from dockyard.course import exercises
-from dockyard.engine import teardowns
 from dockyard.rubric import prefetch, rss
 from dockyard.rubric.progress import emit
 
@@ -120,7 +119,6 @@ def main(job: Job) -> None:
             rss.record_own_peak(job.report_file + ".rss")  # a detached copy: its runner's folder may be gone
         except BaseException:
             pass
-        teardowns.end(job.run_id)  # a detached copy's teardown is over (a no-op in the child itself)
         os._exit(code)
 
 

@@ -3,9 +3,9 @@
 The report is final when the last item ends; what follows (the sandbox's sweep, `compose down -v`) only
 removes what the grading made, and the learner need not wait for it. So at that point the child forks:
 - the child itself ends at once, and the runner, which waits for it, reads the report and returns;
-- the copy goes on with pytest's teardown exactly as the child would have. Before anything else it marks
-  the run as tearing down (engine/teardowns.py: counts and sweeps wait for it) and closes every pipe it
-  inherited: the runner's progress pipe and multiprocessing's exit sentinel must reach end-of-file when the
+- the copy goes on with pytest's teardown exactly as the child would have. It inherits the run's mark, held
+  since the sandbox was made, so the run is now one whose maker has ended but whose mark is held: tearing down
+  (engine/runs.py: counts and sweeps wait for it). Before anything else the copy closes every pipe it inherited: the runner's progress pipe and multiprocessing's exit sentinel must reach end-of-file when the
   child ends, not when the copy does. It is no one's child (its parent has ended), in its own session, so
   neither the caller's exit nor a Ctrl-C at the terminal stops it; an alarm bounds it instead.
 Only the callers that ask for it (`detach_teardown=True`) get this; the others wait for the sweep, as before.
@@ -18,15 +18,13 @@ import signal
 import stat
 import sys
 
-from dockyard.engine import teardowns
 from dockyard.rubric import rss
 
 TEARDOWN_LIMIT_S = 300  # a copy still tearing down after this is killed (SIGALRM); `dockyard clean` sweeps the rest
 
 
-def hand_off(run_id: str, rss_file: str | None) -> None:
+def hand_off(rss_file: str | None) -> None:
     """Fork. In the child: record its peak memory and end (never returns). In the copy: return, detached."""
-    teardowns.begin(run_id)  # before the fork: the copy inherits the held lock, so no waiter sees a gap
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -441,7 +441,7 @@ class Collector:
     def _hand_off(self) -> None:
         """Every item has ended, so the report is final: write it, then leave the teardown to a detached copy."""
         self.write_report(detached=True)
-        detach.hand_off(self.config.getoption("dockyard_run_id"), self.report_path + ".rss")
+        detach.hand_off(self.report_path + ".rss")
         self.handed_off = True  # from here on this is the copy: the report is written already
 
     def item(self, nodeid: str, planned: bool = False):

@@ -57,7 +57,7 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
     """Run `graders/<exercise_id>/` against `folder`. Raises UnknownExercise / UsageError / EngineUnavailable
     before anything starts; once started, every outcome is a Report (status "error" when grading could not run).
     `detach_teardown`: return when the last item ends, while a detached process removes what the grading made
-    (rubric/detach.py); engine/teardowns.py waits for it where it matters (counting leftovers, sweeping)."""
+    (rubric/detach.py); engine/runs.py waits for it where it matters (counting leftovers, sweeping)."""
     environment = _self_check_environment(dict(os.environ)) if self_check else dict(os.environ)
     exercise = exercises.load(exercise_id)  # UnknownExercise (exit 2)
     exercise_id = exercise.id  # an old id (alias) is graded, and reported, as the exercise it names

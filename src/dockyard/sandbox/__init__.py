@@ -19,8 +19,8 @@ from dockyard import bounded, engine
 from dockyard.course.limits import CAP_DROP, DEFAULT_LIMITS, Limits
 from dockyard.engine import firewall, gc
 from dockyard.engine import build_network as shared_build_network
-from dockyard.engine import network_pool
-from dockyard.engine.labels import EXERCISE_LABEL, RUN_LABEL, new_run_id, owner_labels
+from dockyard.engine import network_pool, runs
+from dockyard.engine.labels import EXERCISE_LABEL, RUN_LABEL, image_labels, new_run_id, owner_labels
 from dockyard.errors import BuildFailed, BuildNotIsolated, DiskFull, DockyardError, EngineLost
 from dockyard.sandbox import build as builds
 from dockyard.sandbox import buildkit, buildkit_cgroups, knobs
@@ -77,11 +77,17 @@ class Sandbox:
         self._watchdog: DiskWatchdog | None = None
         self.closed = False
         self.builders_used: list[str] = []  # which builder built each image of this run, in order
+        runs.hold(self.run_id)  # the run is alive until close ends (or this process, or its detached copy, does)
 
     # -- identity -------------------------------------------------------------------
     @property
     def labels(self) -> dict[str, str]:
         return {RUN_LABEL: self.run_id, EXERCISE_LABEL: self.exercise_id, **owner_labels()}
+
+    @property
+    def image_labels(self) -> dict[str, str]:
+        """What the images this run builds carry: no owner, whose pid would be a new build step every time."""
+        return image_labels(self.run_id, self.exercise_id)
 
     def name(self, what: str) -> str:
         """A unique, readable resource name: dockyard-<exercise>-<run>-<what>."""
@@ -187,7 +193,7 @@ class Sandbox:
         tag = tag or f"dockyard/{self.exercise_id}:{self.run_id}-{len(self._created['image'])}"
         self._created["image"].append(tag)
         return builds.build_image(
-            self.client, Path(context), tag=tag, labels=self.labels, dockerfile=dockerfile,
+            self.client, Path(context), tag=tag, labels=self.image_labels, dockerfile=dockerfile,
             buildargs=buildargs, target=target, timeout_s=self.limits.build_timeout_s,
             memory=self.limits.build_memory, max_log_bytes=self.limits.build_log_max_bytes,
             tail_lines=self.limits.log_tail_lines, context_max_bytes=self.limits.context_max_bytes,
@@ -208,7 +214,7 @@ class Sandbox:
         with buildkit_cgroups.bounded(self.limits.build_memory, self.limits.pids, self.limits.disk_max_bytes) as guard:
             try:
                 return buildkit.build_image(
-                    context, tag=tag, labels=self.labels, dockerfile=dockerfile, buildargs=buildargs, target=target,
+                    context, tag=tag, labels=self.image_labels, dockerfile=dockerfile, buildargs=buildargs, target=target,
                     timeout_s=self.limits.build_timeout_s, max_log_bytes=self.limits.build_log_max_bytes,
                     tail_lines=self.limits.log_tail_lines, secrets=self.build_secrets(context),
                     engine_url=self.engine_url, api=self.client.api)
@@ -397,6 +403,7 @@ class Sandbox:
             return False
         finally:
             self._release_network()
+            runs.release(self.run_id)
 
     def _release_network(self) -> None:
         """Hand the pooled network back once this run's containers are gone (the next lease checks it is empty)."""

@@ -141,8 +141,10 @@ def bridge_name(project: str, network: str) -> str:
     return firewall.BRIDGE_PREFIX + hashlib.sha256(f"{project}/{network}".encode()).hexdigest()[:12]
 
 
-def sandboxed_model(model: dict, project: str, labels: dict[str, str], limits) -> dict:
-    """The normalised model with labels, limits, loopback-only ephemeral ports and `dy…` bridges."""
+def sandboxed_model(model: dict, project: str, labels: dict[str, str], limits,
+                    image_labels: dict[str, str] | None = None) -> dict:
+    """The normalised model with labels, limits, loopback-only ephemeral ports and `dy…` bridges. What a service
+    builds carries `image_labels` (default: `labels`), as the sandbox's own builds do."""
     rewritten = json.loads(json.dumps(model))
     rewritten["name"] = project
     for name, service in (rewritten.get("services") or {}).items():
@@ -151,7 +153,7 @@ def sandboxed_model(model: dict, project: str, labels: dict[str, str], limits) -
         service["security_opt"] = ["no-new-privileges:true"]
         service["cap_drop"] = list(CAP_DROP)
         if "build" in service:
-            service["build"]["labels"] = {**(service["build"].get("labels") or {}), **labels}
+            service["build"]["labels"] = {**(service["build"].get("labels") or {}), **(image_labels or labels)}
         service["ports"] = [
             {"target": int(port["target"]), "host_ip": "127.0.0.1", "protocol": port.get("protocol", "tcp")}
             for port in service.get("ports") or []
@@ -196,7 +198,7 @@ class ComposeProject:
         self._spec_dir = Path(tempfile.mkdtemp(prefix=scratch.prefix("compose")))
         self.spec_file = self._spec_dir / "compose.sandboxed.json"
         self.spec_file.write_text(json.dumps(
-            sandboxed_model(self.model, self.name, sandbox.labels, sandbox.limits), indent=1))
+            sandboxed_model(self.model, self.name, sandbox.labels, sandbox.limits, sandbox.image_labels), indent=1))
         self.up_done = False
 
     @property
