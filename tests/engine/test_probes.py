@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
 from dockyard import sandbox as sandboxes
 from dockyard.engine.labels import RUN_LABEL
-from dockyard.probes import BuiltImage, Probes
+from dockyard.probes import BuiltImage, Probes, layer_dirs
 from dockyard.submission import load_submission
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -67,6 +68,28 @@ def test_http_never_ready_waits_once(probe, run, image):
     assert "expected 'x'" in first.explain("x")
 
 
+LISTEN_ON_5000 = ("perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(LocalAddr => q(0.0.0.0), LocalPort => 5000, "
+                  "Listen => 5) or die; sleep 120'")
+
+
+def test_http_says_at_once_when_the_app_has_settled_on_another_port(probe, run, image):
+    """A wrong port is told once the app has listened elsewhere for a few seconds, not after the whole timeout."""
+    sandbox, _ = run
+    elsewhere = sandbox.start(image.tag, ports=(8000,), command=["sh", "-c", LISTEN_ON_5000], name="elsewhere")
+    started = time.monotonic()
+    result = probe.http(elsewhere, "/", port=8000, timeout_s=90)
+    assert not result.ok and "the app listens on 0.0.0.0:5000, not on port 8000" in result.error, result.error
+    assert time.monotonic() - started < 45, "it waited out the timeout"
+
+
+def test_http_waits_for_an_app_that_listens_elsewhere_first_then_on_the_port(probe, run, image):
+    sandbox, _ = run
+    late = sandbox.start(image.tag, ports=(8000,), name="late",
+                         command=["sh", "-c", f"{LISTEN_ON_5000} & sleep 1.5; exec perl /app/server.pl"])
+    result = probe.http(late, "/", port=8000, timeout_s=60)
+    assert result.ok and "Hello from Docker!" in result.text, result.error
+
+
 def test_http_reports_a_crashed_app(probe, run, image):
     sandbox, _ = run
     crashed = sandbox.start(image.tag, ports=(8000,), command=["sh", "-c", "echo boom >&2; exit 4"], name="crash")
@@ -120,6 +143,18 @@ def test_secret_scan_finds_deleted_files_and_config(probe, image):
     config = probe.secret_scan(image, "not-a-secret")
     assert "config:Env" in config.where
     assert not probe.secret_scan(image, "nowhere-to-be-found-42").found
+
+
+def test_the_layer_folders_and_docker_save_see_the_same_files(probe, image, docker_client, monkeypatch):
+    """On this host (root, overlay2) layers are read from the engine's folders; `docker save` is the way elsewhere.
+    Both must find the same things, in the same layers."""
+    assert layer_dirs.of(docker_client.images.get(image.id).attrs) is not None, "the fast path is not taken here"
+    from_folders = (probe.secret_scan(image, "s3cr3t-probe-needle"), probe.layer_files(image, "/tmp"),
+                    probe.layer_files(image, "/app"))
+    monkeypatch.setattr(layer_dirs, "of", lambda attrs: None)
+    from_save = (probe.secret_scan(image, "s3cr3t-probe-needle"), probe.layer_files(image, "/tmp"),
+                 probe.layer_files(image, "/app"))
+    assert from_folders == from_save and from_folders[1], from_folders
 
 
 def test_rebuild_after_change_uses_cache(probe, run):

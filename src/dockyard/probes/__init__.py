@@ -23,9 +23,10 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dockyard.engine.labels import STANDIN_LABEL
 from dockyard.errors import DockyardError, caused_by
 from dockyard.polling import wait_until
-from dockyard.probes import diagnose, image_archive
+from dockyard.probes import diagnose, image_archive, layer_dirs
 from dockyard.sandbox import ExecResult, RunningContainer
 from dockyard.sandbox.context import scratch_copy
 from dockyard.text import last_lines, tail
@@ -38,6 +39,10 @@ MAX_FILE = 8 * 2**20
 SCAN_MAX_FILE = 16 * 2**20
 SCAN_MAX_TOTAL = 2 * 2**30
 LISTDIR_MAX_MEMBERS = 50_000
+# An app that has listened on other ports, and not on the one asked, for this long has settled there: say so now
+# rather than wait out the ready timeout (a learner's wrong port cost 20 s a grading).
+SETTLED_ELSEWHERE_S = 3.0
+SETTLED_ELSEWHERE = object()  # what http()'s attempt returns then
 
 
 # -- results --------------------------------------------------------------------------------
@@ -213,10 +218,11 @@ class Probes:
             headers = {"Content-Type": "application/json", **(headers or {})}
         attempts, error = 0, None
         last_state_check = 0.0
+        elsewhere_since: float | None = None  # since when the app listens, but not where it is asked
 
-        def attempt() -> HttpResult | None:
-            """One request: its result, the container's exit, or None (not ready yet)."""
-            nonlocal attempts, error, last_state_check
+        def attempt() -> HttpResult | object | None:
+            """One request: its result, the container's exit, SETTLED_ELSEWHERE, or None (not ready yet)."""
+            nonlocal attempts, error, last_state_check, elsewhere_since
             attempts += 1
             request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
             try:
@@ -239,10 +245,16 @@ class Probes:
                     why = self._why_stopped(container, exited)
                     self._never_ready[key] = why
                     return HttpResult(False, None, "", why, attempts, url)
+                if diagnose.listens_elsewhere(self.sandbox.listening(container, host_only=True), port):
+                    elsewhere_since = elsewhere_since or now
+                    if now - elsewhere_since >= SETTLED_ELSEWHERE_S:
+                        return SETTLED_ELSEWHERE
+                else:
+                    elsewhere_since = None
             return None
 
         answer = wait_until(attempt, timeout_s, 0.05, backoff=1.5, max_interval_s=0.5)
-        if answer is not None:
+        if answer is not None and answer is not SETTLED_ELSEWHERE:
             return answer
         why = f"nothing answered on port {port} after {attempts} attempt(s) ({error})"
         if container is not None:
@@ -454,7 +466,8 @@ class Probes:
                     where.append(name)
             return scanned <= SCAN_MAX_TOTAL
 
-        layers = self._walk_saved_image(image_object.id, look)
+        # the course's stand-in bases cannot hold a learner's secret: their layers (most of the bytes) are skipped
+        layers = self._walk_saved_image(image_object.id, look, skip=_standin_layers(self.client))
         if not where:  # a secret found is found, even where another layer could not be read
             _refuse_unreadable(layers, "the secret scan could not read every layer of the image")
         return SecretScan(bool(where), tuple(where))
@@ -478,9 +491,16 @@ class Probes:
         _refuse_unreadable(layers, "could not read every layer of the image")
         return [LayerFile(layers.layer_number(layer) or 0, path, size) for layer, path, size in found]
 
-    def _walk_saved_image(self, image_id: str, look):
-        """`docker save` of the image streamed through `image_archive.walk_layers` (any save format, any
-        compression), never held whole in memory."""
+    def _walk_saved_image(self, image_id: str, look, skip: frozenset[str] = frozenset()):
+        """The image's layers read from the engine's own folders where this host can (probes/layer_dirs.py), else
+        `docker save` of the image streamed through `image_archive.walk_layers` (any save format, any
+        compression), never held whole in memory. `skip`: layers (by diff id) the folders' walk may leave out."""
+        attrs = self._image(image_id).attrs
+        folders = layer_dirs.of(attrs)
+        if folders is not None:
+            diff_ids = (attrs.get("RootFS") or {}).get("Layers") or []
+            return layer_dirs.walk(folders, look, skip={str(folder) for folder, diff_id in zip(folders, diff_ids)
+                                                        if diff_id in skip})
         reader = io.BufferedReader(_StreamReader(self.client.api.get_image(image_id)))
         try:
             return image_archive.walk_layers(reader, look)
@@ -561,6 +581,28 @@ while True:
         print(json.dumps({{"status": None, "error": "could not reach " + url + ": " + error, "attempts": attempts}})); break
     time.sleep(0.3)
 """
+
+
+_standin_layer_cache: dict[str, frozenset[str]] = {}  # stand-in image id -> its layers' diff ids (ids are immutable)
+
+
+def _standin_layers(client) -> frozenset[str]:
+    """The diff ids of the course's stand-in base images on this engine. Only a real stand-in counts: one layer
+    that `docker import` made (baseimages), never an image that merely carries the label, as every image built
+    FROM a stand-in does, or as a learner could write it: a layer skipped here is one the secret scan never sees."""
+    found: set[str] = set()
+    try:
+        for summary in client.api.images(filters={"label": f"{STANDIN_LABEL}=true"}):
+            if summary["Id"] not in _standin_layer_cache:
+                layers = (client.api.inspect_image(summary["Id"]).get("RootFS") or {}).get("Layers") or []
+                history = client.api.history(summary["Id"])
+                imported = len(layers) == 1 and len(history) == 1 and \
+                    str(history[0].get("Comment") or "").startswith("Imported from")
+                _standin_layer_cache[summary["Id"]] = frozenset(layers) if imported else frozenset()
+            found |= _standin_layer_cache[summary["Id"]]
+    except Exception:
+        return frozenset()  # scanning every layer is only slower
+    return frozenset(found)
 
 
 def _refuse_unreadable(layers, what: str) -> None:
@@ -708,7 +750,7 @@ def _exited(container) -> int | None:
 
 
 
-_GRADER_LABEL = re.compile(r"^LABEL dockyard\.(run|exercise|owner|owner\.start)=")
+_GRADER_LABEL = re.compile(r"^LABEL dockyard\.(run|exercise|host|owner|owner\.start)=")
 
 
 def _created_by(text: str) -> str:

@@ -55,8 +55,18 @@ def why_no_answer(sandbox, container, port: int, logs: str) -> str:
     return "; ".join(hints)
 
 
+def listens_elsewhere(listening: list[tuple[str, int]] | None, port: int) -> bool:
+    """The app listens, but not where it can be reached on `port`: on other ports only, or on `port` on loopback
+    only. Unknown (None) or nothing yet (an app still starting) is not that."""
+    if not listening:
+        return False
+    on_port = [address for address, number in listening if number == port]
+    return not on_port or all(address in ("127.0.0.1", "::1") for address in on_port)
+
+
 def _pids(container) -> int | None:
     try:
-        return int(container.stats(stream=False).get("pids_stats", {}).get("current"))
+        # one-shot: the engine answers at once, instead of waiting ~1 s for a second sample we do not need
+        return int(container.stats(stream=False, one_shot=True).get("pids_stats", {}).get("current"))
     except Exception:
         return None

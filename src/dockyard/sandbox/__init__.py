@@ -362,9 +362,10 @@ class Sandbox:
         """Why the watchdog killed this container, if it did."""
         return self._watchdog.killed.get(container.id) if self._watchdog else None
 
-    def listening(self, container) -> list[tuple[str, int]]:
-        """TCP (address, port) pairs the container listens on, read from its /proc/net (no tools needed in the image)."""
-        return listening_sockets(self, container)
+    def listening(self, container, host_only: bool = False) -> list[tuple[str, int]] | None:
+        """TCP (address, port) pairs the container listens on, read from its /proc/net (no tools needed in the image).
+        `host_only`: only where this host sees the container's /proc (no exec: cheap enough to ask often), else None."""
+        return listening_sockets(self, container, host_only)
 
     # -- compose ----------------------------------------------------------------------
     def compose(self, project_dir: Path, files: list[str] | None = None) -> ComposeProject:
@@ -456,7 +457,7 @@ def _is_connection_error(exc: BaseException) -> bool:
 
 
 
-def listening_sockets(box: "Sandbox", container) -> list[tuple[str, int]]:
+def listening_sockets(box: "Sandbox", container, host_only: bool = False) -> list[tuple[str, int]] | None:
     """Parse /proc/net/tcp{,6} of the container's network namespace (state 0A = LISTEN)."""
     text = ""
     pid = (container.attrs.get("State") or {}).get("Pid")
@@ -466,6 +467,8 @@ def listening_sockets(box: "Sandbox", container) -> list[tuple[str, int]]:
                 text += Path(f"/proc/{pid}/net/{name}").read_text()
             except OSError:
                 pass
+    if not text and host_only:
+        return None
     if not text:
         try:
             text = bounded.exec_run(container, ["cat", "/proc/net/tcp", "/proc/net/tcp6"])[1].decode("ascii", "replace")
