@@ -31,7 +31,12 @@ def make_reports() -> dict[str, Report]:
 
 def test_the_page_has_plots_rates_failures_times_and_who_could_not_run():
     page = classview.to_html("03-first-image", make_reports(), "../notebooks/")
-    assert len(re.findall(r'src="data:image/png;base64,[A-Za-z0-9+/=]{200,}"', page)) == 3
+    charts = re.findall(r'<svg id="(histogram|item-rates|times)" role="img"', page)
+    assert charts == ["histogram", "item-rates", "times"]
+    # the histogram's bars hold every graded learner once; the item chart has a bar per item, at its rate
+    bars = re.findall(r"<rect [^>]*><title>[^<]*: (\d+)</title>", page.split('id="histogram"')[1].split("</svg>")[0])
+    assert sum(map(int, bars)) == 12
+    assert "<title>workdir: 67%</title>" in page and "<title>exec-form: 75%</title>" in page
     assert "<script>" not in page and "onerror=\"" not in page and "&lt;script&gt;window.pwned=1" in page
     rows = re.findall(r"<tr><td>(.*?)<br>.*?</td><td[^>]*>(\d+)%", page)
     assert ("WORKDIR is /app", "67") in rows and ("CMD in exec form", "75") in rows
@@ -73,7 +78,7 @@ def test_batch_writes_class_html_next_to_the_gradebook(tmp_path):
     (folder / "ada" / "Dockerfile").write_text("FROM python:3.11-slim\n")
     batch.run_batch("03-first-image", folder, tmp_path / "out", jobs=1, grade_one=fake_grade)
     page = (tmp_path / "out" / batch.CLASS_FILE).read_text()
-    assert "no Dockerfile in your folder" in page and page.count("data:image/png;base64,") == 3
+    assert "no Dockerfile in your folder" in page and page.count('<svg id="') == 3
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (/usr/bin/chromium)")
@@ -91,8 +96,12 @@ def test_class_html_in_chromium(tmp_path):
             page = browser.new_page()
             page.goto(path.as_uri())
             page.wait_for_selector("#histogram")
-            widths = page.evaluate("() => [...document.images].map(i => i.complete ? i.naturalWidth : 0)")
-            assert len(widths) == 3 and all(width > 100 for width in widths), widths
+            # each chart drawn with its bars at a visible size (inline SVG: laid out, not loaded)
+            boxes = page.evaluate("() => [...document.querySelectorAll('svg[role=img]')].map(svg => {"
+                                  " const box = svg.getBoundingClientRect();"
+                                  " return [svg.id, box.width, svg.querySelectorAll('rect').length]; })")
+            assert [box[0] for box in boxes] == ["histogram", "item-rates", "times"], boxes
+            assert all(width > 300 and bars >= 3 for _, width, bars in boxes), boxes
             assert page.evaluate("() => window.pwned === undefined")
             assert page.evaluate("() => document.querySelectorAll('script').length") == 0
             assert HOSTILE in page.locator("#items").inner_text()  # shown as text, never run

@@ -3,16 +3,14 @@
 What a teacher needs to decide what to teach again: the score histogram; each rubric item's pass rate
 (partial credit counted as its fraction) with its lesson; the most common failure messages per item;
 the grading times; and the learners whose grading could not run (to regrade with `--only`).
-Plots are drawn with matplotlib (Agg, no display) and embedded as PNG data URIs, so the page works
-offline, loads nothing and runs no script; every learner string (names, feedback) is escaped.
+The charts are inline SVG drawn here (no plotting library: a batch pays nothing to load one), so the page
+works offline, loads nothing and runs no script; every learner string (names, feedback) is escaped.
 """
 
 from __future__ import annotations
 
-import base64
 import collections
 import html
-import io
 import re
 import statistics
 from datetime import datetime, timezone
@@ -21,15 +19,6 @@ from dockyard.report.model import Report
 
 COMMON_FAILURES = 3
 MESSAGE_CHARS = 160
-
-
-def _png(figure) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(figure)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _first_line(text: str) -> str:
@@ -75,66 +64,111 @@ def analyse(reports: dict[str, Report]) -> dict:
 def _histogram(graded: dict[str, Report]) -> str | None:
     if not graded:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
-    scores = [r.score for r in graded.values()]
     maximum = max((r.max_score for r in graded.values()), default=1) or 1
-    figure, axes = plt.subplots(figsize=(6, 3))
     bins = min(20, max(5, int(maximum) + 1))
-    axes.hist(scores, bins=bins, range=(0, maximum), color="#4c72b0", edgecolor="white")
-    axes.set_xlabel(f"score (of {maximum:g})")
-    axes.set_ylabel("learners")
-    axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # a count of learners: no 0.5 learner on the axis
-    axes.set_title("Scores")
-    return _png(figure)
+    return _histogram_svg("histogram", "histogram of the scores", "Scores", [r.score for r in graded.values()],
+                          maximum, bins, f"score (of {maximum:g})", "learners", "#4c72b0")
 
 
 def _item_rates(items: dict[str, dict]) -> str | None:
     if not items:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    names = list(items)
-    rates = [items[name]["rate"] * 100 for name in names]
-    figure, axes = plt.subplots(figsize=(6, 0.35 * len(names) + 1))
-    axes.barh(names[::-1], rates[::-1], color=["#c44e52" if r < 50 else "#dd8452" if r < 80 else "#55a868"
-                                               for r in rates[::-1]])
-    axes.set_xlim(0, 100)
-    axes.set_xlabel("% of the item's points earned")
-    axes.set_title("Rubric items")
-    return _png(figure)
+    left, bar_height, width = 190, 22, CHART_WIDTH
+    height = bar_height * len(items) + 66
+    plot = width - left - 50
+    parts = [_chart_title(width, "Rubric items")]
+    for row, (name, entry) in enumerate(items.items()):
+        rate = entry["rate"] * 100
+        y = 28 + row * bar_height
+        colour = "#c44e52" if rate < 50 else "#dd8452" if rate < 80 else "#55a868"
+        shown = name if len(name) <= 28 else name[:27] + "…"
+        parts.append(f'<text x="{left - 6}" y="{y + 15}" text-anchor="end">{html.escape(shown)}</text>'
+                     f'<rect x="{left}" y="{y + 3}" width="{plot * rate / 100:.1f}" height="{bar_height - 6}" '
+                     f'fill="{colour}"><title>{html.escape(name)}: {rate:.0f}%</title></rect>'
+                     f'<text x="{left + plot * rate / 100 + 4:.1f}" y="{y + 15}">{rate:.0f}%</text>')
+    axis_y = 28 + len(items) * bar_height
+    parts.append(_line(left, axis_y, left + plot, axis_y))
+    for tick in (0, 25, 50, 75, 100):
+        x = left + plot * tick / 100
+        parts.append(_line(x, axis_y, x, axis_y + 4) + f'<text x="{x:.1f}" y="{axis_y + 16}" '
+                     f'text-anchor="middle">{tick}</text>')
+    parts.append(f'<text x="{left + plot / 2:.1f}" y="{axis_y + 34}" text-anchor="middle">'
+                 "% of the item's points earned</text>")
+    return _svg("item-rates", "each item's pass rate", width, height, parts)
 
 
 def _times(durations: dict[str, float]) -> str | None:
     if not durations:
         return None
-    import matplotlib
+    values = list(durations.values())
+    return _histogram_svg("times", "grading times", "Grading times", values, max(values) or 1,
+                          min(20, max(5, len(values))), "seconds per grading", "gradings", "#8172b2")
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
 
-    figure, axes = plt.subplots(figsize=(6, 2.6))
-    axes.hist(list(durations.values()), bins=min(20, max(5, len(durations))), color="#8172b2", edgecolor="white")
-    axes.set_xlabel("seconds per grading")
-    axes.set_ylabel("gradings")
-    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.set_title("Grading times")
-    return _png(figure)
+# -- the charts: inline SVG, drawn here (no plotting library to load: a batch of a class pays no second for them)
+CHART_WIDTH = 540
+
+
+def _svg(chart_id: str, label: str, width: float, height: float, parts: list[str]) -> str:
+    return (f'<svg id="{chart_id}" role="img" aria-label="{html.escape(label)}" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg" font-size="12" '
+            f'font-family="system-ui,sans-serif"><title>{html.escape(label)}</title>{"".join(parts)}</svg>')
+
+
+def _chart_title(width: float, title: str) -> str:
+    return f'<text x="{width / 2}" y="16" text-anchor="middle" font-weight="600">{html.escape(title)}</text>'
+
+
+def _line(x1: float, y1: float, x2: float, y2: float) -> str:
+    return f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="#444"/>'
+
+
+def bin_counts(values: list[float], high: float, bins: int) -> list[int]:
+    """How many values fall in each of `bins` equal bins over [0, high] (a value at `high` in the last)."""
+    counts = [0] * bins
+    for value in values:
+        index = int(value / high * bins) if high else 0
+        counts[min(max(index, 0), bins - 1)] += 1
+    return counts
+
+
+def _histogram_svg(chart_id: str, label: str, title: str, values: list[float], high: float, bins: int,
+                   x_label: str, y_label: str, colour: str) -> str:
+    counts = bin_counts(values, high, bins)
+    width, height, left, top, bottom = CHART_WIDTH, 230, 46, 26, 40
+    plot_width, plot_height = width - left - 12, height - top - bottom
+    peak = max(counts) or 1
+    step = max(1, -(-peak // 4))  # whole learners on the axis, at most five ticks
+    bar = plot_width / bins
+    parts = [_chart_title(width, title)]
+    for index, count in enumerate(counts):
+        tall = plot_height * count / peak
+        low_edge, high_edge = high * index / bins, high * (index + 1) / bins
+        parts.append(f'<rect x="{left + index * bar + 1:.1f}" y="{top + plot_height - tall:.1f}" '
+                     f'width="{max(bar - 2, 1):.1f}" height="{tall:.1f}" fill="{colour}">'
+                     f"<title>{low_edge:.3g} to {high_edge:.3g}: {count}</title></rect>")
+    base = top + plot_height
+    parts.append(_line(left, base, left + plot_width, base) + _line(left, top, left, base))
+    for tick in range(0, peak + 1, step):
+        y = base - plot_height * tick / peak
+        parts.append(_line(left - 4, y, left, y) + f'<text x="{left - 7}" y="{y + 4:.1f}" text-anchor="end">'
+                     f"{tick}</text>")
+    for index in range(0, bins + 1, max(1, bins // 5)):
+        x = left + index * bar
+        parts.append(_line(x, base, x, base + 4) + f'<text x="{x:.1f}" y="{base + 16}" text-anchor="middle">'
+                     f"{high * index / bins:.3g}</text>")
+    parts.append(f'<text x="{left + plot_width / 2:.1f}" y="{height - 6}" text-anchor="middle">'
+                 f"{html.escape(x_label)}</text>"
+                 f'<text transform="translate(12 {top + plot_height / 2:.1f}) rotate(-90)" text-anchor="middle">'
+                 f"{html.escape(y_label)}</text>")
+    return _svg(chart_id, label, width, height, parts)
 
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:64rem;margin:2rem auto;padding:0 1rem;color:#222}
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem} th,td{text-align:left;padding:.35rem .5rem;
 border-bottom:1px solid #ddd;vertical-align:top} td.num{text-align:right;white-space:nowrap} .meta{color:#666}
-img{max-width:100%} ul{margin:.2rem 0;padding-left:1.2rem} .low{color:#cf222e;font-weight:600}
+svg{max-width:100%;height:auto;display:block;margin:.5rem 0} ul{margin:.2rem 0;padding-left:1.2rem} .low{color:#cf222e;font-weight:600}
 """.strip()
 
 
@@ -163,11 +197,11 @@ def to_html(exercise_id: str, reports: dict[str, Report], lesson_base: str = "")
                      f"lowest {min(scores):g}, highest {max(scores):g}.</p>")
     histogram = _histogram(graded)
     if histogram:
-        parts.append(f'<img id="histogram" alt="histogram of the scores" src="{histogram}">')
+        parts.append(histogram)
     parts.append("<h2>Rubric items</h2>")
     rates = _item_rates(items)
     if rates:
-        parts.append(f'<img id="item-rates" alt="each item\'s pass rate" src="{rates}">')
+        parts.append(rates)
     parts.append('<table id="items"><thead><tr><th>item</th><th>pass rate</th><th>lesson</th>'
                  "<th>most common failures</th></tr></thead><tbody>")
     for item_id, entry in sorted(items.items(), key=lambda pair: pair[1]["rate"]):
@@ -186,7 +220,7 @@ def to_html(exercise_id: str, reports: dict[str, Report], lesson_base: str = "")
     times = _times(durations)
     if times:
         slowest = sorted(durations.items(), key=lambda pair: -pair[1])[:3]
-        parts.append(f'<img id="times" alt="grading times" src="{times}">')
+        parts.append(times)
         parts.append(f"<p>Median {statistics.median(durations.values()):.1f} s; slowest: "
                      + ", ".join(f"{esc(name)} ({seconds:.1f} s)" for name, seconds in slowest) + ".</p>")
     parts.append("<h2>Could not be graded</h2>")
