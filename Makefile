@@ -24,7 +24,10 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet -c requirements.lock -r <(grep -v '^#' requirements.lock) -e .
 	@touch $@
 
+# Our own modules compiled ahead: the editable install writes no .pyc, and where PYTHONDONTWRITEBYTECODE is set
+# (CI machines) every `dockyard` command would compile ~100 modules again (~0.1 s of each Check).
 venv: $(STAMP)
+	@$(BIN)/python -m compileall -q -j 0 src/dockyard > /dev/null
 
 engine: venv
 	@PYTHON=$(BIN)/python scripts/ensure-engine
