@@ -90,3 +90,20 @@ def test_labels_with_an_owner_are_judged_by_the_owner_and_another_hosts_image_is
     assert not runs.maker_is_dead({"dockyard.host": "another-host", "dockyard.run": "r"})
     assert runs.maker_is_dead({"dockyard.run": "r"})  # naming no maker at all: nobody's
     assert not runs.alive("../etc") and not runs.alive(".hidden") and not runs.alive(None)
+
+
+def test_a_marks_folder_someone_else_could_write_is_not_used(tmp_path):
+    """In a shared /tmp another user may have made the name first: a link, or a folder others may write."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    runs._folder().symlink_to(elsewhere)
+    runs.hold("run-e")
+    try:
+        assert not runs.held_here("run-e") and os.listdir(elsewhere) == [] and runs.tearing_down() == []
+    finally:
+        runs.release("run-e")
+    runs._folder().unlink()
+    runs._folder().mkdir(mode=0o777)
+    os.chmod(runs._folder(), 0o777)
+    runs.hold("run-f")
+    assert not runs.held_here("run-f") and os.listdir(runs._folder()) == []

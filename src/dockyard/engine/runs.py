@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
+import stat
 import tempfile
 from pathlib import Path
 
@@ -33,16 +34,42 @@ def _folder() -> Path:
     return Path(base) / f"dockyard-runs-{os.getuid()}"
 
 
+def _own_folder(create: bool = False) -> Path | None:
+    """The marks' folder if it is ours alone: a real folder (no link), owned by us, that no one else may write
+    (in a shared /tmp another user could have made the name first). None where it is not, or cannot be made."""
+    folder = _folder()
+    try:
+        if create:
+            folder.mkdir(mode=0o700, exist_ok=True)
+        info = os.lstat(folder)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+        return None
+    return folder
+
+
+def _plain(run_id: str | None) -> bool:
+    """A run id that names a file in the folder: no path, no hidden name (ours are 12 hex digits)."""
+    return bool(run_id) and "/" not in run_id and "\0" not in run_id and not run_id.startswith(".")
+
+
 def hold(run_id: str) -> None:
     """Mark `run_id` alive, made by this process (a second hold of the same run only counts)."""
     if run_id in _held:
         _held[run_id][1] += 1
         return
-    folder = _folder()
-    folder.mkdir(mode=0o700, exist_ok=True)
+    if not _plain(run_id):
+        return
+    folder = _own_folder(create=True)
+    if folder is None:
+        return  # no mark: the grading goes on; only a sweep of dead runs may then take its image for a dead one
     # locked under a name no reader looks at, then renamed: a reader never sees the mark unlocked
     hidden = folder / f".{run_id}.{os.getpid()}"
-    fd = os.open(hidden, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        fd = os.open(hidden, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return
     fcntl.flock(fd, fcntl.LOCK_EX)  # a new file no one else holds: at once
     start = scratch.process_start(os.getpid())
     os.write(fd, f"{owner_label()}\n{start if start is not None else ''}\n".encode())
@@ -73,11 +100,12 @@ def held_here(run_id: str | None) -> bool:
 
 def alive(run_id: str | None) -> bool:
     """Whether some process on this host holds `run_id`: its grading (or its teardown) is still going."""
-    if not run_id or "/" in run_id or run_id.startswith("."):
+    if not _plain(run_id):
         return False
     if run_id in _held:
         return True
-    return _probe(_folder() / run_id) is not None
+    folder = _own_folder()
+    return folder is not None and _probe(folder / run_id) is not None
 
 
 def maker_is_dead(labels: dict | None) -> bool:
@@ -105,7 +133,7 @@ def _probe(path: Path) -> str | None:
     """The mark's maker (`host:pid` and start, one per line) while another process holds it, else None (and a
     mark nobody holds, its process killed before `release`, is removed)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return None
     try:
@@ -124,7 +152,9 @@ def _probe(path: Path) -> str | None:
 
 def tearing_down(run_ids: list[str] | None = None) -> list[str]:
     """Runs (all, or of `run_ids`) held by another process although their maker has ended: teardowns under way."""
-    folder = _folder()
+    folder = _own_folder()
+    if folder is None:
+        return []
     try:
         names = sorted(entry.name for entry in folder.iterdir() if not entry.name.startswith("."))
     except OSError:

@@ -461,7 +461,7 @@ class Probes:
                 return True
             scanned += entry.size
             if wanted in reader.read():
-                name = "/" + entry.name.lstrip("./")
+                name = "/" + member_path(entry.name)
                 if name not in where:
                     where.append(name)
             return scanned <= SCAN_MAX_TOTAL
@@ -482,7 +482,7 @@ class Probes:
         found: list[tuple[str, str, int]] = []
 
         def look(layer: str, entry, reader) -> bool:
-            name = entry.name.lstrip("./")
+            name = member_path(entry.name)
             if name.startswith(prefix) and not name.rsplit("/", 1)[-1].startswith(".wh."):
                 found.append((layer, "/" + name, entry.size))
             return True
@@ -581,6 +581,11 @@ while True:
         print(json.dumps({{"status": None, "error": "could not reach " + url + ": " + error, "attempts": attempts}})); break
     time.sleep(0.3)
 """
+
+
+def member_path(name: str) -> str:
+    """A layer member's path without its leading `./` or `/`: `./.env` is `.env` (stripping dots would say `env`)."""
+    return name.removeprefix("./").lstrip("/")
 
 
 _standin_layer_cache: dict[str, frozenset[str]] = {}  # stand-in image id -> its layers' diff ids (ids are immutable)

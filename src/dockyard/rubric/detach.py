@@ -5,7 +5,8 @@ removes what the grading made, and the learner need not wait for it. So at that 
 - the child itself ends at once, and the runner, which waits for it, reads the report and returns;
 - the copy goes on with pytest's teardown exactly as the child would have. It inherits the run's mark, held
   since the sandbox was made, so the run is now one whose maker has ended but whose mark is held: tearing down
-  (engine/runs.py: counts and sweeps wait for it). Before anything else the copy closes every pipe it inherited: the runner's progress pipe and multiprocessing's exit sentinel must reach end-of-file when the
+  (engine/runs.py: counts and sweeps wait for it). Before anything else the copy closes every pipe it
+  inherited: the runner's progress pipe and multiprocessing's exit sentinel must reach end-of-file when the
   child ends, not when the copy does. It is no one's child (its parent has ended), in its own session, so
   neither the caller's exit nor a Ctrl-C at the terminal stops it; an alarm bounds it instead.
 Only the callers that ask for it (`detach_teardown=True`) get this; the others wait for the sweep, as before.

@@ -461,7 +461,8 @@ def listening_sockets(box: "Sandbox", container, host_only: bool = False) -> lis
     """Parse /proc/net/tcp{,6} of the container's network namespace (state 0A = LISTEN)."""
     text = ""
     pid = (container.attrs.get("State") or {}).get("Pid")
-    if pid:
+    # the engine's pids are this host's only when it listens on a unix socket here (a TCP engine is elsewhere)
+    if pid and str(box.client.api.base_url).startswith("http+docker://"):
         for name in ("tcp", "tcp6"):
             try:
                 text += Path(f"/proc/{pid}/net/{name}").read_text()
