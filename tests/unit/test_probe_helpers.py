@@ -20,3 +20,17 @@ def test_a_layer_members_path_keeps_its_leading_dot():
 
     assert member_path("./.env") == ".env" and member_path(".env") == ".env" and member_path("/app/.git/x") == "app/.git/x"
     assert member_path("./app/main.py") == "app/main.py" and member_path("..data") == "..data"
+
+
+def test_a_layer_folder_walk_reports_what_it_cannot_read(tmp_path):
+    """os.walk skips a folder it cannot list without a word: the layer walk must say so (a scan must not pass)."""
+    from dockyard.probes import layer_dirs
+
+    layer = tmp_path / "diff"
+    (layer / "app").mkdir(parents=True)
+    (layer / "app" / "main.py").write_text("print('hi')\n")
+    seen = []
+    scan = layer_dirs.walk([layer], lambda name, entry, reader: seen.append((entry.name, reader.read())) or True)
+    assert seen == [("app/main.py", b"print('hi')\n")] and not scan.unreadable
+    missing = layer_dirs.walk([tmp_path / "gone"], lambda *args: True)
+    assert str(tmp_path / "gone") in missing.unreadable

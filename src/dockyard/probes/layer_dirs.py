@@ -49,7 +49,11 @@ def walk(folders: list[Path], visit: Callable[[str, tarfile.TarInfo, BinaryIO], 
     for folder in folders:
         if str(folder) in skip:
             continue
-        for root, subfolders, files in os.walk(folder):  # symbolic links are never followed
+
+        def unreadable(error: OSError, layer: str = str(folder)) -> None:  # os.walk would skip the folder silently
+            scan.unreadable.setdefault(layer, f"a folder could not be read ({error.strerror or error})")
+
+        for root, subfolders, files in os.walk(folder, onerror=unreadable):  # symbolic links are never followed
             subfolders.sort()
             for name in sorted(files):
                 path = os.path.join(root, name)
