@@ -97,6 +97,17 @@ def orphans(*filters: dict) -> list[str]:
     return found
 
 
+def one_exercise_course(root: Path, exercise_id: str, title: str, rubric: str, monkeypatch) -> Path:
+    """A course of one exercise whose grader is `rubric` (the text of a test_rubric.py), made the course
+    gradings load (DOCKYARD_COURSE) for the rest of the test."""
+    (root / "exercises" / exercise_id).mkdir(parents=True)
+    (root / "exercises" / exercise_id / "exercise.toml").write_text(f'id = "{exercise_id}"\ntitle = "{title}"\n')
+    (root / "graders" / exercise_id).mkdir(parents=True)
+    (root / "graders" / exercise_id / "test_rubric.py").write_text(rubric)
+    monkeypatch.setenv("DOCKYARD_COURSE", str(root))
+    return root
+
+
 def exercise_filter(exercise_id: str) -> dict:
     return {"label": f"{EXERCISE_LABEL}={exercise_id}"}
 

@@ -14,7 +14,7 @@ import pytest
 
 from dockyard.engine import gc, runs
 from dockyard.rubric import runner
-from tests.helpers import run_filter
+from tests.helpers import one_exercise_course, run_filter
 
 pytestmark = pytest.mark.xdist_group("detached-teardown")
 
@@ -49,12 +49,7 @@ def test_fails(dockyard_submission):
 
 @pytest.fixture()
 def course(tmp_path, monkeypatch, docker_client):
-    root = tmp_path / "course"
-    (root / "exercises" / "t-detach").mkdir(parents=True)
-    (root / "exercises" / "t-detach" / "exercise.toml").write_text('id = "t-detach"\ntitle = "detach"\n')
-    (root / "graders" / "t-detach").mkdir(parents=True)
-    (root / "graders" / "t-detach" / "test_rubric.py").write_text(RUBRIC)
-    monkeypatch.setenv("DOCKYARD_COURSE", str(root))
+    one_exercise_course(tmp_path / "course", "t-detach", "detach", RUBRIC, monkeypatch)
     monkeypatch.setenv("T_TEARDOWN_PID_FILE", str(tmp_path / "teardown.pid"))
     folder = tmp_path / "submission"
     folder.mkdir()

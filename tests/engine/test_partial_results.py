@@ -9,6 +9,7 @@ import pytest
 
 from dockyard.report.model import Item, Report
 from dockyard.rubric import runner
+from tests.helpers import one_exercise_course
 
 RUBRIC = '''
 import os, signal, time
@@ -49,13 +50,7 @@ def test_after(dockyard_submission):
 
 @pytest.fixture()
 def course(tmp_path, monkeypatch, docker_client):
-    root = tmp_path / "course"
-    (root / "exercises" / "t-stop").mkdir(parents=True)
-    (root / "exercises" / "t-stop" / "exercise.toml").write_text('id = "t-stop"\ntitle = "stop"\n')
-    (root / "graders" / "t-stop").mkdir(parents=True)
-    (root / "graders" / "t-stop" / "test_rubric.py").write_text(RUBRIC)
-    monkeypatch.setenv("DOCKYARD_COURSE", str(root))
-    return root
+    return one_exercise_course(tmp_path / "course", "t-stop", "stop", RUBRIC, monkeypatch)
 
 
 def submission(tmp_path, mode):
