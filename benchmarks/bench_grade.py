@@ -9,6 +9,8 @@ against the raw sequence after the same edit. The raw sequence, with the same (c
 - a compose exercise (11-compose-stack): `docker compose up -d --build --wait` (ports on loopback),
   one request per service (HTTP to a published port, `redis-cli ping` in a redis), `down -v`.
   Its rubric does more than that (it restarts the stack once, say): the ratio shows the whole of it.
+`dockyard grade` runs as a learner's repeated checks do, on the warm resident grader (dockyard/resident; the
+warm-up grading starts it); `--resident off` starts every grading cold instead, for the figure without it.
 
     python benchmarks/bench_grade.py 03-first-image solutions/03-first-image [--rounds 5]
     python benchmarks/bench_grade.py 11-compose-stack
@@ -19,6 +21,7 @@ A folder holding only the learner's files (a solution) is laid over exercises/<i
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -53,6 +56,24 @@ def grade_once(exercise_id: str, folder: Path) -> float:
         raise SystemExit(f"dockyard grade failed ({result.returncode}): {result.stderr.strip()[-300:]}")
     settle()
     return elapsed
+
+
+def resident_served() -> int | None:
+    """How many commands the warm resident grader (dockyard/resident) has served; None when none runs."""
+    from dockyard.resident import client
+
+    path = client.socket_path(client.fingerprint())
+    try:
+        return int(json.loads(Path(f"{path}.json").read_text())["served"]) if path else None
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def wait_for_resident(within_s: float = 15.0) -> None:
+    """The warm-up grading starts the resident grader; the timed ones should find it listening."""
+    deadline = time.monotonic() + within_s
+    while resident_served() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def settle() -> None:
@@ -176,18 +197,28 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--path", default="/")
+    parser.add_argument("--resident", choices=("on", "off"), default="on",
+                        help="grade on the warm resident grader, as a learner's repeated checks do (default), or "
+                             "start every grading cold (DOCKYARD_RESIDENT=0)")
     args = parser.parse_args()
+    os.environ["DOCKYARD_RESIDENT"] = "1" if args.resident == "on" else "0"
     folder = Path(args.folder or f"solutions/{args.exercise}")
     with tempfile.TemporaryDirectory(prefix="dockyard-bench-") as scratch:
         submission = prepare(args.exercise, folder, Path(scratch) / "submission")
         print(f"warming the build cache ({submission})…", flush=True)
         grade_once(args.exercise, submission)
+        if args.resident == "on":
+            wait_for_resident()
         raw_once(submission, args.port, args.path, "bench-raw:warm")
+        served_before = resident_served()
         graded, raw = [], []
         for round_number in range(args.rounds):  # alternate, so drift hits both alike
             graded.append(grade_once(args.exercise, submission))
             raw.append(raw_once(submission, args.port, args.path, f"bench-raw:{round_number}"))
             print(f"round {round_number + 1}: grade {graded[-1]:.2f} s, raw {raw[-1]:.2f} s", flush=True)
+        served = resident_served()
+        print("resident grader: " + (f"served {served - (served_before or 0)} of the {args.rounds} timed gradings"
+                                     if served is not None else "off (every grading started its own Python)"))
         report("dockyard grade", graded, "raw docker CLI", raw, target=1.10)
         edited = edit_one_line(submission)
         regraded = grade_once(args.exercise, submission)

@@ -8,6 +8,10 @@ import os
 
 import pytest
 
+# The resident grader (dockyard/resident) stays off for the suite: tests of the command's own process (killed
+# with SIGKILL, say) mean that process, and no server should outlive the suite. Its own tests turn it on.
+os.environ["DOCKYARD_RESIDENT"] = "0"
+
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):

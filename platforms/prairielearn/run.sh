@@ -15,6 +15,7 @@ GRADE="${GRADE_ROOT:-/grade}"  # PrairieLearn's root (another one only for a loc
 source "$GRADE/serverFilesCourse/dockyard/config.env"  # QUEUE_URL, BUDGET_S
 DOCKYARD="${DOCKYARD:-/opt/dockyard/bin/dockyard}"  # installed in the grader image (grader-image/Dockerfile)
 BUDGET_S="${BUDGET_S:-540}"
+export DOCKYARD_RESIDENT=0  # one grading per container: no resident grader to warm, none to outlive it
 mkdir -p "$GRADE/results"  # "not automatically created"
 RESULTS="$GRADE/results/results.json"
 rm -f "$RESULTS"

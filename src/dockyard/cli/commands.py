@@ -83,6 +83,12 @@ def cmd_clean(args, env) -> ExitStatus:
     summary = ", ".join(f"{count} {kind}(s)" for kind, count in removed.items())
     print(f"removed {summary}, {cache} cached build step(s), and {folders} scratch folder(s) of gone gradings",
           file=env.stdout)
+    if args.all:
+        from dockyard.resident import client as resident
+
+        stopped = resident.stop_servers()
+        if stopped:
+            print(f"stopped {stopped} resident grader(s) (the next check starts one again)", file=env.stdout)
     if any(left.values()) and args.all:
         print("still present: " + ", ".join(f"{n} {k}(s)" for k, n in left.items() if n), file=env.stderr)
         return ExitStatus.ERROR

@@ -18,7 +18,6 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
-import stat
 import tempfile
 from pathlib import Path
 
@@ -35,18 +34,8 @@ def _folder() -> Path:
 
 
 def _own_folder(create: bool = False) -> Path | None:
-    """The marks' folder if it is ours alone: a real folder (no link), owned by us, that no one else may write
-    (in a shared /tmp another user could have made the name first). None where it is not, or cannot be made."""
-    folder = _folder()
-    try:
-        if create:
-            folder.mkdir(mode=0o700, exist_ok=True)
-        info = os.lstat(folder)
-    except OSError:
-        return None
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
-        return None
-    return folder
+    """The marks' folder if it is ours alone (scratch.private_folder)."""
+    return scratch.private_folder(_folder(), create)
 
 
 def _plain(run_id: str | None) -> bool:

@@ -43,7 +43,13 @@ from dockyard.text import last_lines
 _running: set = set()  # multiprocessing.Process objects of the gradings in flight
 _lock = threading.Lock()
 _peaks: dict[str, float] = {}  # run id -> the grading's peak memory (MB), see rubric/rss.py
-MAX_RSS_MB = float(os.environ.get("DOCKYARD_GRADER_MAX_RSS_MB") or 1024)  # a grading beyond this is stopped
+DEFAULT_MAX_RSS_MB = 1024.0  # a grading beyond this is stopped (DOCKYARD_GRADER_MAX_RSS_MB overrides)
+
+
+def max_rss_mb() -> float:
+    """Read at each grading, not at import: a resident grader (dockyard/resident) imported this module long
+    before the command whose environment says the bound."""
+    return float(os.environ.get("DOCKYARD_GRADER_MAX_RSS_MB") or DEFAULT_MAX_RSS_MB)
 
 
 def peak_rss_mb(run_id: str) -> float | None:
@@ -97,7 +103,8 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
             writer.close()
         with _lock:
             _running.add(process)
-        watch = rss.PeakWatch(process.pid, limit_mb=MAX_RSS_MB, on_exceed=lambda: _kill(process))
+        limit_mb = max_rss_mb()
+        watch = rss.PeakWatch(process.pid, limit_mb=limit_mb, on_exceed=lambda: _kill(process))
         forwarder = threading.Thread(target=_forward_progress, args=(reader, progress), daemon=True)
         forwarder.start()
         try:
@@ -123,7 +130,7 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
                 pass  # an engine gone now is reported below if the child could not finish either
         duration = time.monotonic() - started
         if watch.exceeded:
-            return stopped_report(exercise, f"the grading used more than {MAX_RSS_MB:.0f} MB of memory and was "
+            return stopped_report(exercise, f"the grading used more than {limit_mb:.0f} MB of memory and was "
                                   "stopped (the grader's bound, not the learner's)", items_file, duration, run_id)
         if timed_out:
             return stopped_report(exercise, f"grading took longer than {timeout_s:.0f} s and was stopped",
