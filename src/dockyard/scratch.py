@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import stat
 import tempfile
 from pathlib import Path
 
@@ -27,20 +26,6 @@ def prefix(kind: str) -> str:
     """`tempfile` prefix for a grader folder of this kind (batch, copy, grade, compose, empty)."""
     start = process_start(os.getpid())
     return f"dockyard-{kind}-{os.getpid()}-" + (f"s{start}-" if start is not None else "")
-
-
-def private_folder(folder: Path, create: bool = False) -> Path | None:
-    """`folder` if it is ours alone: a real folder (no link), owned by us, that no one else may write (in a
-    shared /tmp another user could have made the name first). None where it is not, or cannot be made."""
-    try:
-        if create:
-            folder.mkdir(mode=0o700, exist_ok=True)
-        info = os.lstat(folder)
-    except OSError:
-        return None
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
-        return None
-    return folder
 
 
 def sweep(folder: str | Path | None = None) -> int:

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from dockyard import scratch
+from dockyard import private
 from dockyard.resident import client
 
 
@@ -38,15 +38,15 @@ def test_any_edit_of_a_source_file_means_another_server(tmp_path):
 
 def test_the_sockets_live_only_in_a_folder_that_is_ours_alone(tmp_path, monkeypatch):
     monkeypatch.setenv("DOCKYARD_RUN_DIR", str(tmp_path))
-    place = client.folder()
-    assert client.socket_path("abc", create=True) == place / "abc.sock"
+    place = Path(client.folder())
+    assert client.socket_path("abc", create=True) == str(place / "abc.sock")
     assert place.stat().st_mode & 0o777 == 0o700
     place.chmod(0o777)  # writable by others: another user could plant a socket there
     assert client.socket_path("abc") is None
     assert client.run(["grade", "x", "y"]) is None  # then the command runs in its own process
     place.rmdir()
     place.symlink_to(tmp_path)
-    assert scratch.private_folder(place) is None
+    assert private.folder(place) is None
 
 
 def test_only_grade_and_check_are_handed_over_and_never_when_turned_off(monkeypatch):
@@ -59,7 +59,7 @@ def test_only_grade_and_check_are_handed_over_and_never_when_turned_off(monkeypa
 
 
 def test_the_server_ignores_a_request_it_cannot_read_and_exits_when_idle(tmp_path):
-    place = scratch.private_folder(tmp_path / "resident", create=True)
+    place = Path(private.folder(tmp_path / "resident", create=True))
     path = place / "idle.sock"
     environment = {**os.environ, "DOCKYARD_RESIDENT_IDLE_S": "2"}
     server = subprocess.Popen([sys.executable, "-P", "-m", "dockyard.resident.server", str(path)], env=environment,
@@ -87,7 +87,7 @@ def test_the_server_ignores_a_request_it_cannot_read_and_exits_when_idle(tmp_pat
 
 def test_clean_all_stops_the_resident_graders_and_only_them(tmp_path, monkeypatch):
     monkeypatch.setenv("DOCKYARD_RUN_DIR", str(tmp_path))
-    path = client.socket_path("stopme", create=True)
+    path = Path(client.socket_path("stopme", create=True))
     server = subprocess.Popen([sys.executable, "-P", "-m", "dockyard.resident.server", str(path)],
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     bystander = subprocess.Popen(["sleep", "60"])
@@ -110,12 +110,15 @@ def test_clean_all_stops_the_resident_graders_and_only_them(tmp_path, monkeypatc
 def test_callers_at_once_are_all_served_and_the_server_stays(tmp_path, monkeypatch):
     """Each caller hangs up the moment it has its exit status, which the server takes for a caller gone and
     stops that command: a command then ending must neither fail nor take the server's socket with it."""
-    monkeypatch.setenv("DOCKYARD_RUN_DIR", str(tmp_path))
+    deep = tmp_path / ("a-deep-temporary-folder-" * 4)  # a socket path longer than a unix address can be
+    deep.mkdir()
+    monkeypatch.setenv("DOCKYARD_RUN_DIR", str(deep))
     environment = {**os.environ, "DOCKYARD_RESIDENT": "1"}
     asked = "from dockyard.resident import client; print(client.fingerprint())"
     identity = subprocess.run([sys.executable, "-c", asked], env=environment, capture_output=True, text=True,
                               check=True).stdout.strip()
-    path = client.socket_path(identity, create=True)  # the callers' server (their interpreter, path and flags)
+    path = Path(client.socket_path(identity, create=True))  # the callers' server (their interpreter, path and flags)
+    assert len(str(path)) > client.MAX_ADDRESS
     server = subprocess.Popen([sys.executable, "-P", "-m", "dockyard.resident.server", str(path)], env=environment,
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

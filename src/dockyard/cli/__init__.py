@@ -7,6 +7,7 @@ that `dockyard --help` answers at once.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import signal
 import sys
@@ -195,22 +196,16 @@ def _choose_builder(args) -> None:
     os.environ["DOCKYARD_BUILDER"] = builder
 
 
-def _on_resident_grader() -> int | None:
-    """A real command line's `grade` or `check` runs on the resident grader when one is warm (dockyard/resident):
-    its exit status, or None to run it here."""
-    from dockyard.resident import client
-
-    arguments = sys.argv[1:]
-    return client.run(arguments) if client.wanted(arguments) else None
+@functools.cache
+def shared_parser() -> argparse.ArgumentParser:
+    """One parser per process (argparse parses many command lines with one); the resident grader builds it
+    before it forks, so no served command pays for it."""
+    return build_parser()
 
 
 def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
-    if argv is None and env is None and sys.argv[1:2] in (["grade"], ["check"]):
-        handed_over = _on_resident_grader()
-        if handed_over is not None:
-            return handed_over
     env = env or Environment()
-    parser = build_parser()
+    parser = shared_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help

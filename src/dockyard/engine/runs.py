@@ -21,7 +21,7 @@ import socket
 import tempfile
 from pathlib import Path
 
-from dockyard import polling, scratch
+from dockyard import polling, private, scratch
 from dockyard.engine.labels import HOST_LABEL, OWNER_LABEL, OWNER_START_LABEL, RUN_LABEL, owner_is_dead, owner_label
 
 WAIT_S = 120.0  # at most this long does a count or a sweep wait for teardowns under way
@@ -34,8 +34,9 @@ def _folder() -> Path:
 
 
 def _own_folder(create: bool = False) -> Path | None:
-    """The marks' folder if it is ours alone (scratch.private_folder)."""
-    return scratch.private_folder(_folder(), create)
+    """The marks' folder if it is ours alone (dockyard/private.py)."""
+    place = private.folder(_folder(), create)
+    return None if place is None else Path(place)
 
 
 def _plain(run_id: str | None) -> bool:

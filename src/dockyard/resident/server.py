@@ -20,6 +20,8 @@ import time
 import traceback
 from pathlib import Path
 
+from dockyard.resident import client
+
 WARM = ["dockyard.cli", "dockyard.cli.commands", "dockyard.rubric.warm", "multiprocessing.connection",
         "rich.console", "rich.markup", "rich.table", "rich.text"]
 IDLE_S = float(os.environ.get("DOCKYARD_RESIDENT_IDLE_S") or 600)  # the server's own environment: read once
@@ -37,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0  # another server for this socket runs, or starts: it serves
     for module in WARM:
         __import__(module)
+    from dockyard import cli
+
+    cli.shared_parser()
     listener = _listen(path)
     signal.signal(signal.SIGTERM, _stop)
     served = 0
@@ -76,10 +81,13 @@ def _listen(path: Path) -> socket.socket:
         pass
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old = os.umask(0o177)
+    where, folder_fd = client.address(str(path))
     try:
-        listener.bind(str(path))
+        listener.bind(where)
     finally:
         os.umask(old)
+        if folder_fd is not None:
+            os.close(folder_fd)
     listener.listen(32)
     return listener
 
@@ -87,7 +95,7 @@ def _listen(path: Path) -> socket.socket:
 def _remove_socket(path: Path, listener: socket.socket) -> None:
     """Remove our socket, status and lock files while we hold the lock: no other server can have bound there,
     and one that opens a new lock file once ours is gone may serve at once (we are leaving)."""
-    for leftover in (path, Path(f"{path}.json"), Path(f"{path}.lock")):
+    for leftover in (path, Path(f"{path}.json"), Path(f"{path}.log"), Path(f"{path}.lock")):
         try:
             leftover.unlink()
         except OSError:
