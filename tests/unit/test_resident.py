@@ -138,3 +138,12 @@ def test_callers_at_once_are_all_served_and_the_server_stays(tmp_path, monkeypat
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_handing_a_command_over_loads_nothing_heavy():
+    """The hand-over runs before every `dockyard check`: none of the grader, the CLI's parser or the SDK loads."""
+    probe = ("import sys, dockyard.__main__, dockyard.resident.client as c; c.socket_path(c.fingerprint()); "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('docker', 'pytest', 'rich', 'argparse', "
+             "'pathlib', 'requests') or m.startswith(('dockyard.cli', 'dockyard.rubric.runner'))))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
