@@ -100,7 +100,7 @@ def test_classroom_template_repository_validates_and_its_grading_step_runs_here(
     workflow = yaml.safe_load(workflow_file.read_text())
     job = workflow["jobs"]["run-autograding-tests"]
     assert job["env"] == {"EXERCISE": "03-first-image", "COURSE_REPOSITORY": "your-org/dockyard",
-                          "COURSE_REF": "v0.2.0"}
+                          "COURSE_REF": "v0.2.0", "DOCKYARD_RESIDENT": "0"}
     grade = next(step for step in job["steps"] if step.get("id") == "dockyard")
     # the runner: the learner's push checked out in submission/ (here: the template with the solution's files),
     # the course in course/, Dockyard in $RUNNER_TEMP/dockyard; the step's own env; the default socket
