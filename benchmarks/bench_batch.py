@@ -55,17 +55,26 @@ def dangling_images() -> int:
 
 
 DANGLING_ADDED = []  # by each `dockyard batch` (it prunes what it added at its end): each should be 0
+PER_EXERCISE: dict[str, dict[str, list[float]]] = {}  # exercise -> {"batch": [...], "raw": [...]} wall seconds
+
+
+def note(exercise_id: str, side: str, seconds: float) -> None:
+    PER_EXERCISE.setdefault(exercise_id, {"batch": [], "raw": []})[side].append(seconds)
 
 
 def grade_class(folders: list[Path], jobs: int, out: Path) -> tuple[float, float, float]:
-    """Wall seconds, grader CPU seconds (this process's children), engine CPU seconds."""
+    """Wall seconds, grader CPU seconds (this process's children), engine CPU seconds. With --jobs 2 each
+    exercise's own wall time is noted too (which exercise carries the difference to the raw loop)."""
     dangling_before = dangling_images()
     before_children = resource.getrusage(resource.RUSAGE_CHILDREN)
     engine_before = engine_cpu_seconds()
     started = time.monotonic()
     for folder in folders:
+        folder_started = time.monotonic()
         subprocess.run([sys.executable, "-m", "dockyard", "batch", folder.name, str(folder), "--jobs", str(jobs),
                         "--out", str(out / folder.name), "--force"], check=True, stdout=subprocess.DEVNULL)
+        if jobs == 2:
+            note(folder.name, "batch", time.monotonic() - folder_started)
     wall = time.monotonic() - started
     DANGLING_ADDED.append(dangling_images() - dangling_before)
     after_children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -73,16 +82,19 @@ def grade_class(folders: list[Path], jobs: int, out: Path) -> tuple[float, float
     return wall, grader_cpu, engine_cpu_seconds() - engine_before
 
 
-def raw_loop(folders: list[Path], jobs: int = 2) -> float:
+def raw_loop(folders: list[Path], jobs: int = 2, record: bool = True) -> float:
     """Wall seconds of the raw docker CLI doing each submission's Docker work, `jobs` at a time, one exercise
     after the other (as the batches run)."""
     from concurrent.futures import ThreadPoolExecutor
 
     started = time.monotonic()
     for folder in folders:
+        folder_started = time.monotonic()
         students = sorted(p for p in folder.iterdir() if p.is_dir())
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             list(pool.map(lambda s: raw_tolerant(s, tag=f"bench-raw:{s.name.lower()}"), students))
+        if record:
+            note(folder.name, "raw", time.monotonic() - folder_started)
     return time.monotonic() - started
 
 
@@ -96,7 +108,7 @@ def main() -> None:
     folders = [work / "class" / exercise_id for exercise_id in made]
     kept_cache = gc.build_cache()
 
-    raw_loop(folders)  # warm both sides' build cache alike
+    raw_loop(folders, record=False)  # warm both sides' build cache alike
     figures = {1: grade_class(folders, 1, work / "out-jobs1")}
     batched, raw = [], []
     for round_number in range(arguments.rounds):  # alternate, so drift hits both alike
@@ -116,6 +128,10 @@ def main() -> None:
     print(f"median: batch --jobs 2 {batch_median:.1f} s (spread {min(batched):.1f}-{max(batched):.1f}), raw loop "
           f"two at a time {raw_median:.1f} s (spread {min(raw):.1f}-{max(raw):.1f}), ratio "
           f"{batch_median / raw_median:.2f}x (target <= 1.15x)")
+    for exercise_id, sides in PER_EXERCISE.items():
+        exercise_batch, exercise_raw = statistics.median(sides["batch"]), statistics.median(sides["raw"])
+        print(f"  {exercise_id}: batch {exercise_batch:.1f} s, raw {exercise_raw:.1f} s, "
+              f"ratio {exercise_batch / exercise_raw:.2f}x")
     print(f"peak memory of a grader process (batch, or one rubric run): {peak_mb:.0f} MB (target < 200 MB)")
     print(f"labelled resources left: {gc.leftovers()} (target: all 0)")
     print(f"dangling images added by each batch: {DANGLING_ADDED} (target: all 0)")
