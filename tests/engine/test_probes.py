@@ -11,7 +11,8 @@ import pytest
 
 from dockyard import sandbox as sandboxes
 from dockyard.engine.labels import RUN_LABEL
-from dockyard.probes import BuiltImage, Probes, layer_dirs
+from dockyard import probes
+from dockyard.probes import BuiltImage, Probes, layer_dirs, tree
 from dockyard.submission import load_submission
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -115,6 +116,77 @@ def test_file_and_listdir_without_starting(probe, image):
     assert not probe.file(image, "/nope").exists
     assert probe.listdir(image, "/app") == ["data", "server.pl"]
     assert probe.listdir(image, "/nope") == []
+
+
+TREE_DOCKERFILE = f"""FROM {BASE}
+WORKDIR /app
+COPY tree/ /app/
+RUN set -e; cd /app; ln -s sub linkdir; ln -s sub/a.txt linkfile; ln sub/a.txt hard.txt; rm old.txt; \\
+    rm -rf gone; mkdir gone; echo new > gone/new.txt; mkfifo pipe; chmod 600 sub/a.txt; chown 1000:1000 sub; \\
+    rm -rf replaced; echo now-a-file > replaced
+RUN rm -rf /app/opaque && mkdir /app/opaque && echo fresh > /app/opaque/fresh.txt && rm /app/sub/b.txt
+"""
+TREE_PATHS = ["/app", "/app/", "//app/sub", "/app/./sub", "/app/sub", "/app/sub/a.txt", "/app/sub/b.txt",
+              "/app/old.txt", "/app/gone", "/app/gone/old1.txt", "/app/gone/new.txt", "/app/replaced",
+              "/app/replaced/inner.txt", "/app/opaque", "/app/opaque/stale.txt", "/app/opaque/fresh.txt",
+              "/app/odd name \u00fc.txt", "/app/.hidden", "/app/hard.txt", "/app/pipe", "/app/linkdir",
+              "/app/linkdir/a.txt", "/app/linkfile", "/app/sub/../old.txt", "/app/nope", "/app/nope/deeper",
+              "/app/sub/a.txt/x"]
+
+
+@pytest.fixture(scope="module")
+def tree_image(run, tmp_path_factory):
+    """An image whose working directory changed over layers: deletions, a folder made again (opaque), a folder
+    replaced by a file, links, a fifo, odd names."""
+    sandbox, _ = run
+    context = tmp_path_factory.mktemp("tree")
+    files = {"sub/a.txt": "a", "sub/b.txt": "b", "old.txt": "old", "gone/old1.txt": "1", "replaced/inner.txt": "i",
+             "opaque/stale.txt": "stale", "odd name \u00fc.txt": "odd", ".hidden": "h"}
+    for name, text in files.items():
+        (context / "tree" / name).parent.mkdir(parents=True, exist_ok=True)
+        (context / "tree" / name).write_text(text)
+    (context / "Dockerfile").write_text(TREE_DOCKERFILE)
+    result = sandbox.build(context)
+    return BuiltImage(result.tag, result.image_id, result)
+
+
+THROUGH_LINKS = {"/app/linkdir", "/app/linkdir/a.txt", "/app/linkfile", "/app/sub/../old.txt"}  # the engine's
+
+
+def _lookups(probe, image, paths=TREE_PATHS):
+    return [(path, probe.file(image, path), probe.listdir(image, path)) for path in paths]
+
+
+def _engine_lookups(probe, image):
+    """What the engine says of each path, one `get_archive` a path (the probes' way before the tree)."""
+    container = probe._inspection_container(image)
+    return [(path, probe._read_file(container, path, probes.MAX_FILE), probe._list_folder(container, path))
+            for path in TREE_PATHS]
+
+
+def test_the_working_directory_read_once_says_what_the_engine_says(probe, tree_image, monkeypatch):
+    """file() and listdir() below the working directory come from one reading of it (the layer folders here,
+    one archive elsewhere, either cut short): the same answers, path for path, as asking the engine each time."""
+    _lookups(probe, tree_image, [path for path in TREE_PATHS if path not in THROUGH_LINKS])
+    assert probe._trees[tree_image.tag] is not None and probe._trees[tree_image.tag].complete
+    assert tree_image.tag not in probe._inspection, "the conclusive lookups came from the layer folders, no container"
+    from_layers = _lookups(probe, tree_image)
+    expected = _engine_lookups(probe, tree_image)
+    assert from_layers == expected
+    by_path = {path: (info, names) for path, info, names in expected}
+    assert by_path["/app/opaque"][1] == ["fresh.txt"] and not by_path["/app/old.txt"][0].exists
+    assert by_path["/app/replaced"][0].content == b"now-a-file\n" and by_path["/app/sub"][0].uid == 1000
+    assert by_path["/app/linkdir/a.txt"][0].content == b"a"  # resolved through the link by the engine
+
+    for cut_short in (False, True):
+        for remote in (False, True):
+            with monkeypatch.context() as patch:
+                if remote:  # a remote engine: one archive of the folder
+                    patch.setattr(layer_dirs, "of", lambda attrs: None)
+                if cut_short:  # what the tree lacks goes to the engine
+                    patch.setattr(tree, "MAX_MEMBERS", 3)
+                probe._trees.clear()  # each variant reads the folder anew
+                assert _lookups(probe, tree_image) == expected, (remote, cut_short)
 
 
 def test_image_config_history_sizes(probe, image):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import io
 import json as jsonlib
+import posixpath
 import re
 import shutil
 import socket
@@ -23,10 +24,9 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockyard.engine.labels import STANDIN_LABEL
 from dockyard.errors import DockyardError, caused_by
 from dockyard.polling import wait_until
-from dockyard.probes import diagnose, image_archive, layer_dirs
+from dockyard.probes import diagnose, image_archive, layer_dirs, standins, tree
 from dockyard.sandbox import ExecResult, RunningContainer
 from dockyard.sandbox.context import scratch_copy
 from dockyard.text import last_lines, tail
@@ -148,6 +148,12 @@ def _tag(image) -> str:
     return image.tag if isinstance(image, BuiltImage) else str(image)
 
 
+def _file_info(member: tarfile.TarInfo, content: bytes | None) -> FileInfo:
+    """What a lookup tells of the archive member at the path asked."""
+    return FileInfo(True, member.isdir(), member.size, member.mode & 0o7777, member.uid, member.gid, content,
+                    member.linkname or None)
+
+
 def _is_project_pair(target) -> bool:
     return isinstance(target, tuple) and len(target) == 2 and hasattr(target[0], "container")
 
@@ -160,6 +166,8 @@ class Probes:
         self.submission = submission
         self.progress = progress or (lambda message: None)
         self._inspection: dict[str, object] = {}  # image tag -> created (never started) container
+        self._trees: dict[str, tree.Tree | None] = {}  # image tag -> its working directory, read once (probes/tree.py)
+        self._images: dict[str, object] = {}  # image id -> the engine's image (an id's content never changes)
         self._never_ready: dict[tuple, str] = {}  # (container id, port) -> why, so we wait only once
         self.probe_image = PROBE_IMAGE
 
@@ -348,7 +356,12 @@ class Probes:
 
     # -- images ----------------------------------------------------------------------------------
     def _image(self, image):
-        return self.client.images.get(image.id if isinstance(image, BuiltImage) else _tag(image))
+        key = image.id if isinstance(image, BuiltImage) else _tag(image)
+        if not key.startswith("sha256:"):  # a tag can move to another image: asked each time
+            return self.client.images.get(key)
+        if key not in self._images:
+            self._images[key] = self.client.images.get(key)
+        return self._images[key]
 
     def image_config(self, image) -> ImageConfig:
         config = self._image(image).attrs.get("Config") or {}
@@ -387,7 +400,54 @@ class Probes:
         return self._inspection[tag]
 
     def file(self, image, path: str) -> FileInfo:
+        snapshot = self._tree_holding(image, path)
+        if snapshot is not None:
+            conclusive, entry = snapshot.file(path)
+            if conclusive and entry is None:
+                return FileInfo(False)
+            if conclusive:
+                try:
+                    content = entry.read(MAX_FILE)
+                except OSError:
+                    content = False  # the layer went away meanwhile: the engine answers
+                if content is not False:
+                    return FileInfo(True, entry.is_dir, entry.size, entry.mode, entry.uid, entry.gid, content)
         return self._read_file(self._inspection_container(image), path, MAX_FILE)
+
+    def _tree_holding(self, image, path: str) -> tree.Tree | None:
+        """The image's working directory, read once (probes/tree.py), when `path` lies below it."""
+        root = "/" + posixpath.normpath(self.image_config(image).working_dir or "/").lstrip("/")
+        if root == "/" or tree.below(root, path) is None:
+            return None
+        tag = _tag(image)
+        if tag not in self._trees:
+            self._trees[tag] = self._read_tree(image, root)
+        return self._trees[tag]
+
+    def _read_tree(self, image, root: str) -> tree.Tree | None:
+        """From the engine's layer folders where this host can read them (no container needed), else in one
+        archive of the folder."""
+        folders = layer_dirs.of(self._image(image).attrs)
+        found = tree.Tree.from_layers(root, folders) if folders is not None else None
+        return found if found is not None else self._archive_tree(self._inspection_container(image), root)
+
+    def _archive_tree(self, container, root: str) -> tree.Tree | None:
+        import docker.errors
+
+        try:
+            stream, stat = container.get_archive(root, chunk_size=65536)
+        except docker.errors.APIError:
+            return None
+        reader = _StreamReader(stream)
+        try:
+            if not int(stat.get("mode", 0)) & (1 << 31):  # no folder there (a link, a file): the engine answers each
+                return None
+            with tarfile.open(fileobj=reader, mode="r|") as archive:
+                return tree.Tree.from_archive(root, archive)
+        except tarfile.TarError:
+            return None
+        finally:
+            reader.close()
 
     def _read_file(self, container, path: str, max_bytes: int) -> FileInfo:
         import docker.errors
@@ -397,8 +457,8 @@ class Probes:
         except docker.errors.NotFound:
             return FileInfo(False)
         except docker.errors.APIError as exc:
-            if getattr(exc, "status_code", None) in (404, 400):
-                return FileInfo(False)
+            if getattr(exc, "status_code", None) in (404, 400) or "not a directory" in str(exc.explanation or ""):
+                return FileInfo(False)  # "not a directory": the path goes through a file, so nothing is there
             raise
         is_dir = bool(int(stat.get("mode", 0)) & (1 << 31))
         reader = _StreamReader(stream)
@@ -411,15 +471,18 @@ class Probes:
                 if member.isfile():
                     handle = archive.extractfile(member)
                     content = handle.read(max_bytes) if handle else None
-                return FileInfo(True, member.isdir(), member.size, member.mode & 0o7777, member.uid, member.gid,
-                                content, member.linkname or None)
+                return _file_info(member, content)
         finally:
             reader.close()
 
     def listdir(self, image, path: str) -> list[str]:
+        snapshot = self._tree_holding(image, path)
+        names = snapshot.listdir(path) if snapshot is not None else None
+        return names if names is not None else self._list_folder(self._inspection_container(image), path)
+
+    def _list_folder(self, container, path: str) -> list[str]:
         import docker.errors
 
-        container = self._inspection_container(image)
         try:
             stream, stat = container.get_archive(path.rstrip("/") or "/", chunk_size=65536)
         except docker.errors.APIError:
@@ -467,7 +530,7 @@ class Probes:
             return scanned <= SCAN_MAX_TOTAL
 
         # the course's stand-in bases cannot hold a learner's secret: their layers (most of the bytes) are skipped
-        layers = self._walk_saved_image(image_object.id, look, skip=_standin_layers(self.client))
+        layers = self._walk_saved_image(image_object.id, look, skip=standins.layers(self.client))
         if not where:  # a secret found is found, even where another layer could not be read
             _refuse_unreadable(layers, "the secret scan could not read every layer of the image")
         return SecretScan(bool(where), tuple(where))
@@ -586,28 +649,6 @@ while True:
 def member_path(name: str) -> str:
     """A layer member's path without its leading `./` or `/`: `./.env` is `.env` (stripping dots would say `env`)."""
     return name.removeprefix("./").lstrip("/")
-
-
-_standin_layer_cache: dict[str, frozenset[str]] = {}  # stand-in image id -> its layers' diff ids (ids are immutable)
-
-
-def _standin_layers(client) -> frozenset[str]:
-    """The diff ids of the course's stand-in base images on this engine. Only a real stand-in counts: one layer
-    that `docker import` made (baseimages), never an image that merely carries the label, as every image built
-    FROM a stand-in does, or as a learner could write it: a layer skipped here is one the secret scan never sees."""
-    found: set[str] = set()
-    try:
-        for summary in client.api.images(filters={"label": f"{STANDIN_LABEL}=true"}):
-            if summary["Id"] not in _standin_layer_cache:
-                layers = (client.api.inspect_image(summary["Id"]).get("RootFS") or {}).get("Layers") or []
-                history = client.api.history(summary["Id"])
-                imported = len(layers) == 1 and len(history) == 1 and \
-                    str(history[0].get("Comment") or "").startswith("Imported from")
-                _standin_layer_cache[summary["Id"]] = frozenset(layers) if imported else frozenset()
-            found |= _standin_layer_cache[summary["Id"]]
-    except Exception:
-        return frozenset()  # scanning every layer is only slower
-    return frozenset(found)
 
 
 def _refuse_unreadable(layers, what: str) -> None:
