@@ -107,6 +107,15 @@ def buildkit_cli() -> str | None:
 _DATA_ROOTS: dict[str, str] = {}  # engine URL -> its data root
 
 
+def known_data_roots() -> dict[str, str]:
+    """The data roots asked so far, for a grading child that does not inherit this process's memory."""
+    return dict(_DATA_ROOTS)
+
+
+def adopt_data_roots(known: dict[str, str]) -> None:
+    _DATA_ROOTS.update(known)
+
+
 def free_bytes_on_data_root(docker_client) -> tuple[int, str] | None:
     """Free bytes where the engine keeps images, when that folder is visible from here."""
     # every unix-socket engine has the base URL http+docker://localhost: its socket tells them apart

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from dockyard import engine
 from dockyard.course import exercises
+from dockyard.engine import firewall
 from dockyard.rubric import prefetch, rss
 from dockyard.rubric.progress import emit
 
@@ -51,6 +52,7 @@ class Job:
     environment: dict  # the caller's, at the call: a forkserver child would otherwise see the server's
     items_file: str | None = None  # each item appended as it finishes (JSON lines): survives a kill
     detach_teardown: bool = False  # end with the last item; a detached copy tears down (rubric/detach.py)
+    known: dict | None = None  # what the caller already asked the engine and iptables (known_to_caller())
 
     def pytest_args(self) -> list[str]:
         args = [
@@ -95,6 +97,16 @@ def stop_forkserver() -> None:
         if stop is not None:
             stop()
         _forkserver_context = None
+
+
+def known_to_caller(engine_url: str | None) -> dict:
+    """What the caller has already asked (the engine's data root, the firewall's checks), handed to the child: one
+    forked from the forkserver starts with none of this process's memory."""
+    try:
+        engine.free_bytes_on_data_root(engine.client(engine_url))  # asks the data root once in this process
+    except Exception:
+        pass  # the child asks, and says what went wrong
+    return {"data_roots": engine.known_data_roots(), "firewall": firewall.checks_made()}
 
 
 def main(job: Job) -> None:
@@ -149,6 +161,9 @@ def _isolate(job: Job) -> None:
     os.chdir(job.grader)
 
     engine.client.cache_clear()  # a forked child never shares the caller's engine connections
+    if job.known:
+        engine.adopt_data_roots(job.known.get("data_roots") or {})
+        firewall.adopt_checks(job.known.get("firewall") or {})
 
 
 def _die_with_parent(parent: int) -> None:

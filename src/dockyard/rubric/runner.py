@@ -94,7 +94,7 @@ def grade(exercise_id: str, folder, *, engine_url: str | None = None, runtime: s
                         course=str(exercise.folder.parents[1]), run_id=run_id, engine_url=engine_url,
                         runtime=runtime, report_file=str(report_file), output_file=str(output_file),
                         progress=writer, environment=environment, items_file=str(items_file),
-                        detach_teardown=detach_teardown)
+                        detach_teardown=detach_teardown, known=child.known_to_caller(engine_url))
         process = context.Process(target=child.main, args=(job,), name=f"dockyard-grade-{run_id}")
         timed_out = False
         try:
