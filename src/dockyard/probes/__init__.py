@@ -407,11 +407,10 @@ class Probes:
                 return FileInfo(False)
             if conclusive:
                 try:
-                    content = entry.read(MAX_FILE)
+                    return FileInfo(True, entry.is_dir, entry.size, entry.mode, entry.uid, entry.gid,
+                                    entry.read(MAX_FILE))
                 except OSError:
-                    content = False  # the layer went away meanwhile: the engine answers
-                if content is not False:
-                    return FileInfo(True, entry.is_dir, entry.size, entry.mode, entry.uid, entry.gid, content)
+                    pass  # the layer went away meanwhile: the engine answers
         return self._read_file(self._inspection_container(image), path, MAX_FILE)
 
     def _tree_holding(self, image, path: str) -> tree.Tree | None:
