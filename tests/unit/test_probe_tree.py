@@ -96,6 +96,15 @@ def test_a_whiteout_of_the_folder_itself_empties_it_and_a_link_on_the_way_gives_
     assert tree.Tree.from_layers("/srv/app", [tmp_path / "x", tmp_path / "y"]) is None
 
 
+def test_layer_folders_too_big_to_merge_give_no_tree(tmp_path, monkeypatch):
+    """A merge stopped midway could still show a file a later layer deletes: no tree, the archive is read instead."""
+    (tmp_path / "app").mkdir()
+    for name in ("a", "b", "c"):
+        (tmp_path / "app" / name).write_text(name)
+    monkeypatch.setattr(tree, "MAX_MEMBERS", 2)
+    assert tree.Tree.from_layers("/app", [tmp_path]) is None
+
+
 def test_a_file_in_a_layer_is_read_without_following_a_link(tmp_path):
     (tmp_path / "app").mkdir()
     (tmp_path / "app" / "f").write_text("x")

@@ -15,9 +15,10 @@ caller asks the engine as before:
 - a path through a symbolic link, or naming one, or a hard link's second name in an archive: the engine resolves
   those on the image's whole filesystem, where this tree holds only the link;
 - a path that is not below the folder, or is spelled with `..`;
-- a path the tree lacks when the reading was cut short (at most MAX_MEMBERS entries, and in an archive at most
-  MAX_BYTES of file content: `WORKDIR /usr` is no app folder), or a folder on the way whose overlay markers this
-  process may not read.
+- a path the tree lacks when the archive was cut short (at most MAX_MEMBERS entries and MAX_BYTES of file
+  content: `WORKDIR /usr` is no app folder; an archive is the merged view, so what it did hold is still so).
+Layer folders with more than MAX_MEMBERS entries, or a marker this process may not read, give no tree at all (a
+merge stopped midway could still show a file a later layer deletes): the archive is read instead.
 """
 
 from __future__ import annotations
@@ -103,10 +104,8 @@ class Tree:
         try:
             for folder in folders:
                 tree._apply_layer(str(folder))
-        except Inconclusive:
+        except (Inconclusive, _Full):  # cut short midway through a layer, the merge could still hold a deleted file
             return None
-        except _Full:
-            tree.complete = False
         return tree if root in tree.entries and tree.entries[root].is_dir else None
 
     def _apply_layer(self, folder: str) -> None:
