@@ -103,6 +103,14 @@ def test_layer_folders_too_big_to_merge_give_no_tree(tmp_path, monkeypatch):
         (tmp_path / "app" / name).write_text(name)
     monkeypatch.setattr(tree, "MAX_MEMBERS", 2)
     assert tree.Tree.from_layers("/app", [tmp_path]) is None
+    monkeypatch.setattr(tree, "MAX_MEMBERS", 100)
+    whiteouts = tmp_path / "upper" / "app"
+    whiteouts.mkdir(parents=True)
+    for number in range(3):
+        os.mknod(whiteouts / f"gone{number}", stat.S_IFCHR | 0o600, 0)
+    monkeypatch.setattr(tree, "MAX_VISITS", 5)  # a layer of countless whiteouts: bounded too
+    assert tree.Tree.from_layers("/app", [tmp_path]) is not None
+    assert tree.Tree.from_layers("/app", [tmp_path, tmp_path / "upper"]) is None
 
 
 def test_a_file_in_a_layer_is_read_without_following_a_link(tmp_path):

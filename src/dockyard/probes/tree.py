@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MAX_MEMBERS = 5000
+MAX_VISITS = 4 * MAX_MEMBERS  # names read in the layer folders, whiteouts included
 MAX_BYTES = 8 * 2**20  # file content kept from an archive; every kept file is thus within the probes' MAX_FILE
 OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")  # the latter where the engine runs rootless
 
@@ -66,6 +67,7 @@ class Tree:
     root: str  # an absolute, normalised path, never "/"
     entries: dict[str, Entry] = field(default_factory=dict)  # absolute path -> entry
     complete: bool = True  # False: the reading was cut short, so a path the tree lacks may still exist
+    _visited: int = 0
 
     # -- reading ------------------------------------------------------------------------------------
     @classmethod
@@ -104,7 +106,7 @@ class Tree:
         try:
             for folder in folders:
                 tree._apply_layer(str(folder))
-        except (Inconclusive, _Full):  # cut short midway through a layer, the merge could still hold a deleted file
+        except (Inconclusive, _Full, RecursionError):  # cut short midway, the merge could still hold a deleted file
             return None
         return tree if root in tree.entries and tree.entries[root].is_dir else None
 
@@ -139,11 +141,15 @@ class Tree:
             info = _lstat(item.path)
             if info is None:
                 continue
+            self._visited += 1
+            if self._visited > MAX_VISITS:
+                raise _Full()  # a layer of countless whiteouts is no app folder either
             if _is_whiteout(info):
-                self._remove(child)
+                if child in self.entries:  # nothing is below a name the tree does not hold
+                    self._remove(child)
                 continue
             if stat.S_ISDIR(info.st_mode):
-                if _is_opaque(item.path) or (child in self.entries and not self.entries[child].is_dir):
+                if child in self.entries and (_is_opaque(item.path) or not self.entries[child].is_dir):
                     self._remove(child)
                 self._set(child, _entry(info, None))
                 self._walk(item.path, child)
