@@ -17,7 +17,8 @@ caller asks the engine as before:
 - a path that is not below the folder, or is spelled with `..`;
 - a path the tree lacks when the archive was cut short (at most MAX_MEMBERS entries and MAX_BYTES of file
   content: `WORKDIR /usr` is no app folder; an archive is the merged view, so what it did hold is still so).
-Layer folders with more than MAX_MEMBERS entries, or a marker this process may not read, give no tree at all (a
+Layer folders with more than MAX_MEMBERS entries (or MAX_VISITS names, whiteouts included, or nested deeper than
+Python's recursion allows), or a marker this process may not read, give no tree at all (a
 merge stopped midway could still show a file a later layer deletes): the archive is read instead.
 """
 
