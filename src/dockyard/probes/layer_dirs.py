@@ -36,7 +36,10 @@ def of(attrs: dict) -> list[Path] | None:
     folders = [Path(part) for part in (*reversed(lowers), data["UpperDir"])]
     if len(folders) != len((attrs.get("RootFS") or {}).get("Layers") or ()):
         return None
-    if not all(folder.is_dir() and os.access(folder, os.R_OK | os.X_OK) for folder in folders):
+    try:
+        if not all(folder.is_dir() and os.access(folder, os.R_OK | os.X_OK) for folder in folders):
+            return None
+    except OSError:  # not root: the engine's data root is closed to us (is_dir says so by raising EACCES)
         return None
     return folders
 
