@@ -3,7 +3,8 @@
 Times, alternating in one run, `dockyard grade <id> <folder> --json` against the raw docker CLI
 sequence doing the same Docker work, and prints the ratio of the medians with the spread over rounds
 (target on a warm build cache: at most 1.10x). Then the re-grade after editing one line of the app
-against the raw sequence after a like edit, each side edited anew in every round. The raw sequence, with the same (classic) builder:
+against the raw sequence after a like edit, each side edited anew in every round (medians again).
+The raw sequence, with the same (classic) builder:
 - one container (03-first-image): build, run with a published loopback port, wait for the port to
   answer, one HTTP request, remove the container and the tag;
 - a compose exercise (11-compose-stack): `docker compose up -d --build --wait` (ports on loopback),
